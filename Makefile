@@ -1,0 +1,47 @@
+# Two commands do everything on a fresh clone: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup system-deps demo test test-fast lab bench build check clean
+
+# The virtual environment is (re)built when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version.split()[0]' \
+	  || { echo "error: set PYTHON=/path/to/python3.11 (make PYTHON=python3.11 ...)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first and alone, pinned, so pip takes the CPU wheel and never the CUDA build
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Real components the tests start themselves: Chromium (browser tests) and
+# PostgreSQL (gradebook test). Installed from Debian when missing and we may.
+system-deps:
+	@bash autograder/system_deps.sh
+
+demo: setup
+	$(BIN)/course demo
+
+test: setup system-deps
+	$(BIN)/course build --check
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+test-fast: setup
+	$(BIN)/python -m pytest -n 2 -m "not slow and not browser and not postgres"
+
+lab: setup
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+bench: setup
+	$(BIN)/python -m bench
+
+build: setup
+	$(BIN)/course build
+
+clean:
+	rm -rf instance .pytest_cache bench/results.json tests/artifacts

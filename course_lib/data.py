@@ -1,0 +1,133 @@
+"""Embedded datasets and generators. Nothing here touches the network.
+
+- ``load_digits``: scikit-learn's 8x8 handwritten digits (shipped inside
+  scikit-learn) with a fixed, stratified train/val/test split.
+- ``make_blobs``, ``make_spirals``: 2-D toy sets for decision-region pictures.
+- ``sample_image``: a photograph shipped with matplotlib (for convolution demos).
+
+Every generator takes a ``seed`` (or a ``numpy.random.Generator``) and never
+touches NumPy's global RNG.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Split", "load_digits", "make_blobs", "make_spirals", "sample_image", "DIGIT_CLASSES"]
+
+DIGIT_CLASSES = tuple(str(i) for i in range(10))
+
+
+def _rng(seed) -> np.random.Generator:
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A train/val/test split. ``X_*``: (N, D) float64 (or (N, 1, 8, 8) images); ``y_*``: (N,) int64."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    classes: tuple
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def __repr__(self) -> str:
+        return (f"Split(train={self.X_train.shape}, val={self.X_val.shape}, "
+                f"test={self.X_test.shape}, classes={len(self.classes)})")
+
+
+def load_digits(*, val_fraction: float = 0.2, test_fraction: float = 0.2, images: bool = False,
+                seed: int = 0) -> Split:
+    """scikit-learn's digits (1,797 images of 8x8 pixels, 10 classes), scaled to [0, 1].
+
+    The split is stratified and fixed by ``seed`` (default 0: the split every unit uses).
+
+    Args:
+        val_fraction, test_fraction: fractions of the whole set held out.
+        images: if True, X has shape (N, 1, 8, 8); otherwise (N, 64).
+        seed: seed of the split.
+
+    Returns:
+        Split with X in float64 in [0, 1] and y in int64.
+    """
+    from sklearn.datasets import load_digits as _sk_digits
+    from sklearn.model_selection import train_test_split
+
+    if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise ValueError("val_fraction and test_fraction must be in (0, 1) and sum to less than 1")
+    d = _sk_digits()
+    X = d.data.astype(np.float64) / 16.0
+    y = d.target.astype(np.int64)
+    X_rest, X_test, y_rest, y_test = train_test_split(
+        X, y, test_size=test_fraction, stratify=y, random_state=seed)
+    X_train, X_val, y_train, y_val = train_test_split(
+        X_rest, y_rest, test_size=val_fraction / (1 - test_fraction), stratify=y_rest,
+        random_state=seed + 1)
+    if images:
+        X_train, X_val, X_test = (a.reshape(-1, 1, 8, 8) for a in (X_train, X_val, X_test))
+    return Split(X_train, y_train, X_val, y_val, X_test, y_test, DIGIT_CLASSES)
+
+
+def make_blobs(n_per_class: int = 100, num_classes: int = 3, *, spread: float = 0.6,
+               radius: float = 2.0, seed=0) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian blobs whose centres sit evenly on a circle.
+
+    Returns:
+        X: (n_per_class * num_classes, 2) float64; y: (n_per_class * num_classes,) int64.
+    """
+    if n_per_class < 1 or num_classes < 2:
+        raise ValueError("need n_per_class >= 1 and num_classes >= 2")
+    rng = _rng(seed)
+    angles = 2 * np.pi * np.arange(num_classes) / num_classes
+    centres = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    X = np.concatenate([c + spread * rng.standard_normal((n_per_class, 2)) for c in centres])
+    y = np.repeat(np.arange(num_classes), n_per_class)
+    return X, y.astype(np.int64)
+
+
+def make_spirals(n_per_class: int = 100, num_classes: int = 3, *, noise: float = 0.2,
+                 turns: float = 1.0, seed=0) -> tuple[np.ndarray, np.ndarray]:
+    """Interleaved spirals (the classic set no linear classifier separates).
+
+    Returns:
+        X: (n_per_class * num_classes, 2) float64 in about [-1, 1]^2; y: int64 labels.
+    """
+    if n_per_class < 1 or num_classes < 2:
+        raise ValueError("need n_per_class >= 1 and num_classes >= 2")
+    rng = _rng(seed)
+    X, y = [], []
+    for k in range(num_classes):
+        r = np.linspace(0.0, 1.0, n_per_class)
+        t = (np.linspace(k * 2 * np.pi / num_classes, k * 2 * np.pi / num_classes + turns * 2 * np.pi,
+                         n_per_class) + noise * rng.standard_normal(n_per_class))
+        X.append(np.stack([r * np.sin(t), r * np.cos(t)], axis=1))
+        y.append(np.full(n_per_class, k))
+    return np.concatenate(X), np.concatenate(y).astype(np.int64)
+
+
+def sample_image(name: str = "grace_hopper.jpg", *, gray: bool = True) -> np.ndarray:
+    """A photograph shipped with matplotlib, as float64 in [0, 1].
+
+    Returns:
+        (H, W) if ``gray`` else (H, W, 3).
+    """
+    import matplotlib.cbook as cbook
+    import matplotlib.image as mpimg
+
+    with cbook.get_sample_data(name) as f:
+        img = mpimg.imread(f, format=name.rsplit(".", 1)[-1])
+    img = np.asarray(img, dtype=np.float64)
+    if img.max() > 1.0:
+        img = img / 255.0
+    img = img[..., :3] if img.ndim == 3 else img
+    if gray and img.ndim == 3:
+        img = img @ np.array([0.299, 0.587, 0.114])
+    return img
