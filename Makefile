@@ -29,7 +29,7 @@ demo: setup
 
 test: setup system-deps
 	$(BIN)/course build --check
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-fast: setup
 	$(BIN)/python -m pytest -n 2 -m "not slow and not browser and not postgres"
