@@ -1,0 +1,366 @@
+"""Limits and isolation for the kernel that runs one student's submission.
+
+nbgrader runs student code in an ordinary kernel with the grader's rights: no
+memory cap (jupyter/nbgrader#1429), no process cap, no sandbox. Neither
+nbgrader, nbclient nor jupyter_client offers one, and Docker is not available
+everywhere the course runs, so this module does the part the OS gives us
+directly. It wraps the kernel's launch command with a small launcher
+(``python -m autograder.sandbox``) that, before it becomes the kernel:
+
+- joins a memory cgroup (cap on the kernel *and everything it starts*) and a
+  pids cgroup (cap on processes), created per submission by :class:`Sandbox`;
+  where cgroups cannot be written, falls back to ``RLIMIT_AS`` per process;
+- takes a private mount namespace and mounts empty, unreadable tmpfs over
+  the paths the student must not read (course sources with hidden tests,
+  tests and mutants, git history, the instance with the gradebook and the
+  other students' submissions);
+- takes a new network namespace (no network at all; the kernel talks to
+  the grader over Unix sockets, ``transport="ipc"``);
+- sets ``RLIMIT_NPROC``, ``RLIMIT_FSIZE`` and ``RLIMIT_CORE``;
+- drops to an unprivileged uid of its own (one per submission, so
+  submissions cannot read each other's working directories, which are 0700),
+  with ``HOME`` and the working directory set to its private directory.
+
+Namespaces, cgroups and the uid switch need root (CI, a grading server). As
+an ordinary user the launcher applies the rlimits only and says so in the
+result (``Sandbox.isolation``).
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import shutil
+import sys
+import tempfile
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+__all__ = ["Limits", "Sandbox", "SandboxedKernelManager", "can_isolate"]
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CGROUP_PARENT = "course-grader"
+UID_BASE = 200_000  # far above ordinary users; no passwd entry needed
+
+_CLONE_NEWNS = 0x00020000
+_CLONE_NEWNET = 0x40000000
+_MS_REC = 16384
+_MS_PRIVATE = 1 << 18
+_MS_RDONLY = 1
+_MS_NOSUID = 2
+_MS_NODEV = 4
+_MS_NOEXEC = 8
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-submission limits (Gradescope's default memory cap is 768 MB; ours
+    leaves room for PyTorch, which the later units import).
+
+    Attributes:
+        cell_timeout: seconds one cell may run before it is interrupted.
+        notebook_timeout: seconds the whole notebook may run.
+        memory_mb: memory of the kernel and every process it starts.
+        max_processes: processes and threads of the submission (fork bombs stop here).
+        max_output_bytes: output kept per cell; the rest is dropped with a note.
+        max_file_mb: largest file the submission may write.
+        network: allow network access (default: none).
+    """
+
+    cell_timeout: float = 30.0
+    notebook_timeout: float = 600.0
+    memory_mb: int = 2048
+    max_processes: int = 256
+    max_output_bytes: int = 1_000_000
+    max_file_mb: int = 64
+    network: bool = False
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(ret: int, what: str) -> None:
+    if ret != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def can_isolate() -> bool:
+    """True when namespaces, cgroups and the uid switch are available (we are root on Linux)."""
+    return sys.platform.startswith("linux") and os.geteuid() == 0 and shutil.which("true") is not None
+
+
+def _cgroup_dir(controller: str, name: str) -> Path:
+    return CGROUP_ROOT / controller / CGROUP_PARENT / name
+
+
+def _write(path: Path, value) -> None:
+    path.write_text(str(value))
+
+
+@dataclass
+class Sandbox:
+    """One submission's sandbox: private working directory, uid and cgroups.
+
+    Use as a context manager; :meth:`wrap` turns a kernel command into the
+    sandboxed one. ``hide`` lists the paths the kernel must not see.
+    """
+
+    limits: Limits = field(default_factory=Limits)
+    hide: tuple = ()
+    workdir: Path | None = None
+    isolate: bool | None = None
+    name: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    isolation: str = "none"
+    uid: int | None = None
+    _cgroups: list = field(default_factory=list)
+    _own_workdir: bool = False
+    _spec_path: Path | None = None
+
+    def __enter__(self) -> "Sandbox":
+        if self.isolate is None:
+            self.isolate = can_isolate()
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix=f"course-sbx-{self.name}-"))
+            self._own_workdir = True
+        self.workdir = Path(self.workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        mem_via_cgroup = False
+        if self.isolate:
+            # One uid per submission: submissions cannot read each other's files.
+            self.uid = UID_BASE + (int(self.name, 16) % 1_000_000 if all(
+                c in "0123456789abcdef" for c in self.name) else abs(hash(self.name)) % 1_000_000)
+            for root, _dirs, files in os.walk(self.workdir):
+                os.chown(root, self.uid, self.uid)
+                for f in files:
+                    os.chown(os.path.join(root, f), self.uid, self.uid)
+            os.chmod(self.workdir, 0o700)
+            # The parent of a private temp dir must be traversable by the kernel's uid.
+            if self._own_workdir:
+                os.chmod(self.workdir.parent, os.stat(self.workdir.parent).st_mode | 0o111)
+            mem_via_cgroup = self._make_cgroups()
+            self.isolation = "namespaces+uid" + ("+cgroups" if mem_via_cgroup else "+rlimits")
+        else:
+            self.isolation = "rlimits"
+        spec = {
+            "limits": asdict(self.limits),
+            "workdir": str(self.workdir),
+            "uid": self.uid,
+            "isolate": bool(self.isolate),
+            "cgroups": [str(p) for p in self._cgroups],
+            "memory_via_cgroup": mem_via_cgroup,
+            "hide": [str(Path(p).resolve()) for p in self.hide if Path(p).exists()],
+        }
+        fd, path = tempfile.mkstemp(prefix="course-sbx-spec-", suffix=".json")
+        with os.fdopen(fd, "w") as f:
+            json.dump(spec, f)
+        os.chmod(path, 0o644)
+        self._spec_path = Path(path)
+        return self
+
+    def _make_cgroups(self) -> bool:
+        try:
+            mem = _cgroup_dir("memory", self.name)
+            pids = _cgroup_dir("pids", self.name)
+            for d in (mem, pids):
+                d.mkdir(parents=True, exist_ok=True)
+                self._cgroups.append(d)
+            _write(mem / "memory.limit_in_bytes", self.limits.memory_mb * 2**20)
+            swap = mem / "memory.memsw.limit_in_bytes"
+            if swap.exists():
+                try:
+                    _write(swap, self.limits.memory_mb * 2**20)
+                except OSError:
+                    pass
+            _write(pids / "pids.max", self.limits.max_processes)
+            return True
+        except OSError:
+            self._remove_cgroups()
+            return False
+
+    def _remove_cgroups(self) -> None:
+        for d in self._cgroups:
+            procs = d / "cgroup.procs"
+            try:
+                for pid in procs.read_text().split():
+                    try:
+                        os.kill(int(pid), 9)
+                    except ProcessLookupError:
+                        pass
+            except OSError:
+                pass
+        import time
+        for d in self._cgroups:
+            for _ in range(50):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.05)
+        self._cgroups = []
+
+    def oom_killed(self) -> bool:
+        """True when the memory cgroup hit its cap (the kernel or a child was killed for memory)."""
+        for d in self._cgroups:
+            try:
+                if (d / "memory.oom_control").exists():
+                    stats = dict(line.split() for line in (d / "memory.oom_control").read_text().splitlines())
+                    if int(stats.get("oom_kill", 0)) > 0:
+                        return True
+                if (d / "memory.failcnt").exists() and int((d / "memory.failcnt").read_text()) > 0:
+                    return True
+            except (OSError, ValueError):
+                pass
+        return False
+
+    def kill_all(self) -> None:
+        """Kill every process of the submission (the kernel and whatever it started)."""
+        for d in self._cgroups:
+            try:
+                for pid in (d / "cgroup.procs").read_text().split():
+                    try:
+                        os.kill(int(pid), 9)
+                    except ProcessLookupError:
+                        pass
+            except OSError:
+                pass
+
+    def wrap(self, cmd: list[str]) -> list[str]:
+        """The sandboxed form of a kernel command line."""
+        if self._spec_path is None:
+            raise RuntimeError("use the Sandbox as a context manager before wrapping a command")
+        return [sys.executable, "-m", "autograder.sandbox", str(self._spec_path), "--", *cmd]
+
+    def __exit__(self, *exc) -> None:
+        self.kill_all()
+        self._remove_cgroups()
+        if self._spec_path is not None:
+            self._spec_path.unlink(missing_ok=True)
+        if self._own_workdir and self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def SandboxedKernelManager(sandbox: Sandbox, **kwargs):
+    """A ``jupyter_client`` AsyncKernelManager (what nbclient expects) whose kernel runs inside ``sandbox``.
+
+    The kernel talks over Unix sockets in its working directory, since it has
+    no network (not even loopback shared with the grader).
+    """
+    from jupyter_client import AsyncKernelManager
+
+    class _KM(AsyncKernelManager):
+        def format_kernel_cmd(self, extra_arguments=None):
+            return sandbox.wrap(super().format_kernel_cmd(extra_arguments))
+
+        def write_connection_file(self, **kw):
+            super().write_connection_file(**kw)
+            if sandbox.uid is not None:  # the kernel's own uid must read its connection file
+                os.chown(self.connection_file, sandbox.uid, sandbox.uid)
+
+    km = _KM(**kwargs)
+    # The connection file (it holds the HMAC key) and the sockets live in a
+    # directory only the submission's uid (and the grader) can enter.
+    ipc_dir = Path(sandbox.workdir) / ".kernel"
+    ipc_dir.mkdir(mode=0o700, exist_ok=True)
+    if sandbox.uid is not None:
+        os.chown(ipc_dir, sandbox.uid, sandbox.uid)
+    if sandbox.isolate and not sandbox.limits.network:
+        km.transport = "ipc"
+        km.ip = str(ipc_dir / "k")
+    km.connection_file = str(ipc_dir / "connection.json")
+    return km
+
+
+# ---------------------------------------------------------------- the launcher
+
+def _hide(paths: list[str]) -> None:
+    libc = _libc()
+    _check(libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None), "make / private")
+    for p in paths:
+        if os.path.isdir(p):
+            _check(libc.mount(b"tmpfs", p.encode(), b"tmpfs",
+                              _MS_RDONLY | _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, b"size=4k,mode=000"),
+                   f"hide {p}")
+        elif os.path.isfile(p):
+            _check(libc.mount(b"/dev/null", p.encode(), None, 4096, None), f"hide {p}")  # MS_BIND
+
+
+def _blocking_ancestor(path: str) -> str | None:
+    """The topmost ancestor of ``path`` that other users cannot traverse (e.g. ``/root`` at 0700)."""
+    parts = Path(path).resolve().parts
+    for i in range(2, len(parts)):
+        d = os.path.join(*parts[:i])
+        if not os.stat(d).st_mode & 0o001:
+            return d
+    return None
+
+
+def _expose(path: str) -> None:
+    """Make ``path`` reachable by the unprivileged uid inside the mount namespace.
+
+    When Python lives under a private home (pyenv in ``/root``), the kernel's uid
+    could not even start the interpreter. Inside the namespace we put a tmpfs
+    over the blocking ancestor (hiding the rest of that home) and bind the
+    interpreter's tree back at its own path. The host is untouched.
+    """
+    top = _blocking_ancestor(path)
+    if top is None:
+        return
+    libc = _libc()
+    stage = tempfile.mkdtemp(prefix="course-sbx-stage-")
+    _check(libc.mount(path.encode(), stage.encode(), None, 4096 | _MS_REC, None), f"stage {path}")
+    _check(libc.mount(b"tmpfs", top.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64k,mode=755"),
+           f"cover {top}")
+    os.makedirs(path, exist_ok=True)
+    _check(libc.mount(stage.encode(), path.encode(), None, 4096 | _MS_REC, None), f"bind {path}")
+    libc.umount2(stage.encode(), 2)  # MNT_DETACH
+    os.rmdir(stage)
+
+
+def _launch(spec_path: str, cmd: list[str]) -> None:  # pragma: no cover - runs in the child
+    spec = json.loads(Path(spec_path).read_text())
+    lim = spec["limits"]
+    if spec["isolate"]:
+        for d in spec["cgroups"]:
+            _write(Path(d) / "cgroup.procs", os.getpid())
+        libc = _libc()
+        flags = _CLONE_NEWNS | (0 if lim["network"] else _CLONE_NEWNET)
+        _check(libc.unshare(flags), "unshare")
+        _hide(spec["hide"])
+        _expose(sys.base_prefix)
+    if not spec.get("memory_via_cgroup"):
+        mem = lim["memory_mb"] * 2**20
+        resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+    fsize = lim["max_file_mb"] * 2**20
+    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if spec["isolate"]:
+        # Per-uid process cap; the uid is the submission's own, so this counts only its processes.
+        resource.setrlimit(resource.RLIMIT_NPROC, (lim["max_processes"], lim["max_processes"]))
+        uid = spec["uid"]
+        os.setgroups([])
+        os.setgid(uid)
+        os.setuid(uid)
+    workdir = spec["workdir"]
+    os.chdir(workdir)
+    # The kernel's own chatter (banner, crash messages) goes to a log, not the grader's terminal.
+    log = os.open(os.path.join(workdir, ".kernel", "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("JPY_", "JUPYTER_TOKEN", "COURSE_", "PGPASS", "DATABASE"))}
+    env.update(HOME=workdir, TMPDIR=workdir, MPLCONFIGDIR=os.path.join(workdir, ".mpl"),
+               PYTHONDONTWRITEBYTECODE="1")
+    os.execvpe(cmd[0], cmd, env)
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through the kernel tests
+    if len(sys.argv) < 4 or sys.argv[2] != "--":
+        sys.exit("usage: python -m autograder.sandbox SPEC.json -- KERNEL_COMMAND ...")
+    _launch(sys.argv[1], sys.argv[3:])

@@ -1,0 +1,103 @@
+"""The sandbox a submission's kernel runs in: limits hold and isolation holds.
+
+Isolation (namespaces, per-submission uid, cgroups) needs root, which CI and a
+grading server have; as an ordinary user only the rlimits apply, and the tests
+of isolation say so instead of passing vacuously.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.sandbox import Limits, Sandbox, SandboxedKernelManager, can_isolate
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sandbox")]
+needs_root = pytest.mark.skipif(not can_isolate(), reason="isolation needs root (CI and grading servers run as root)")
+
+
+def run_cells(*sources: str, limits: Limits | None = None, hide=()):
+    """Run cells in a sandboxed kernel; return (outputs per cell, error or None, sandbox facts)."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    error = None
+    with Sandbox(limits=limits or Limits(memory_mb=768, max_processes=48), hide=hide) as sbx:
+        km = SandboxedKernelManager(sbx, kernel_name="python3")
+        client = NotebookClient(nb, km=km, timeout=20, allow_errors=True, interrupt_on_timeout=True)
+        try:
+            client.execute()
+        except Exception as exc:  # DeadKernelError, CellTimeoutError
+            error = type(exc).__name__
+        facts = {"oom": sbx.oom_killed(), "isolation": sbx.isolation, "workdir": str(sbx.workdir)}
+    outs = []
+    for cell in nb.cells:
+        text = ""
+        for o in cell.get("outputs", []):
+            text += o.get("text", "") + (f"{o.get('ename')}: {o.get('evalue')}" if o.get("output_type") == "error" else "")
+        outs.append(text)
+    return outs, error, facts
+
+
+@needs_root
+def test_student_cannot_read_sources_tests_or_git_history_nor_write_outside():
+    hide = [REPO / "solutions", REPO / "tests", REPO / ".git"]
+    outs, error, facts = run_cells(
+        "import os; print(os.getuid())",
+        f"print(os.listdir({str(REPO / 'tests')!r}))",
+        f"print(open({str(Path(__file__))!r}).read()[:20])",
+        f"open({str(REPO / 'pwned.txt')!r}, 'w').write('x')",
+        "open('mine.txt', 'w').write('ok'); print(open('mine.txt').read())",
+        "print(sorted(os.listdir('/root')))",
+        hide=hide,
+    )
+    assert error is None
+    assert int(outs[0]) >= 200_000, "the kernel must run under an unprivileged uid of its own"
+    assert "PermissionError" in outs[1] and "PermissionError" in outs[2]
+    assert "PermissionError" in outs[3] and not (REPO / "pwned.txt").exists()
+    assert outs[4].strip() == "ok", "the submission can still write in its own directory"
+    assert "ssh" not in outs[5] and ".bash_history" not in outs[5]
+    assert facts["isolation"].startswith("namespaces")
+
+
+@needs_root
+def test_no_network():
+    outs, error, _ = run_cells(
+        "import socket\ntry:\n    socket.create_connection(('127.0.0.1', 22), timeout=2)\n"
+        "    print('connected')\nexcept OSError as e:\n    print('blocked', e.errno)")
+    assert outs[0].startswith("blocked"), outs[0]
+
+
+@needs_root
+def test_memory_bomb_is_killed_and_reported():
+    outs, error, facts = run_cells("print('before')", "a = []\nwhile True:\n    a.append(bytearray(10**7))",
+                                   limits=Limits(memory_mb=400))
+    assert outs[0].strip() == "before"
+    assert error == "DeadKernelError" and facts["oom"], (error, facts)
+
+
+@needs_root
+def test_fork_bomb_stops_at_the_process_cap():
+    outs, error, _ = run_cells(
+        "import os, time\nn = 0\ntry:\n    while True:\n        if os.fork() == 0:\n"
+        "            time.sleep(60); os._exit(0)\n        n += 1\nexcept OSError as e:\n    print('capped', n)",
+        "print('alive')", limits=Limits(max_processes=32))
+    assert outs[0].startswith("capped") and int(outs[0].split()[1]) < 32
+    assert outs[1].strip() == "alive" and error is None
+
+
+def test_os_exit_is_a_dead_kernel_not_a_crash():
+    outs, error, _ = run_cells("print(1)", "import os; os._exit(3)", "print(2)")
+    assert outs[0].strip() == "1" and error == "DeadKernelError" and outs[2] == ""
+
+
+def test_rlimits_apply_even_without_root():
+    outs, error, facts = run_cells(
+        "import resource; print(resource.getrlimit(resource.RLIMIT_FSIZE)[0], resource.getrlimit(resource.RLIMIT_CORE)[0])",
+        limits=Limits(max_file_mb=8))
+    assert outs[0].split() == [str(8 * 2**20), "0"]
+    assert not Path(facts["workdir"]).exists(), "the sandbox removes its working directory"
