@@ -2,15 +2,23 @@
 
 ``COURSE_DEVICE=cpu`` (or ``cuda``, ``cuda:1``, ``mps``) overrides the automatic
 choice; so does the ``prefer`` argument of :func:`get_device`.
+
+Also: :func:`autocast` (mixed precision as one context manager),
+:func:`memory_stats`, :class:`Timer` / :func:`timed` (synchronised timing) and
+:func:`to_device` (moves nested batches).
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import time
+from typing import Any
 
 import numpy as np
 
-__all__ = ["get_device", "seed_everything", "describe", "ENV_VAR"]
+__all__ = ["get_device", "seed_everything", "describe", "ENV_VAR", "autocast", "memory_stats",
+           "synchronize", "Timer", "timed", "to_device"]
 
 ENV_VAR = "COURSE_DEVICE"
 
@@ -79,3 +87,137 @@ def describe(device=None) -> str:
     else:
         what = f"cpu ({os.cpu_count()} cores, {torch.get_num_threads()} torch threads)"
     return f"device: {what} | torch {torch.__version__} | numpy {np.__version__}"
+
+
+def _as_device(device):
+    torch = _torch()
+    return get_device() if device is None else torch.device(device)
+
+
+def autocast(device=None, dtype=None):
+    """Mixed precision as one context manager; a no-op where it does not help.
+
+    - CUDA: ``torch.autocast("cuda", dtype)`` with ``dtype`` bfloat16 if the GPU
+      supports it, else float16 (pass ``dtype`` to choose).
+    - CPU: a no-op unless ``dtype=torch.bfloat16`` is requested explicitly.
+    - MPS: float16 autocast if this PyTorch supports it, else a no-op.
+
+    float16 on CUDA needs a ``torch.amp.GradScaler`` for training; bfloat16 does not.
+
+    Args:
+        device: a ``torch.device`` or string (default: :func:`get_device`).
+        dtype: ``torch.bfloat16``, ``torch.float16`` or None (choose).
+
+    Returns:
+        a context manager.
+    """
+    torch = _torch()
+    dev = _as_device(device)
+    if dev.type == "cuda":
+        if dtype is None:
+            dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.autocast(device_type="cuda", dtype=dtype)
+    if dev.type == "cpu":
+        if dtype == torch.bfloat16:
+            return torch.autocast(device_type="cpu", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+    if dev.type == "mps":
+        try:
+            return torch.autocast(device_type="mps", dtype=dtype or torch.float16)
+        except (RuntimeError, ValueError):  # older PyTorch: no MPS autocast
+            return contextlib.nullcontext()
+    return contextlib.nullcontext()
+
+
+def memory_stats(device=None) -> dict:
+    """Memory in MiB: CUDA ``allocated``/``reserved``/``peak`` (of this process), CPU ``rss``.
+
+    Returns:
+        dict with ``device`` and float values in MiB. On CPU (and MPS) the process's
+        resident set size via psutil, under ``rss`` (and, for MPS, ``allocated``).
+    """
+    torch = _torch()
+    dev = _as_device(device)
+    mib = 2.0 ** 20
+    if dev.type == "cuda":
+        return {"device": str(dev),
+                "allocated": torch.cuda.memory_allocated(dev) / mib,
+                "reserved": torch.cuda.memory_reserved(dev) / mib,
+                "peak": torch.cuda.max_memory_allocated(dev) / mib}
+    import psutil
+    out: dict = {"device": str(dev), "rss": psutil.Process().memory_info().rss / mib}
+    if dev.type == "mps" and hasattr(torch, "mps") and hasattr(torch.mps, "current_allocated_memory"):
+        out["allocated"] = torch.mps.current_allocated_memory() / mib
+    return out
+
+
+def synchronize(device=None) -> None:
+    """Wait for queued GPU work on ``device`` to finish (no-op on CPU)."""
+    torch = _torch()
+    dev = _as_device(device)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    elif dev.type == "mps" and hasattr(torch, "mps"):
+        torch.mps.synchronize()
+
+
+class Timer:
+    """Wall-clock timer that synchronises the device before reading the clock.
+
+    GPU kernels run asynchronously, so timing without a synchronise measures
+    only the launch. Use as a context manager::
+
+        with Timer(device) as t:
+            y = model(x)
+        print(t.elapsed)   # seconds
+
+    Attributes:
+        elapsed: seconds between enter and exit (None while running).
+    """
+
+    def __init__(self, device=None, name: str = ""):
+        self.device = _as_device(device)
+        self.name = name
+        self.elapsed: float | None = None
+        self._start = 0.0
+
+    def __enter__(self) -> "Timer":
+        synchronize(self.device)
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        synchronize(self.device)
+        self.elapsed = time.perf_counter() - self._start
+
+    def __repr__(self) -> str:
+        t = "running" if self.elapsed is None else f"{self.elapsed * 1e3:.3f} ms"
+        return f"Timer({self.name + ': ' if self.name else ''}{t})"
+
+
+def timed(device=None, name: str = "") -> Timer:
+    """Shorthand for ``Timer(device, name)``: ``with timed(dev) as t: ...; t.elapsed``."""
+    return Timer(device, name)
+
+
+def to_device(batch: Any, device=None, non_blocking: bool = False) -> Any:
+    """Move every tensor in a nested batch (tuples, lists, dicts, namedtuples) to ``device``.
+
+    Anything that is not a tensor (ints, strings, NumPy arrays) is returned unchanged;
+    the container types are kept.
+    """
+    torch = _torch()
+    dev = _as_device(device)
+    if isinstance(batch, torch.Tensor):
+        return batch.to(dev, non_blocking=non_blocking)
+    if isinstance(batch, dict):
+        moved = {k: to_device(v, dev, non_blocking) for k, v in batch.items()}
+        try:
+            return type(batch)(moved)
+        except TypeError:  # e.g. defaultdict: keep the values, lose the subclass
+            return moved
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # namedtuple
+        return type(batch)(*(to_device(v, dev, non_blocking) for v in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, dev, non_blocking) for v in batch)
+    return batch

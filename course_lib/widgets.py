@@ -1,0 +1,562 @@
+"""Interactive explorers (ipywidgets 8) built on :mod:`course_lib.viz`.
+
+Every explorer separates *what it computes* from *how it is shown*:
+
+- ``compute(**values) -> dict`` is a plain method (a function of the control
+  values) that returns numbers: tests and notebook asserts call it, or
+  ``update(**values)``, without a browser;
+- ``update(**values)`` sets the given controls, recomputes, redraws the figure
+  into a ``widgets.Image`` as PNG bytes (``explorer.png``) and returns the
+  numbers (entries whose name starts with ``_`` — arrays for drawing — are left out);
+- moving a control in the notebook calls ``update()`` too.
+
+Show one with ``explorer`` as the last expression of a cell, or ``display(explorer)``.
+
+Explorers: :class:`LinearClassifierExplorer`, :class:`OptimizerExplorer`,
+:class:`ActivationHistogramExplorer`, :class:`ConvKernelExplorer`.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any, Callable
+
+import numpy as np
+import ipywidgets as W
+
+from . import optim as _optim
+from .viz import decision_regions, figure_to_png, new_figure
+
+__all__ = ["Explorer", "LinearClassifierExplorer", "OptimizerExplorer", "ActivationHistogramExplorer",
+           "ConvKernelExplorer", "softmax_loss", "svm_loss", "conv2d_single", "KERNELS", "SURFACES"]
+
+
+class Explorer:
+    """Base class: controls + a PNG image of a figure + a read-out of numbers.
+
+    Subclasses implement ``_controls() -> dict[name, widget]``, ``compute(**values) -> dict``
+    and ``draw(result, **values)`` (drawing on ``self.fig``).
+
+    Attributes:
+        controls: name -> ipywidgets control.
+        image: ``widgets.Image`` holding the PNG of the current figure.
+        readout: ``widgets.HTML`` showing the numbers.
+        widget: the whole ``VBox`` (what is displayed).
+        last: the full result of the most recent compute.
+        render: set to False to skip drawing in ``update`` (fast number-only checks).
+    """
+
+    figsize: tuple = (6, 4)
+    dpi: int = 72
+
+    def __init__(self):
+        self.fig, _ = new_figure(self.figsize, pyplot=False)
+        self.image = W.Image(format="png")
+        self.readout = W.HTML()
+        self.controls: dict[str, W.ValueWidget] = self._controls()
+        self._busy = False
+        self.render = True
+        for name, control in self.controls.items():
+            control.observe(self._on_change, names="value")
+        self.widget = W.VBox([W.HBox(self._layout_controls(), layout=W.Layout(flex_flow="row wrap")),
+                              W.HBox([self.image, self.readout])])
+        self.last: dict = {}
+        self.update()
+
+    # --- to be provided by subclasses ------------------------------------------------
+    def _controls(self) -> dict:
+        raise NotImplementedError
+
+    def compute(self, **values) -> dict:
+        raise NotImplementedError
+
+    def draw(self, result: dict, **values) -> None:
+        raise NotImplementedError
+
+    def _on_control(self, name: str, value) -> None:
+        """Hook: a control changed (before recomputing); e.g. fill dependent controls."""
+
+    # --- machinery ---------------------------------------------------------------------
+    def _layout_controls(self) -> list:
+        return list(self.controls.values())
+
+    @contextlib.contextmanager
+    def _hold(self):
+        """Change controls without triggering recomputation for each one."""
+        busy, self._busy = self._busy, True
+        try:
+            yield
+        finally:
+            self._busy = busy
+
+    def _set(self, name: str, value) -> None:
+        with self._hold():
+            self.controls[name].value = value
+
+    def _on_change(self, change) -> None:
+        if self._busy:
+            return
+        name = next(k for k, c in self.controls.items() if c is change["owner"])
+        with self._hold():
+            self._on_control(name, change["new"])
+        self.update()
+
+    def values(self) -> dict:
+        """Current control values, name -> value."""
+        return {k: c.value for k, c in self.controls.items()}
+
+    def update(self, **values) -> dict:
+        """Set the named controls, recompute, redraw; return the numbers.
+
+        Raises:
+            ValueError: for a name that is not a control.
+        """
+        unknown = set(values) - set(self.controls)
+        if unknown:
+            raise ValueError(f"unknown control(s) {sorted(unknown)}; controls are {sorted(self.controls)}")
+        with self._hold():
+            for name, value in values.items():
+                self.controls[name].value = value
+                self._on_control(name, value)
+        vals = self.values()
+        result = self.compute(**vals)
+        self.last = result
+        if self.render:
+            self.fig.clear()
+            self.draw(result, **vals)
+            self.image.value = figure_to_png(self.fig, dpi=self.dpi)
+        numbers = {k: v for k, v in result.items() if not k.startswith("_")}
+        self.readout.value = "<br>".join(f"<b>{k}</b>: {_fmt(v)}" for k, v in numbers.items())
+        return numbers
+
+    @property
+    def png(self) -> bytes:
+        """PNG bytes of the current figure."""
+        return bytes(self.image.value)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def _fmt(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_fmt(x) for x in v) + "]"
+    return str(v)
+
+
+def _slider(value, lo, hi, step, desc, log=False):
+    style = {"description_width": "initial"}
+    if log:
+        return W.FloatLogSlider(value=value, base=10, min=lo, max=hi, step=step, description=desc,
+                                continuous_update=False, style=style, readout_format=".2g")
+    if isinstance(value, int) and isinstance(step, int):
+        return W.IntSlider(value=value, min=lo, max=hi, step=step, description=desc, continuous_update=False,
+                           style=style)
+    return W.FloatSlider(value=value, min=lo, max=hi, step=step, description=desc, continuous_update=False,
+                         style=style)
+
+
+# =============================================================================
+# Linear classifier on a 2-D, three-class toy set
+# =============================================================================
+
+def softmax_loss(Wm: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float
+                 ) -> tuple[float, np.ndarray, np.ndarray]:
+    """Softmax loss of scores ``X @ Wm.T + b`` plus ``reg * sum(Wm**2)``.
+
+    Args:
+        Wm: (C, D) one row per class; b: (C,); X: (N, D); y: (N,) ints; reg: L2 strength.
+
+    Returns:
+        (loss, dW (C, D), db (C,)).
+    """
+    n = len(X)
+    s = X @ Wm.T + b
+    s = s - s.max(1, keepdims=True)
+    p = np.exp(s) / np.exp(s).sum(1, keepdims=True)
+    loss = -np.log(p[np.arange(n), y]).mean() + reg * np.sum(Wm * Wm)
+    d = p
+    d[np.arange(n), y] -= 1
+    d /= n
+    return float(loss), d.T @ X + 2 * reg * Wm, d.sum(0)
+
+
+def svm_loss(Wm: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float
+             ) -> tuple[float, np.ndarray, np.ndarray]:
+    """Multiclass hinge loss (margin 1) of ``X @ Wm.T + b`` plus ``reg * sum(Wm**2)``; same shapes as :func:`softmax_loss`."""
+    n = len(X)
+    s = X @ Wm.T + b
+    margins = np.maximum(0, s - s[np.arange(n), y][:, None] + 1.0)
+    margins[np.arange(n), y] = 0
+    loss = margins.sum() / n + reg * np.sum(Wm * Wm)
+    d = (margins > 0).astype(np.float64)
+    d[np.arange(n), y] = -d.sum(1)
+    d /= n
+    return float(loss), d.T @ X + 2 * reg * Wm, d.sum(0)
+
+
+class LinearClassifierExplorer(Explorer):
+    """Move one class's row of a linear classifier; see regions, loss and what gradient descent does.
+
+    Scores are ``X @ W.T + b`` with ``W`` (3, 2), one row per class. Controls: the class
+    ``row`` being edited and its ``w1``, ``w2``, ``b``; the ``loss`` (softmax or SVM); ``reg``
+    (L2 strength); ``lr`` and ``steps`` of full-batch gradient descent started from the
+    current parameters. The picture shows the decision regions after those steps (the
+    slider parameters when ``steps = 0``) and the loss curve.
+
+    ``update`` returns ``loss`` (data + reg at the slider parameters), ``data_loss``,
+    ``reg_loss``, ``accuracy``, and ``trained_loss``, ``trained_accuracy`` after the steps.
+
+    Args:
+        X, y: (N, 2) points and (N,) labels in {0, 1, 2}; default ``make_blobs(50, 3)``.
+        seed: seed of the initial (deliberately poor) parameters.
+    """
+
+    figsize = (8, 3.6)
+
+    def __init__(self, X: np.ndarray | None = None, y: np.ndarray | None = None, seed: int = 0,
+                 resolution: int = 120):
+        if X is None:
+            from .data import make_blobs
+            X, y = make_blobs(50, 3, seed=seed)
+        self.X, self.y = np.asarray(X, dtype=np.float64), np.asarray(y)
+        self.num_classes = int(self.y.max()) + 1
+        rng = np.random.default_rng(seed)
+        self.W = np.round(rng.standard_normal((self.num_classes, 2)), 2)
+        self.b = np.zeros(self.num_classes)
+        self.resolution = resolution
+        super().__init__()
+
+    def _controls(self) -> dict:
+        return {
+            "row": W.Dropdown(options=list(range(self.num_classes)), value=0, description="class row"),
+            "w1": _slider(float(self.W[0, 0]), -3.0, 3.0, 0.01, "w1"),
+            "w2": _slider(float(self.W[0, 1]), -3.0, 3.0, 0.01, "w2"),
+            "b": _slider(float(self.b[0]), -3.0, 3.0, 0.01, "b"),
+            "loss": W.Dropdown(options=["softmax", "svm"], value="softmax", description="loss"),
+            "reg": _slider(0.0, 0.0, 2.0, 0.01, "reg"),
+            "lr": _slider(0.1, -3, 1, 0.1, "lr", log=True),
+            "steps": _slider(0, 0, 200, 5, "GD steps"),
+        }
+
+    def _on_control(self, name, value) -> None:
+        r = self.controls["row"].value
+        if name == "row":      # show the newly selected row on the sliders
+            self.controls["w1"].value = float(self.W[r, 0])
+            self.controls["w2"].value = float(self.W[r, 1])
+            self.controls["b"].value = float(self.b[r])
+        elif name in ("w1", "w2"):
+            self.W[r, 0 if name == "w1" else 1] = float(value)
+        elif name == "b":
+            self.b[r] = float(value)
+
+    def params(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the current (W (C, 2), b (C,))."""
+        return self.W.copy(), self.b.copy()
+
+    def compute(self, *, row, w1, w2, b, loss, reg, lr, steps) -> dict:
+        Wm, bm = self.W.copy(), self.b.copy()
+        Wm[row] = (w1, w2)
+        bm[row] = b
+        self.W, self.b = Wm.copy(), bm.copy()
+        fn = softmax_loss if loss == "softmax" else svm_loss
+        L, _, _ = fn(Wm, bm, self.X, self.y, reg)
+        reg_loss = float(reg * np.sum(Wm * Wm))
+        acc = float(np.mean(np.argmax(self.X @ Wm.T + bm, 1) == self.y))
+        Wt, bt, curve = Wm.copy(), bm.copy(), [L]
+        for _ in range(int(steps)):
+            _, dW, db = fn(Wt, bt, self.X, self.y, reg)
+            Wt -= lr * dW
+            bt -= lr * db
+            curve.append(fn(Wt, bt, self.X, self.y, reg)[0])
+        return {"loss": L, "data_loss": L - reg_loss, "reg_loss": reg_loss, "accuracy": acc,
+                "trained_loss": float(curve[-1]),
+                "trained_accuracy": float(np.mean(np.argmax(self.X @ Wt.T + bt, 1) == self.y)),
+                "_W": Wt, "_b": bt, "_curve": np.array(curve)}
+
+    def draw(self, result, *, row, steps, **_) -> None:
+        ax1, ax2 = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+        Wt, bt = result["_W"], result["_b"]
+        decision_regions(lambda P: P @ Wt.T + bt, self.X, self.y, ax=ax1, resolution=self.resolution)
+        # the edited row's weight vector, drawn from the origin
+        ax1.annotate("", xy=tuple(Wt[row]), xytext=(0, 0), arrowprops={"arrowstyle": "->", "lw": 2})
+        ax1.set_title(f"regions after {steps} steps (acc {result['trained_accuracy']:.2f})", fontsize=9)
+        ax2.plot(result["_curve"])
+        ax2.set_xlabel("GD step")
+        ax2.set_ylabel("loss")
+        ax2.set_title(f"loss {result['loss']:.3f} -> {result['trained_loss']:.3f}", fontsize=9)
+        self.fig.tight_layout()
+
+
+# =============================================================================
+# Optimisers on 2-D loss surfaces
+# =============================================================================
+
+SURFACES: dict[str, tuple[Callable, Callable, tuple]] = {
+    # name: (f(w1, w2), grad(w1, w2) -> (g1, g2), plot box (x0, x1, y0, y1))
+    "bowl": (lambda a, b: a ** 2 + 25 * b ** 2, lambda a, b: (2 * a, 50 * b), (-5, 5, -2, 2)),
+    "saddle": (lambda a, b: a ** 2 - b ** 2, lambda a, b: (2 * a, -2 * b), (-3, 3, -3, 3)),
+    "rosenbrock": (lambda a, b: (1 - a) ** 2 + 10 * (b - a ** 2) ** 2,
+                   lambda a, b: (-2 * (1 - a) - 40 * a * (b - a ** 2), 20 * (b - a ** 2)), (-2, 2, -1, 3)),
+}
+
+_OPT_NAMES = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
+
+
+def _optimizer_step(name: str, lr: float, momentum: float) -> tuple[Callable, dict]:
+    if name == "sgd":
+        return _optim.sgd_step, {"lr": lr}
+    if name in ("momentum", "nesterov"):
+        return _optim.sgd_step, {"lr": lr, "momentum": momentum, "nesterov": name == "nesterov"}
+    if name == "adagrad":
+        return _optim.adagrad_step, {"lr": lr}
+    if name == "rmsprop":
+        return _optim.rmsprop_step, {"lr": lr}
+    if name == "adam":
+        return _optim.adam_step, {"lr": lr, "beta1": momentum}
+    raise ValueError(f"unknown optimiser {name!r}")
+
+
+class OptimizerExplorer(Explorer):
+    """An optimiser from :mod:`course_lib.optim` on a 2-D surface, with its trajectory.
+
+    Surfaces: ``bowl`` (w1^2 + 25 w2^2, ill-conditioned), ``saddle`` (w1^2 - w2^2),
+    ``rosenbrock``. ``momentum`` is mu for momentum/Nesterov and beta1 for Adam.
+
+    ``update`` returns ``initial_loss``, ``final_loss``, ``final_w1``, ``final_w2``,
+    ``diverged`` (1.0 if the iterate left a huge box or became NaN, else 0.0) and ``steps_taken``.
+    """
+
+    figsize = (5, 4)
+
+    def _controls(self) -> dict:
+        return {
+            "surface": W.Dropdown(options=list(SURFACES), value="bowl", description="surface"),
+            "optimizer": W.Dropdown(options=_OPT_NAMES, value="sgd", description="optimizer"),
+            "lr": _slider(0.02, -4, 0.5, 0.05, "lr", log=True),
+            "momentum": _slider(0.9, 0.0, 0.99, 0.01, "momentum"),
+            "steps": _slider(50, 1, 300, 1, "steps"),
+            "w1_0": _slider(-4.0, -5.0, 5.0, 0.1, "start w1"),
+            "w2_0": _slider(1.5, -3.0, 3.0, 0.05, "start w2"),
+        }
+
+    @staticmethod
+    def trajectory(surface: str, optimizer: str, lr: float, momentum: float, steps: int,
+                   w0: tuple[float, float]) -> np.ndarray:
+        """Iterates of ``optimizer`` on ``surface`` from ``w0``: (steps_taken + 1, 2); stops early on divergence."""
+        _, grad, _ = SURFACES[surface]
+        step, kw = _optimizer_step(optimizer, lr, momentum)
+        w, state, path = np.array(w0, dtype=np.float64), None, [np.array(w0, dtype=np.float64)]
+        with np.errstate(all="ignore"):
+            for _ in range(int(steps)):
+                w, state = step(w, np.array(grad(*w)), state, **kw)
+                path.append(w.copy())
+                if not np.all(np.isfinite(w)) or np.abs(w).max() > 1e6:
+                    break
+        return np.array(path)
+
+    def compute(self, *, surface, optimizer, lr, momentum, steps, w1_0, w2_0) -> dict:
+        f, _, _ = SURFACES[surface]
+        path = self.trajectory(surface, optimizer, lr, momentum, steps, (w1_0, w2_0))
+        w = path[-1]
+        diverged = not np.all(np.isfinite(w)) or np.abs(w).max() > 1e6
+        with np.errstate(all="ignore"):
+            final = float(f(*w))
+        return {"initial_loss": float(f(w1_0, w2_0)), "final_loss": final, "final_w1": float(w[0]),
+                "final_w2": float(w[1]), "diverged": float(diverged), "steps_taken": len(path) - 1,
+                "_path": path}
+
+    def draw(self, result, *, surface, optimizer, lr, **_) -> None:
+        f, _, (x0, x1, y0, y1) = SURFACES[surface]
+        ax = self.fig.subplots()
+        gx, gy = np.meshgrid(np.linspace(x0, x1, 120), np.linspace(y0, y1, 120))
+        Z = f(gx, gy)
+        if surface == "saddle":
+            ax.contour(gx, gy, Z, levels=20, cmap="coolwarm", linewidths=0.7)
+        else:
+            ax.contour(gx, gy, np.log1p(Z - Z.min()), levels=20, cmap="viridis", linewidths=0.7)
+        p = result["_path"]
+        with np.errstate(all="ignore"):
+            p = np.clip(p, [[x0 - 1, y0 - 1]], [[x1 + 1, y1 + 1]])
+        ax.plot(p[:, 0], p[:, 1], "o-", color="crimson", ms=2.5, lw=1)
+        ax.plot(p[0, 0], p[0, 1], "ks", ms=5)
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        state = "diverged" if result["diverged"] else f"loss {result['final_loss']:.3g}"
+        ax.set_title(f"{optimizer}, lr={lr:.3g}: {state}", fontsize=9)
+        ax.set_xlabel("w1")
+        ax.set_ylabel("w2")
+        self.fig.tight_layout()
+
+
+# =============================================================================
+# Activations through a deep network
+# =============================================================================
+
+_NONLIN = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0), "sigmoid": lambda z: 0.5 * (1 + np.tanh(0.5 * z)),
+           "linear": lambda z: z}
+
+
+class ActivationHistogramExplorer(Explorer):
+    """Histograms of the activations of each layer of a deep MLP at initialisation.
+
+    ``N(0, 1)`` inputs (N x width) go through ``depth`` layers ``h = f(h @ W)``, ``W`` of
+    shape (width, width). ``init``: ``"std"`` draws ``W ~ N(0, std^2)``; ``"xavier"`` uses
+    ``std = 1/sqrt(width)``; ``"he"`` uses ``std = sqrt(2/width)``.
+
+    ``update`` returns per-layer ``means`` and ``stds`` (lists), ``last_std`` and
+    ``saturated`` (fraction of last-layer units with |h| > 0.99 for tanh, h == 0 for relu,
+    h < 0.01 or > 0.99 for sigmoid, 0 for linear).
+    """
+
+    figsize = (9, 2.6)
+
+    def __init__(self, width: int = 256, n: int = 500, seed: int = 0):
+        self.width, self.n, self.seed = width, n, seed
+        super().__init__()
+
+    def _controls(self) -> dict:
+        return {
+            "depth": _slider(6, 1, 10, 1, "depth"),
+            "nonlinearity": W.Dropdown(options=list(_NONLIN), value="tanh", description="nonlinearity"),
+            "init": W.Dropdown(options=["std", "xavier", "he"], value="std", description="init"),
+            "std": _slider(0.01, -3, 1, 0.1, "std (init='std')", log=True),
+        }
+
+    def activations(self, depth: int, nonlinearity: str, init: str, std: float) -> list[np.ndarray]:
+        """The activations of each layer: list of ``depth`` arrays (n, width). Same seed every call."""
+        rng = np.random.default_rng(self.seed)
+        h = rng.standard_normal((self.n, self.width))
+        s = {"std": std, "xavier": 1 / math.sqrt(self.width), "he": math.sqrt(2 / self.width)}[init]
+        f = _NONLIN[nonlinearity]
+        out = []
+        for _ in range(int(depth)):
+            h = f(h @ (rng.standard_normal((self.width, self.width)) * s))
+            out.append(h)
+        return out
+
+    def compute(self, *, depth, nonlinearity, init, std) -> dict:
+        acts = self.activations(depth, nonlinearity, init, std)
+        last = acts[-1]
+        saturated = {"tanh": np.mean(np.abs(last) > 0.99), "relu": np.mean(last == 0),
+                     "sigmoid": np.mean((last < 0.01) | (last > 0.99)), "linear": 0.0}[nonlinearity]
+        return {"means": [float(a.mean()) for a in acts], "stds": [float(a.std()) for a in acts],
+                "last_std": float(last.std()), "saturated": float(saturated), "_acts": acts}
+
+    def draw(self, result, *, nonlinearity, **_) -> None:
+        acts = result["_acts"]
+        axes = np.atleast_1d(self.fig.subplots(1, len(acts), sharey=True))
+        lo, hi = {"tanh": (-1, 1), "sigmoid": (0, 1)}.get(nonlinearity, (None, None))
+        for i, (ax, a) in enumerate(zip(axes, acts)):
+            counts, edges = np.histogram(a.ravel(), bins=30, range=(lo, hi) if lo is not None else None)
+            ax.stairs(counts, edges, fill=True, color="C0")     # one artist: much faster than ax.hist
+            ax.set_title(f"layer {i + 1}\nstd {a.std():.2g}", fontsize=7)
+            ax.tick_params(labelsize=6)
+            ax.set_yticks([])
+        self.fig.subplots_adjust(left=0.02, right=0.98, bottom=0.12, top=0.8, wspace=0.15)
+
+
+# =============================================================================
+# Convolution kernels
+# =============================================================================
+
+KERNELS: dict[str, np.ndarray] = {
+    "identity": np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=np.float64),
+    "edge": np.array([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]], dtype=np.float64),
+    "sobel_x": np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], dtype=np.float64),
+    "sobel_y": np.array([[-1, -2, -1], [0, 0, 0], [1, 2, 1]], dtype=np.float64),
+    "blur": np.full((3, 3), 1 / 9),
+    "gaussian": np.array([[1, 2, 1], [2, 4, 2], [1, 2, 1]], dtype=np.float64) / 16,
+    "sharpen": np.array([[0, -1, 0], [-1, 5, -1], [0, -1, 0]], dtype=np.float64),
+}
+
+
+def conv2d_single(image: np.ndarray, kernel: np.ndarray, stride: int = 1, pad: int = 0) -> np.ndarray:
+    """Cross-correlation of one channel with one kernel, zero padding (what deep-learning "conv" means).
+
+    Args:
+        image: (H, W); kernel: (HH, WW); stride S >= 1; pad P >= 0.
+
+    Returns:
+        (H', W') with ``H' = (H - HH + 2P) // S + 1`` and ``W' = (W - WW + 2P) // S + 1``.
+    """
+    HH, WW = kernel.shape
+    x = np.pad(image, pad)
+    Ho, Wo = (x.shape[0] - HH) // stride + 1, (x.shape[1] - WW) // stride + 1
+    if x.shape[0] < HH or x.shape[1] < WW:
+        raise ValueError(f"kernel {HH}x{WW} does not fit in the padded {x.shape} input")
+    win = np.lib.stride_tricks.sliding_window_view(x, (HH, WW))[::stride, ::stride][:Ho, :Wo]
+    return np.einsum("ijkl,kl->ij", win, kernel)
+
+
+class ConvKernelExplorer(Explorer):
+    """Convolve an image with a 3x3 kernel (preset or typed in), with stride and padding.
+
+    Controls: ``preset`` (fills the nine ``k00 .. k22`` boxes; ``custom`` keeps them),
+    the nine kernel entries, ``stride`` and ``padding``. ``update`` returns ``in_h``, ``in_w``,
+    ``out_h``, ``out_w`` (following ``(W - F + 2P) / S + 1``), and the feature map's ``mean``,
+    ``std``, ``min``, ``max``.
+
+    Args:
+        image: (H, W) grayscale in [0, 1]; default: matplotlib's Grace Hopper photo, downsampled
+            to about 64 x 64.
+    """
+
+    figsize = (7, 3.4)
+
+    def __init__(self, image: np.ndarray | None = None):
+        if image is None:
+            from .data import sample_image
+            img = sample_image()
+            step = max(1, min(img.shape) // 64)
+            image = img[::step, ::step]
+        self.input = np.asarray(image, dtype=np.float64)
+        super().__init__()
+
+    def _controls(self) -> dict:
+        c: dict[str, Any] = {
+            "preset": W.Dropdown(options=[*KERNELS, "custom"], value="edge", description="kernel"),
+            "stride": _slider(1, 1, 4, 1, "stride"),
+            "padding": _slider(0, 0, 3, 1, "padding"),
+        }
+        for i in range(3):
+            for j in range(3):
+                c[f"k{i}{j}"] = W.FloatText(value=float(KERNELS["edge"][i, j]), layout=W.Layout(width="60px"))
+        return c
+
+    def _layout_controls(self) -> list:
+        grid = W.GridBox([self.controls[f"k{i}{j}"] for i in range(3) for j in range(3)],
+                         layout=W.Layout(grid_template_columns="repeat(3, 64px)"))
+        return [W.VBox([self.controls["preset"], self.controls["stride"], self.controls["padding"]]), grid]
+
+    def _on_control(self, name, value) -> None:
+        if name == "preset" and value != "custom":
+            for i in range(3):
+                for j in range(3):
+                    self.controls[f"k{i}{j}"].value = float(KERNELS[value][i, j])
+        elif name.startswith("k") and self.controls["preset"].value != "custom":
+            preset = self.controls["preset"].value
+            if not np.isclose(KERNELS[preset].ravel(), self.kernel().ravel()).all():
+                self.controls["preset"].value = "custom"
+
+    def kernel(self) -> np.ndarray:
+        """The current (3, 3) kernel."""
+        return np.array([[self.controls[f"k{i}{j}"].value for j in range(3)] for i in range(3)])
+
+    def compute(self, *, stride, padding, **_) -> dict:
+        out = conv2d_single(self.input, self.kernel(), int(stride), int(padding))
+        return {"in_h": self.input.shape[0], "in_w": self.input.shape[1], "out_h": out.shape[0],
+                "out_w": out.shape[1], "mean": float(out.mean()), "std": float(out.std()),
+                "min": float(out.min()), "max": float(out.max()), "_out": out}
+
+    def draw(self, result, *, stride, padding, **_) -> None:
+        ax1, ax2 = self.fig.subplots(1, 2)
+        ax1.imshow(self.input, cmap="gray", interpolation="nearest")
+        ax1.set_title(f"input {result['in_h']}x{result['in_w']}", fontsize=9)
+        ax2.imshow(result["_out"], cmap="gray", interpolation="nearest")
+        ax2.set_title(f"feature map {result['out_h']}x{result['out_w']} (S={stride}, P={padding})", fontsize=9)
+        for ax in (ax1, ax2):
+            ax.axis("off")
+        self.fig.tight_layout()
