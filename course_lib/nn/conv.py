@@ -1,0 +1,429 @@
+"""2-D convolution and pooling, each in a naive (explicit loops) and a fast (pure NumPy) version.
+
+Shapes follow PyTorch: inputs are (N, C, H, W), filters (F, C, HH, WW).  The
+"convolution" is a cross-correlation (no kernel flip), like ``F.conv2d``.
+Output sizes are ``H' = (H + 2 * pad - HH) // stride + 1`` (and the same for W);
+rows/columns that do not fit a whole window are dropped, as in PyTorch.
+
+The fast convolution builds the im2col matrix from a channels-last copy of the
+input with one strided slice copy per kernel offset (HH * WW copies, each moving
+runs of C contiguous values), then does one large matrix product.  (Building it
+from ``numpy.lib.stride_tricks.sliding_window_view`` gathers single elements and
+made the forward pass 2-4x slower in our measurements.)  The backward pass
+accumulates the input gradient with the same loop over the kernel offsets (one
+small matrix product and one strided slice add each), much faster than
+``np.add.at``.  Fast pooling uses the same per-offset strided slices (no window
+copy).  The naive versions are for reading, not for speed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from .core import ReluCache, relu_backward, relu_forward
+
+__all__ = [
+    "conv_output_size", "ConvCache", "ConvGrads",
+    "conv_forward_naive", "conv_backward_naive", "conv_forward_fast", "conv_backward_fast",
+    "PoolCache", "max_pool_forward_naive", "max_pool_backward_naive",
+    "max_pool_forward_fast", "max_pool_backward_fast",
+    "avg_pool_forward_naive", "avg_pool_backward_naive",
+    "avg_pool_forward_fast", "avg_pool_backward_fast",
+    "ConvReluPoolCache", "conv_relu_pool_forward", "conv_relu_pool_backward",
+    "ConvReluCache", "conv_relu_forward", "conv_relu_backward",
+]
+
+
+def conv_output_size(size: int, kernel: int, stride: int = 1, pad: int = 0) -> int:
+    """Output length along one axis: ``(size + 2 * pad - kernel) // stride + 1``.
+
+    Raises ValueError when the kernel does not fit (output length < 1) or stride < 1.
+    """
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    if pad < 0:
+        raise ValueError(f"pad must be >= 0, got {pad}")
+    out = (size + 2 * pad - kernel) // stride + 1
+    if out < 1:
+        raise ValueError(f"kernel {kernel} does not fit an input of size {size} with pad {pad}")
+    return out
+
+
+@dataclass
+class ConvCache:
+    """What the convolution backward passes need.
+
+    ``cols`` is the im2col matrix of the fast version, (N * H' * W', C * HH * WW), or
+    ``None`` for the naive version.
+    """
+    x: np.ndarray
+    w: np.ndarray
+    stride: int
+    pad: int
+    cols: np.ndarray | None = None
+
+
+class ConvGrads(NamedTuple):
+    """Gradients of a convolution, in the order ``(dx, dw, db)``."""
+    dx: np.ndarray
+    dw: np.ndarray
+    db: np.ndarray
+
+
+def _pad(x: np.ndarray, pad: int) -> np.ndarray:
+    if pad == 0:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+
+
+# --------------------------------------------------------------------------- naive conv
+def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
+                       pad: int = 0) -> tuple[np.ndarray, ConvCache]:
+    """Convolution (cross-correlation) with explicit loops over outputs.
+
+    Args:
+        x: (N, C, H, W) input.
+        w: (F, C, HH, WW) filters.
+        b: (F,) biases.
+        stride: step between windows, both directions.
+        pad: zeros added on every side of H and W.
+
+    Returns:
+        out: (N, F, H', W') and a :class:`ConvCache`.
+    """
+    n, c, h, wd = x.shape
+    f, c2, hh, ww = w.shape
+    if c != c2:
+        raise ValueError(f"x has {c} channels but the filters expect {c2}")
+    ho, wo = conv_output_size(h, hh, stride, pad), conv_output_size(wd, ww, stride, pad)
+    xp = _pad(x, pad)
+    out = np.zeros((n, f, ho, wo), dtype=np.result_type(x, w, b))
+    for i in range(n):
+        for k in range(f):
+            for r in range(ho):
+                for s in range(wo):
+                    window = xp[i, :, r * stride:r * stride + hh, s * stride:s * stride + ww]
+                    out[i, k, r, s] = np.sum(window * w[k]) + b[k]
+    return out, ConvCache(x=x, w=w, stride=stride, pad=pad)
+
+
+def conv_backward_naive(dout: np.ndarray, cache: ConvCache) -> ConvGrads:
+    """Backward pass of :func:`conv_forward_naive` with explicit loops.
+
+    Args:
+        dout: (N, F, H', W') upstream gradient.
+
+    Returns:
+        ``ConvGrads(dx, dw, db)``: (N, C, H, W), (F, C, HH, WW), (F,).
+    """
+    x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
+    n, f, ho, wo = dout.shape
+    hh, ww = w.shape[2:]
+    xp = _pad(x, pad)
+    dxp = np.zeros_like(xp, dtype=np.result_type(xp, dout))
+    dw = np.zeros_like(w, dtype=np.result_type(w, dout))
+    db = dout.sum(axis=(0, 2, 3))
+    for i in range(n):
+        for k in range(f):
+            for r in range(ho):
+                for s in range(wo):
+                    rs, cs = r * stride, s * stride
+                    g = dout[i, k, r, s]
+                    dw[k] += g * xp[i, :, rs:rs + hh, cs:cs + ww]
+                    dxp[i, :, rs:rs + hh, cs:cs + ww] += g * w[k]
+    dx = dxp[:, :, pad:pad + x.shape[2], pad:pad + x.shape[3]]
+    return ConvGrads(dx, dw, db)
+
+
+# --------------------------------------------------------------------------- fast conv
+def _im2col(x: np.ndarray, hh: int, ww: int, stride: int, pad: int, ho: int, wo: int) -> np.ndarray:
+    """The im2col matrix (N * H' * W', HH * WW * C), columns ordered (kernel row, kernel col, channel).
+
+    The input is first made channels-last (N, H + 2 pad, W + 2 pad, C), then each of the
+    HH * WW kernel offsets copies one strided slice: the copies move runs of C contiguous
+    values instead of single elements.
+    """
+    n, c, h, wd = x.shape
+    xp = np.zeros((n, h + 2 * pad, wd + 2 * pad, c), dtype=x.dtype)
+    xp[:, pad:pad + h, pad:pad + wd, :] = x.transpose(0, 2, 3, 1)
+    cols = np.empty((n, ho, wo, hh, ww, c), dtype=x.dtype)
+    he, we = (ho - 1) * stride + 1, (wo - 1) * stride + 1
+    for i in range(hh):
+        for j in range(ww):
+            cols[:, :, :, i, j, :] = xp[:, i:i + he:stride, j:j + we:stride, :]
+    return cols.reshape(n * ho * wo, hh * ww * c)
+
+
+def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
+                      pad: int = 0) -> tuple[np.ndarray, ConvCache]:
+    """Convolution via im2col and one matrix product; same results as :func:`conv_forward_naive`.
+
+    Args:
+        x: (N, C, H, W) input.
+        w: (F, C, HH, WW) filters.
+        b: (F,) biases.
+        stride, pad: as :func:`conv_forward_naive`.
+
+    Returns:
+        out: (N, F, H', W') and a :class:`ConvCache` holding the im2col matrix
+        (N * H' * W', HH * WW * C), so the memory cost is about HH * WW times the input's.
+    """
+    n, c, h, wd = x.shape
+    f, c2, hh, ww = w.shape
+    if c != c2:
+        raise ValueError(f"x has {c} channels but the filters expect {c2}")
+    ho, wo = conv_output_size(h, hh, stride, pad), conv_output_size(wd, ww, stride, pad)
+    dtype = np.result_type(x, w, b)
+    cols = _im2col(x.astype(dtype, copy=False), hh, ww, stride, pad, ho, wo)
+    w_mat = w.transpose(0, 2, 3, 1).reshape(f, -1)               # (F, HH*WW*C), same column order
+    out = cols @ w_mat.T                                         # (N*H'*W', F)
+    out += b
+    out = np.ascontiguousarray(out.reshape(n, ho, wo, f).transpose(0, 3, 1, 2))
+    return out, ConvCache(x=x, w=w, stride=stride, pad=pad, cols=cols)
+
+
+def conv_backward_fast(dout: np.ndarray, cache: ConvCache) -> ConvGrads:
+    """Backward pass of :func:`conv_forward_fast` (col2im by a loop over the HH * WW offsets).
+
+    Works with a cache from :func:`conv_forward_naive` too (the columns are rebuilt).
+
+    Args:
+        dout: (N, F, H', W') upstream gradient.
+
+    Returns:
+        ``ConvGrads(dx, dw, db)``: (N, C, H, W), (F, C, HH, WW), (F,).
+    """
+    x, w, stride, pad, cols = cache.x, cache.w, cache.stride, cache.pad, cache.cols
+    n, c, h, wd = x.shape
+    f, _, hh, ww = w.shape
+    _, _, ho, wo = dout.shape
+    dtype = np.result_type(x, w, dout)
+    if cols is None:  # a cache from the naive forward: rebuild the columns
+        cols = _im2col(x.astype(dtype, copy=False), hh, ww, stride, pad, ho, wo)
+    dmat = dout.transpose(0, 2, 3, 1).reshape(-1, f)             # (N*H'*W', F)
+    db = dmat.sum(axis=0)
+    dw = (cols.T @ dmat).T.reshape(f, hh, ww, c).transpose(0, 3, 1, 2)
+    dxp = np.zeros((n, h + 2 * pad, wd + 2 * pad, c), dtype=dtype)   # channels-last, padded
+    he, we = (ho - 1) * stride + 1, (wo - 1) * stride + 1
+    for i in range(hh):   # col2im: per kernel offset, one (N*H'*W', F) @ (F, C) product and one slice add
+        for j in range(ww):
+            dxp[:, i:i + he:stride, j:j + we:stride, :] += (dmat @ w[:, :, i, j]).reshape(n, ho, wo, c)
+    dx = np.ascontiguousarray(dxp[:, pad:pad + h, pad:pad + wd, :].transpose(0, 3, 1, 2))
+    return ConvGrads(dx, np.ascontiguousarray(dw), db)
+
+
+# --------------------------------------------------------------------------- pooling
+@dataclass
+class PoolCache:
+    """What the pooling backward passes need.
+
+    ``argmax`` (max pooling, fast version only) holds, for each output, the flat
+    index within its window (row-major over (pool_height, pool_width)) of the FIRST maximum.
+    """
+    x_shape: tuple
+    pool_height: int
+    pool_width: int
+    stride: int
+    x: np.ndarray | None = None
+    argmax: np.ndarray | None = None
+
+
+def _pool_sizes(x: np.ndarray, ph: int, pw: int, stride: int) -> tuple[int, int]:
+    return conv_output_size(x.shape[2], ph, stride), conv_output_size(x.shape[3], pw, stride)
+
+
+def max_pool_forward_naive(x: np.ndarray, pool_height: int = 2, pool_width: int = 2,
+                           stride: int = 2) -> tuple[np.ndarray, PoolCache]:
+    """Max pooling with loops (no padding; incomplete windows at the edge are dropped).
+
+    Args:
+        x: (N, C, H, W).
+        pool_height, pool_width: window size.
+        stride: step between windows.
+
+    Returns:
+        out: (N, C, H', W') with ``H' = (H - pool_height) // stride + 1``, and a :class:`PoolCache`.
+    """
+    n, c = x.shape[:2]
+    ho, wo = _pool_sizes(x, pool_height, pool_width, stride)
+    out = np.empty((n, c, ho, wo), dtype=x.dtype)
+    for r in range(ho):
+        for s in range(wo):
+            win = x[:, :, r * stride:r * stride + pool_height, s * stride:s * stride + pool_width]
+            out[:, :, r, s] = win.max(axis=(2, 3))
+    return out, PoolCache(x_shape=x.shape, pool_height=pool_height, pool_width=pool_width,
+                          stride=stride, x=x)
+
+
+def max_pool_backward_naive(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
+    """Backward pass of max pooling with loops.
+
+    Each output's gradient goes to ONE input: the first maximum of its window in
+    row-major order (ties do not split the gradient), as PyTorch's CPU kernel does.
+    Overlapping windows (stride < pool size) accumulate.
+
+    Returns:
+        dx: (N, C, H, W).
+    """
+    x, ph, pw, st = cache.x, cache.pool_height, cache.pool_width, cache.stride
+    n, c, ho, wo = dout.shape
+    dx = np.zeros(x.shape, dtype=np.result_type(x, dout))
+    for i in range(n):
+        for k in range(c):
+            for r in range(ho):
+                for s in range(wo):
+                    win = x[i, k, r * st:r * st + ph, s * st:s * st + pw]
+                    a, b = np.unravel_index(int(np.argmax(win)), win.shape)
+                    dx[i, k, r * st + a, s * st + b] += dout[i, k, r, s]
+    return dx
+
+
+def max_pool_forward_fast(x: np.ndarray, pool_height: int = 2, pool_width: int = 2,
+                          stride: int = 2) -> tuple[np.ndarray, PoolCache]:
+    """Max pooling by strided slices (one per window offset, no window copy); same results and
+    conventions as :func:`max_pool_forward_naive`.
+
+    The maximum is the running ``np.maximum`` of the pool_height * pool_width strided slices;
+    the argmax is then the first offset (row-major) whose slice equals the maximum.
+    """
+    ho, wo = _pool_sizes(x, pool_height, pool_width, stride)
+    he, we = (ho - 1) * stride + 1, (wo - 1) * stride + 1
+    slices = [x[:, :, a:a + he:stride, b:b + we:stride]
+              for a in range(pool_height) for b in range(pool_width)]
+    out = slices[0].copy()
+    for sl in slices[1:]:
+        np.maximum(out, sl, out=out)
+    # offsets in reverse order, so the FIRST maximum is written last and wins ties
+    argmax = np.zeros(out.shape, dtype=np.int16 if len(slices) < 2**15 else np.int64)
+    for o in range(len(slices) - 1, -1, -1):
+        argmax[slices[o] == out] = o
+    # NaN: np.maximum propagates it and NaN equals nothing; route to the first NaN (as np.argmax does)
+    if np.issubdtype(out.dtype, np.floating) and np.isnan(out).any():
+        for o in range(len(slices) - 1, -1, -1):
+            argmax[np.isnan(slices[o])] = o
+    return out, PoolCache(x_shape=x.shape, pool_height=pool_height, pool_width=pool_width,
+                          stride=stride, x=x, argmax=argmax)
+
+
+def max_pool_backward_fast(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
+    """Backward pass of :func:`max_pool_forward_fast` (a loop over the window offsets).
+
+    Returns:
+        dx: (N, C, H, W); each output's gradient goes to the first maximum of its window.
+    """
+    ph, pw, st = cache.pool_height, cache.pool_width, cache.stride
+    argmax = cache.argmax
+    if argmax is None:  # cache from the naive forward
+        argmax = max_pool_forward_fast(cache.x, ph, pw, st)[1].argmax
+    n, c, ho, wo = dout.shape
+    dx = np.zeros(cache.x_shape, dtype=dout.dtype)
+    he, we = (ho - 1) * st + 1, (wo - 1) * st + 1
+    zero = np.zeros((), dtype=dout.dtype)
+    for a in range(ph):
+        for b in range(pw):
+            sel = argmax == a * pw + b
+            dx[:, :, a:a + he:st, b:b + we:st] += np.where(sel, dout, zero)
+    return dx
+
+
+def avg_pool_forward_naive(x: np.ndarray, pool_height: int = 2, pool_width: int = 2,
+                           stride: int = 2) -> tuple[np.ndarray, PoolCache]:
+    """Average pooling with loops (no padding), like ``F.avg_pool2d``.
+
+    Args:
+        x: (N, C, H, W); pool_height, pool_width, stride as max pooling.
+
+    Returns:
+        out: (N, C, H', W') and a :class:`PoolCache`.
+    """
+    n, c = x.shape[:2]
+    ho, wo = _pool_sizes(x, pool_height, pool_width, stride)
+    out = np.empty((n, c, ho, wo), dtype=np.result_type(x, np.float32))
+    for r in range(ho):
+        for s in range(wo):
+            win = x[:, :, r * stride:r * stride + pool_height, s * stride:s * stride + pool_width]
+            out[:, :, r, s] = win.mean(axis=(2, 3))
+    return out, PoolCache(x_shape=x.shape, pool_height=pool_height, pool_width=pool_width, stride=stride)
+
+
+def avg_pool_backward_naive(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
+    """Backward pass of average pooling with loops: each output spreads ``dout / (ph * pw)`` over its window."""
+    ph, pw, st = cache.pool_height, cache.pool_width, cache.stride
+    n, c, ho, wo = dout.shape
+    dx = np.zeros(cache.x_shape, dtype=dout.dtype)
+    for r in range(ho):
+        for s in range(wo):
+            dx[:, :, r * st:r * st + ph, s * st:s * st + pw] += dout[:, :, r, s, None, None] / (ph * pw)
+    return dx
+
+
+def avg_pool_forward_fast(x: np.ndarray, pool_height: int = 2, pool_width: int = 2,
+                          stride: int = 2) -> tuple[np.ndarray, PoolCache]:
+    """Average pooling by summing the ph * pw strided slices (no window copy); same results as naive."""
+    ho, wo = _pool_sizes(x, pool_height, pool_width, stride)
+    he, we = (ho - 1) * stride + 1, (wo - 1) * stride + 1
+    out = np.zeros(x.shape[:2] + (ho, wo), dtype=np.result_type(x, np.float32))
+    for a in range(pool_height):
+        for b in range(pool_width):
+            out += x[:, :, a:a + he:stride, b:b + we:stride]
+    out /= pool_height * pool_width
+    return out, PoolCache(x_shape=x.shape, pool_height=pool_height, pool_width=pool_width, stride=stride)
+
+
+def avg_pool_backward_fast(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
+    """Backward pass of :func:`avg_pool_forward_fast` (a loop over the window offsets)."""
+    ph, pw, st = cache.pool_height, cache.pool_width, cache.stride
+    n, c, ho, wo = dout.shape
+    he, we = (ho - 1) * st + 1, (wo - 1) * st + 1
+    dx = np.zeros(cache.x_shape, dtype=dout.dtype)
+    g = dout / (ph * pw)
+    for a in range(ph):
+        for b in range(pw):
+            dx[:, :, a:a + he:st, b:b + we:st] += g
+    return dx
+
+
+# --------------------------------------------------------------------------- composites
+@dataclass
+class ConvReluCache:
+    """Caches of :func:`conv_relu_forward`."""
+    conv: ConvCache
+    relu: ReluCache
+
+
+def conv_relu_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
+                      pad: int = 0) -> tuple[np.ndarray, ConvReluCache]:
+    """Fast convolution followed by ReLU. Shapes as :func:`conv_forward_fast`."""
+    a, cc = conv_forward_fast(x, w, b, stride, pad)
+    out, rc = relu_forward(a)
+    return out, ConvReluCache(conv=cc, relu=rc)
+
+
+def conv_relu_backward(dout: np.ndarray, cache: ConvReluCache) -> ConvGrads:
+    """Backward pass of :func:`conv_relu_forward`: ``ConvGrads(dx, dw, db)``."""
+    return conv_backward_fast(relu_backward(dout, cache.relu), cache.conv)
+
+
+@dataclass
+class ConvReluPoolCache:
+    """Caches of :func:`conv_relu_pool_forward`."""
+    conv: ConvCache
+    relu: ReluCache
+    pool: PoolCache
+
+
+def conv_relu_pool_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0,
+                           pool: int = 2) -> tuple[np.ndarray, ConvReluPoolCache]:
+    """Fast convolution, ReLU, then ``pool x pool`` max pooling with stride ``pool``."""
+    a, cc = conv_forward_fast(x, w, b, stride, pad)
+    r, rc = relu_forward(a)
+    out, pc = max_pool_forward_fast(r, pool, pool, pool)
+    return out, ConvReluPoolCache(conv=cc, relu=rc, pool=pc)
+
+
+def conv_relu_pool_backward(dout: np.ndarray, cache: ConvReluPoolCache) -> ConvGrads:
+    """Backward pass of :func:`conv_relu_pool_forward`: ``ConvGrads(dx, dw, db)``."""
+    dr = max_pool_backward_fast(dout, cache.pool)
+    return conv_backward_fast(relu_backward(dr, cache.relu), cache.conv)
