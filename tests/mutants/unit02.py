@@ -1,0 +1,397 @@
+"""Mutants and correct alternatives of unit 02 (backpropagation and neural networks).
+
+Each mutant is the full source of a solution cell with one plausible mistake; it is derived
+from the solution cell by a textual edit (``_edit`` fails loudly when the edit no longer
+applies, so the mutants cannot silently turn into copies of the solution).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.mutants import Mutant
+
+UNIT = "02_backprop"
+NOTEBOOK = "02_backprop.ipynb"
+
+_PATH = Path(__file__).resolve().parents[2] / "solutions" / UNIT / NOTEBOOK
+
+
+def _solution(task: str) -> str:
+    for cell in json.loads(_PATH.read_text(encoding="utf-8"))["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == task:
+            src = cell["source"]
+            return "".join(src) if isinstance(src, list) else src
+    raise KeyError(task)
+
+
+def _edit(task: str, *pairs: tuple[str, str]) -> str:
+    src = _solution(task)
+    for old, new in pairs:
+        if src.count(old) != 1:
+            raise ValueError(f"{task}: mutant edit {old!r} matches {src.count(old)} times")
+        src = src.replace(old, new)
+    return src
+
+
+def M(task: str, name: str, *pairs: tuple[str, str]) -> Mutant:
+    return Mutant(task=task, name=name, source=_edit(task, *pairs))
+
+
+_ITERATIVE_DFS = """    order, seen = [], set()
+    stack = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            order.append(node)
+        elif id(node) not in seen:
+            seen.add(id(node))
+            stack.append((node, True))
+            for child in node._prev:
+                if id(child) not in seen:
+                    stack.append((child, False))
+    return order"""
+
+MUTANTS = [
+    # --- task 2.1: Value backward rules
+    M("task2_1", "mul backward swaps the operands",
+      ("self.grad += other.data * out.grad\n            other.grad += self.data * out.grad",
+       "self.grad += self.data * out.grad\n            other.grad += other.data * out.grad")),
+    M("task2_1", "gradient overwritten instead of accumulated (= instead of +=)",
+      ("self.grad += other.data * out.grad\n            other.grad += self.data * out.grad",
+       "self.grad = other.data * out.grad\n            other.grad = self.data * out.grad"),
+      ("self.grad += out.grad\n            other.grad += out.grad",
+       "self.grad = out.grad\n            other.grad = out.grad")),
+    M("task2_1", "forgot the upstream gradient in tanh",
+      ("self.grad += (1.0 - out.data ** 2) * out.grad", "self.grad += 1.0 - out.data ** 2")),
+    M("task2_1", "tanh derivative written with the input instead of the output",
+      ("self.grad += (1.0 - out.data ** 2) * out.grad", "self.grad += (1.0 - self.data ** 2) * out.grad")),
+    M("task2_1", "pow derivative k * x**k",
+      ("self.grad += k * self.data ** (k - 1) * out.grad", "self.grad += k * self.data ** k * out.grad")),
+    M("task2_1", "log derivative 1/out",
+      ("self.grad += out.grad / self.data", "self.grad += out.grad / out.data")),
+    M("task2_1", "relu passes the gradient at x <= 0",
+      ("self.grad += (1.0 if self.data > 0 else 0.0) * out.grad", "self.grad += out.grad")),
+    M("task2_1", "relu gradient 1 at exactly 0",
+      ("self.grad += (1.0 if self.data > 0 else 0.0) * out.grad",
+       "self.grad += (1.0 if self.data >= 0 else 0.0) * out.grad")),
+    # --- task 2.2: topological backward pass
+    M("task2_2", "topological order not reversed in backward",
+      ("for node in reversed(order):", "for node in order:")),
+    M("task2_2", "recursive search without a seen set (shared nodes listed twice)",
+      (_ITERATIVE_DFS, """    order = []
+
+    def visit(node):
+        for child in node._prev:
+            visit(child)
+        order.append(node)
+
+    visit(root)
+    return order""")),
+    M("task2_2", "root gradient not seeded with 1",
+      ("    root.grad = 1.0\n", "")),
+    M("task2_2", "root placed first",
+      ("    return order\n", "    return order[-1:] + order[:-1]\n")),
+    # --- task 2.3: affine and ReLU layers
+    M("task2_3", "bias gradient summed over the wrong axis",
+      ("db = dout.sum(axis=0)", "db = dout.sum(axis=1)")),
+    M("task2_3", "bias gradient averaged over the batch",
+      ("db = dout.sum(axis=0)", "db = dout.mean(axis=0)")),
+    M("task2_3", "relu backward forgets the upstream gradient",
+      ("return dout * (x > 0)", "return (x > 0).astype(float)")),
+    M("task2_3", "dx not reshaped to the input's shape",
+      ("dx = (dout @ w.T).reshape(x.shape)", "dx = dout @ w.T")),
+    M("task2_3", "affine forward without the bias",
+      ("out = x.reshape(x.shape[0], -1) @ w + b", "out = x.reshape(x.shape[0], -1) @ w")),
+    M("task2_3", "relu gradient 1 at exactly 0",
+      ("return dout * (x > 0)", "return dout * (x >= 0)")),
+    # --- task 2.4: softmax cross-entropy
+    M("task2_4", "forgot to subtract the row maximum",
+      ("shifted = scores - scores.max(axis=1, keepdims=True)", "shifted = scores")),
+    M("task2_4", "gradient not divided by N",
+      ("    dscores /= n\n", "")),
+    M("task2_4", "loss summed instead of averaged",
+      ("loss = -float(np.mean(log_probs[np.arange(n), y]))",
+       "loss = -float(np.sum(log_probs[np.arange(n), y]))")),
+    M("task2_4", "one-hot not subtracted from the softmax",
+      ("    dscores[np.arange(n), y] -= 1.0\n", "")),
+    # --- task 2.5: MLP loss with L2 regularisation
+    M("task2_5", "regularisation gradient missing its factor 2",
+      ("grads[f\"W{l}\"] = dw + 2.0 * reg * W", "grads[f\"W{l}\"] = dw + reg * W")),
+    M("task2_5", "regularisation missing from the loss",
+      ("        loss += reg * float(np.sum(W * W))\n", "")),
+    M("task2_5", "bias regularised too",
+      ("grads[f\"b{l}\"] = db", "grads[f\"b{l}\"] = db + 2.0 * reg * params[f\"b{l}\"]\n"
+                              "        loss += reg * float(np.sum(params[f\"b{l}\"] ** 2))")),
+    M("task2_5", "ReLU after the last layer too",
+      ("        if l < L:\n            h, cache_r = relu_forward(h)",
+       "        h, cache_r = relu_forward(h)")),
+    # --- task 2.6: momentum and Adam
+    M("task2_6", "Adam without bias correction",
+      ("m_hat = m / (1 - beta1 ** t)", "m_hat = m"), ("v_hat = v / (1 - beta2 ** t)", "v_hat = v")),
+    M("task2_6", "momentum velocity sign error",
+      ("v = momentum * v + dw", "v = momentum * v - dw")),
+    M("task2_6", "Adam eps inside the square root",
+      ("np.sqrt(v_hat) + eps", "np.sqrt(v_hat + eps)")),
+    M("task2_6", "Adam step counter not stored",
+      ("return w - lr * m_hat / (np.sqrt(v_hat) + eps), {\"t\": t, \"m\": m, \"v\": v}",
+       "return w - lr * m_hat / (np.sqrt(v_hat) + eps), {\"t\": 0, \"m\": m, \"v\": v}")),
+    M("task2_6", "velocity not carried between steps",
+      ("return w - lr * v, {\"velocity\": v}", "return w - lr * v, {\"velocity\": dw}")),
+    # --- task 2.7: batch normalisation
+    M("task2_7", "missing batch-sum in the backward pass",
+      ("N * dx_hat - dx_hat.sum(axis=0) - x_hat * np.sum(dx_hat * x_hat, axis=0)",
+       "N * dx_hat - dx_hat - x_hat * dx_hat * x_hat")),
+    M("task2_7", "backward ignores the mean and variance (treats them as constants)",
+      ("dx = inv_std / N * (N * dx_hat - dx_hat.sum(axis=0) - x_hat * np.sum(dx_hat * x_hat, axis=0))",
+       "dx = dx_hat * inv_std")),
+    M("task2_7", "momentum weights the old statistic",
+      ("bn_param[\"running_mean\"] = (1 - momentum) * running_mean + momentum * mu",
+       "bn_param[\"running_mean\"] = momentum * running_mean + (1 - momentum) * mu"),
+      ("bn_param[\"running_var\"] = (1 - momentum) * running_var + momentum * var * N / (N - 1)",
+       "bn_param[\"running_var\"] = momentum * running_var + (1 - momentum) * var * N / (N - 1)")),
+    M("task2_7", "biased running variance",
+      ("momentum * var * N / (N - 1)", "momentum * var")),
+    M("task2_7", "eval mode uses the batch statistics",
+      ("        inv_std = 1.0 / np.sqrt(running_var + eps)\n        x_hat = (x - running_mean) * inv_std",
+       "        inv_std = 1.0 / np.sqrt(x.var(axis=0) + eps)\n        x_hat = (x - x.mean(axis=0)) * inv_std")),
+    M("task2_7", "eps added to the standard deviation",
+      ("inv_std = 1.0 / np.sqrt(var + eps)", "inv_std = 1.0 / (np.sqrt(var) + eps)")),
+    M("task2_7", "variance as E[x^2] - mu^2 (cancellation for inputs with a large offset)",
+      ("var = x.var(axis=0)", "var = (x * x).mean(axis=0) - mu ** 2")),
+    M("task2_7", "dgamma without x_hat",
+      ("dgamma = np.sum(dout * x_hat, axis=0)", "dgamma = np.sum(dout, axis=0)")),
+    # --- task 2.8: inverted dropout
+    M("task2_8", "dropout not rescaled",
+      ("mask = (rng.random(x.shape) >= p) / (1.0 - p)", "mask = (rng.random(x.shape) >= p) * 1.0")),
+    M("task2_8", "p used as the keep probability",
+      ("mask = (rng.random(x.shape) >= p) / (1.0 - p)", "mask = (rng.random(x.shape) < p) / p")),
+    M("task2_8", "scaled by (1 - p) instead of divided",
+      ("mask = (rng.random(x.shape) >= p) / (1.0 - p)", "mask = (rng.random(x.shape) >= p) * (1.0 - p)")),
+    M("task2_8", "backward ignores the mask",
+      ("return dout if mask is None else dout * mask", "return dout")),
+    M("task2_8", "dropout also at evaluation",
+      ("if not train or p == 0:", "if p == 0:")),
+    M("task2_8", "global RNG instead of the given seed",
+      ("    rng = np.random.default_rng(rng)\n", "    rng = np.random.default_rng()\n")),
+    # --- task 2.9: training
+    M("task2_9", "ignores the given loss and optimiser",
+      ("loss_fn = mlp_loss if loss_fn is None else loss_fn\n    step_fn = adam if step_fn is None else step_fn",
+       "loss_fn = mlp_loss\n    step_fn = adam")),
+    M("task2_9", "one epoch with a tiny learning rate",
+      ("num_epochs=20", "num_epochs=1"), ("lr=3e-3", "lr=1e-4")),
+    M("task2_9", "updated parameters discarded",
+      ("params[k], states[k] = step_fn(params[k], grads[k], states[k], lr=lr)",
+       "_, states[k] = step_fn(params[k], grads[k], states[k], lr=lr)")),
+    M("task2_9", "only the last minibatch of each epoch used",
+      ("            idx = perm[start:start + batch_size]\n",
+       "            idx = perm[-batch_size:]\n")),
+]
+
+# Shortcuts: correct results obtained by calling a library implementation of the task. The hidden
+# tests must refuse them through course_lib.grading.forbid_calls (a ShortcutError).
+SHORTCUTS = [
+    Mutant(task="task2_2", name="shortcut: course_lib.autograd.topological_order", source="""
+from course_lib.autograd import topological_order as _topo
+
+
+def topological_sort(root):
+    return _topo(root)
+
+
+def backward(root):
+    order = topological_sort(root)
+    root.grad = 1.0
+    for node in reversed(order):
+        node._backward()
+"""),
+    Mutant(task="task2_3", name="shortcut: course_lib.nn affine and relu", source="""
+import course_lib.nn as _nn
+
+
+def affine_forward(x, w, b):
+    return _nn.affine_forward(x, w, b)
+
+
+def affine_backward(dout, cache):
+    return tuple(_nn.affine_backward(dout, cache))
+
+
+def relu_forward(x):
+    return _nn.relu_forward(x)
+
+
+def relu_backward(dout, cache):
+    return _nn.relu_backward(dout, cache)
+"""),
+    Mutant(task="task2_4", name="shortcut: course_lib.nn.softmax_loss under an alias", source="""
+from course_lib.nn import softmax_loss as _reference_loss
+
+
+def softmax_loss(scores, y):
+    return _reference_loss(scores, y)
+"""),
+    Mutant(task="task2_4", name="shortcut: torch cross_entropy and autograd", source="""
+def softmax_loss(scores, y):
+    import torch
+    import torch.nn.functional as F
+    s = torch.tensor(scores, requires_grad=True)
+    loss = F.cross_entropy(s, torch.as_tensor(y))
+    loss.backward()
+    return loss.item(), s.grad.numpy()
+"""),
+    Mutant(task="task2_5", name="shortcut: torch autograd for the gradients", source="""
+def mlp_loss(params, X, y=None, reg=0.0):
+    import torch
+    import torch.nn.functional as F
+    L = len(params) // 2
+    tp = {k: torch.tensor(v, requires_grad=True) for k, v in params.items()}
+    h = torch.tensor(X)
+    for l in range(1, L + 1):
+        h = h @ tp[f"W{l}"] + tp[f"b{l}"]
+        if l < L:
+            h = torch.relu(h)
+    if y is None:
+        return h.detach().numpy()
+    loss = F.cross_entropy(h, torch.as_tensor(y)) + reg * sum((tp[f"W{l}"] ** 2).sum() for l in range(1, L + 1))
+    loss.backward()
+    return loss.item(), {k: t.grad.numpy() for k, t in tp.items()}
+"""),
+    Mutant(task="task2_6", name="shortcut: course_lib.optim steps", source="""
+from course_lib import optim as _optim
+
+
+def sgd_momentum(w, dw, state=None, lr=1e-2, momentum=0.9):
+    return _optim.sgd_step(w, dw, state, lr=lr, momentum=momentum)
+
+
+def adam(w, dw, state=None, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+    return _optim.adam_step(w, dw, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps)
+"""),
+    Mutant(task="task2_7", name="shortcut: course_lib.nn batch norm", source="""
+from course_lib.nn import BatchNormState as _State, batchnorm_backward as _bb, batchnorm_forward as _bf
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    D = x.shape[1]
+    st = _State(num_features=D, mode=bn_param["mode"], momentum=bn_param.get("momentum", 0.1),
+                eps=bn_param.get("eps", 1e-5), running_mean=bn_param.get("running_mean", np.zeros(D)),
+                running_var=bn_param.get("running_var", np.ones(D)))
+    out, cache = _bf(x, gamma, beta, st)
+    bn_param["running_mean"], bn_param["running_var"] = st.running_mean, st.running_var
+    return out, cache
+
+
+def batchnorm_backward(dout, cache):
+    return tuple(_bb(dout, cache))
+"""),
+    Mutant(task="task2_8", name="shortcut: course_lib.nn dropout", source="""
+from course_lib.nn import dropout_backward as _db, dropout_forward as _df
+
+
+def dropout_forward(x, p, train=True, rng=None):
+    return _df(x, p, train=train, rng=np.random.default_rng(rng))
+
+
+def dropout_backward(dout, cache):
+    return _db(dout, cache)
+"""),
+    Mutant(task="task2_9", name="shortcut: scikit-learn's MLPClassifier", source="""
+def train_mlp(data, hidden_dims=(128,), num_epochs=20, batch_size=64, lr=3e-3, reg=1e-4,
+              seed=0, loss_fn=None, step_fn=None):
+    from sklearn.neural_network import MLPClassifier
+    clf = MLPClassifier(hidden_layer_sizes=hidden_dims, alpha=reg, batch_size=batch_size,
+                        learning_rate_init=lr, max_iter=num_epochs, random_state=seed)
+    clf.fit(data.X_train, data.y_train)
+    params = {}
+    for l, (W, b) in enumerate(zip(clf.coefs_, clf.intercepts_), start=1):
+        params[f"W{l}"], params[f"b{l}"] = W, b
+    return params, {"loss": list(clf.loss_curve_), "val_acc": [float(clf.score(data.X_val, data.y_val))]}
+"""),
+]
+MUTANTS += SHORTCUTS
+
+
+CORRECT_ALTERNATIVES = [
+    M("task2_1", "relu backward with the output mask",
+      ("self.grad += (1.0 if self.data > 0 else 0.0) * out.grad",
+       "self.grad += (out.data > 0) * out.grad"),
+      ("self.grad += out.data * out.grad", "self.grad += math.exp(self.data) * out.grad")),
+    M("task2_2", "recursive depth-first search",
+      (_ITERATIVE_DFS,
+       """    order, seen = [], set()
+
+    def visit(node):
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        for child in node._prev:
+            visit(child)
+        order.append(node)
+
+    visit(root)
+    return order""")),
+    M("task2_3", "relu backward with the output mask, dict caches",
+      ("    out = np.maximum(x, 0)\n    cache = x\n", "    out = np.maximum(x, 0)\n    cache = out\n"),
+      ("    x = cache\n    return dout * (x > 0)", "    return np.where(cache > 0, dout, 0.0)"),
+      ("cache = (x, w)", "cache = {\"x\": x, \"w\": w}"),
+      ("x, w = cache", "x, w = cache[\"x\"], cache[\"w\"]")),
+    M("task2_3", "loops over the batch",
+      ("db = dout.sum(axis=0)", "db = sum(dout[i] for i in range(dout.shape[0]))")),
+    M("task2_4", "log-sum-exp form with an explicit one-hot",
+      ("""    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -float(np.mean(log_probs[np.arange(n), y]))
+    dscores = np.exp(log_probs)
+    dscores[np.arange(n), y] -= 1.0
+    dscores /= n""",
+       """    probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    onehot = np.zeros_like(scores)
+    onehot[np.arange(n), y] = 1.0
+    log_z = np.log(np.exp(shifted).sum(axis=1))
+    loss = float(np.mean(log_z - shifted[np.arange(n), y]))
+    dscores = (probs - onehot) / n""")),
+    M("task2_5", "regularisation added in the forward loop",
+      ("        loss += reg * float(np.sum(W * W))\n", ""),
+      ("    loss, dh = softmax_loss(h, y)\n",
+       "    loss, dh = softmax_loss(h, y)\n    loss += reg * sum(np.sum(params[f\"W{l}\"] ** 2) for l in range(1, L + 1))\n")),
+    M("task2_6", "Adam with an explicitly bias-corrected learning rate",
+      ("""    m_hat = m / (1 - beta1 ** t)
+    v_hat = v / (1 - beta2 ** t)
+    return w - lr * m_hat / (np.sqrt(v_hat) + eps), {"t": t, "m": m, "v": v}""",
+       """    lr_t = lr * np.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+    eps_t = eps * np.sqrt(1 - beta2 ** t)
+    return w - lr_t * m / (np.sqrt(v) + eps_t), {"t": t, "m": m, "v": v}""")),
+    M("task2_6", "cs231n-style velocity (v = mu v - lr g, w += v) with constant lr",
+      ("""    v = np.zeros_like(w) if state is None else state["velocity"]
+    v = momentum * v + dw
+    return w - lr * v, {"velocity": v}""",
+       """    v = np.zeros_like(w) if state is None else -lr * state["velocity"]
+    v = momentum * v - lr * dw
+    return w + v, {"velocity": v / -lr}""")),
+    M("task2_7", "backward in the long (computational graph) form",
+      ("cache = (x_hat, inv_std, gamma)", "cache = (x_hat, inv_std, gamma, x - x.mean(axis=0))"),
+      ("""    x_hat, inv_std, gamma = cache
+    N = dout.shape[0]
+    dbeta = dout.sum(axis=0)
+    dgamma = np.sum(dout * x_hat, axis=0)
+    dx_hat = dout * gamma
+    dx = inv_std / N * (N * dx_hat - dx_hat.sum(axis=0) - x_hat * np.sum(dx_hat * x_hat, axis=0))""",
+       """    x_hat, inv_std, gamma, xc = cache
+    N = dout.shape[0]
+    dbeta = dout.sum(axis=0)
+    dgamma = np.sum(dout * x_hat, axis=0)
+    dx_hat = dout * gamma
+    dinv_std = np.sum(dx_hat * xc, axis=0)
+    dvar = -0.5 * inv_std ** 3 * dinv_std
+    dxc = dx_hat * inv_std + 2.0 * xc * dvar / N
+    dmu = -dxc.sum(axis=0)
+    dx = dxc + dmu / N""")),
+    M("task2_8", "mask stored unscaled, scale applied in both passes",
+      ("""    mask = (rng.random(x.shape) >= p) / (1.0 - p)
+    return x * mask, mask""",
+       """    keep = rng.random(x.shape) >= p
+    return np.where(keep, x / (1.0 - p), 0.0), keep / (1.0 - p)""")),
+    M("task2_9", "two hidden layers, larger batches",
+      ("hidden_dims=(128,)", "hidden_dims=(96, 64)"), ("batch_size=64", "batch_size=100"),
+      ("num_epochs=20", "num_epochs=25")),
+]
