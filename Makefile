@@ -27,12 +27,16 @@ system-deps:
 demo: setup
 	$(BIN)/course demo
 
+# Two test workers on two cores: one BLAS thread each, or tiny matmuls in the
+# notebooks' kernels oversubscribe the CPU and run ten times slower.
+TEST_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 test: setup system-deps
 	$(BIN)/course build --check
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-fast: setup
-	$(BIN)/python -m pytest -n 2 -m "not slow and not browser and not postgres"
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow and not browser and not postgres"
 
 lab: setup
 	$(BIN)/jupyter lab --notebook-dir=notebooks

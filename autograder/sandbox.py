@@ -357,6 +357,9 @@ def _launch(spec_path: str, cmd: list[str]) -> None:  # pragma: no cover - runs 
            if not k.startswith(("JPY_", "JUPYTER_TOKEN", "COURSE_", "PGPASS", "DATABASE"))}
     env.update(HOME=workdir, TMPDIR=workdir, MPLCONFIGDIR=os.path.join(workdir, ".mpl"),
                PYTHONDONTWRITEBYTECODE="1")
+    # Submissions are graded side by side, one per core: one BLAS thread each.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")
     os.execvpe(cmd[0], cmd, env)
 
 
