@@ -1,0 +1,1169 @@
+"""Unit 03 (convolutional networks): plausible wrong implementations of the graded tasks
+(each must be killed by its task's test cell) and other correct implementations (each must pass).
+
+Generated from the solution cells of solutions/03_cnn/03_cnn.ipynb; a mutant's ``source`` is the
+full replacement source of that task's solution cell.
+"""
+from __future__ import annotations
+
+from tests.mutants import Mutant
+
+UNIT = "03_cnn"
+NOTEBOOK = "03_cnn.ipynb"
+
+MUTANTS = [
+    Mutant(task='task3_1', name='no error when the stride does not divide (integer-division rounding)', source=r'''def conv_output_size(W, F, P, S):
+    """Output size of a convolution along one axis.
+
+    Args:
+        W: input size; F: filter size; P: zero padding on each side; S: stride.
+
+    Returns:
+        int, (W - F + 2P) / S + 1.
+
+    Raises:
+        ValueError: S < 1, P < 0, the filter does not fit, or S does not divide W - F + 2P.
+    """
+    if S < 1:
+        raise ValueError(f"stride must be at least 1, got {S}")
+    if P < 0:
+        raise ValueError(f"padding must be non-negative, got {P}")
+    span = W - F + 2 * P
+    if span < 0:
+        raise ValueError(f"a filter of size {F} does not fit in an input of size {W} padded by {P}")
+    return int(span // S + 1)
+'''),
+    Mutant(task='task3_1', name='returns a float (true division)', source=r'''def conv_output_size(W, F, P, S):
+    """Output size of a convolution along one axis.
+
+    Args:
+        W: input size; F: filter size; P: zero padding on each side; S: stride.
+
+    Returns:
+        int, (W - F + 2P) / S + 1.
+
+    Raises:
+        ValueError: S < 1, P < 0, the filter does not fit, or S does not divide W - F + 2P.
+    """
+    if S < 1:
+        raise ValueError(f"stride must be at least 1, got {S}")
+    if P < 0:
+        raise ValueError(f"padding must be non-negative, got {P}")
+    span = W - F + 2 * P
+    if span < 0:
+        raise ValueError(f"a filter of size {F} does not fit in an input of size {W} padded by {P}")
+    if span % S != 0:
+        raise ValueError(f"stride {S} does not divide W - F + 2P = {span}")
+    return span / S + 1
+'''),
+    Mutant(task='task3_1', name='padding counted on one side only', source=r'''def conv_output_size(W, F, P, S):
+    """Output size of a convolution along one axis.
+
+    Args:
+        W: input size; F: filter size; P: zero padding on each side; S: stride.
+
+    Returns:
+        int, (W - F + 2P) / S + 1.
+
+    Raises:
+        ValueError: S < 1, P < 0, the filter does not fit, or S does not divide W - F + 2P.
+    """
+    if S < 1:
+        raise ValueError(f"stride must be at least 1, got {S}")
+    if P < 0:
+        raise ValueError(f"padding must be non-negative, got {P}")
+    span = W - F + P
+    if span < 0:
+        raise ValueError(f"a filter of size {F} does not fit in an input of size {W} padded by {P}")
+    if span % S != 0:
+        raise ValueError(f"stride {S} does not divide W - F + 2P = {span}")
+    return int(span // S + 1)
+'''),
+    Mutant(task='task3_1', name='no check that the filter fits', source=r'''def conv_output_size(W, F, P, S):
+    """Output size of a convolution along one axis.
+
+    Args:
+        W: input size; F: filter size; P: zero padding on each side; S: stride.
+
+    Returns:
+        int, (W - F + 2P) / S + 1.
+
+    Raises:
+        ValueError: S < 1, P < 0, the filter does not fit, or S does not divide W - F + 2P.
+    """
+    if S < 1:
+        raise ValueError(f"stride must be at least 1, got {S}")
+    if P < 0:
+        raise ValueError(f"padding must be non-negative, got {P}")
+    span = W - F + 2 * P
+    if span % S != 0:
+        raise ValueError(f"stride {S} does not divide W - F + 2P = {span}")
+    return int(span // S + 1)
+'''),
+    Mutant(task='task3_2', name='flipped kernel (true convolution)', source=r'''@dataclass
+class ConvCache:
+    """What conv_backward_naive needs: the input and filters, and the hyperparameters."""
+    x: np.ndarray   # (N, C, H, W)
+    w: np.ndarray   # (F, C, HH, WW)
+    b: np.ndarray   # (F,)
+    stride: int
+    pad: int
+
+
+def conv_forward_naive(x, w, b, stride=1, pad=0):
+    """Convolution (cross-correlation) forward pass, with loops.
+
+    Args:
+        x: (N, C, H, W); w: (F, C, HH, WW); b: (F,); stride, pad: ints.
+
+    Returns:
+        out: (N, F, H_out, W_out); cache: for conv_backward_naive.
+    """
+    N, C, H, W = x.shape
+    F_, Cw, HH, WW = w.shape
+    if Cw != C:
+        raise ValueError(f"x has {C} channels but w has {Cw}")
+    H_out = 1 + (H + 2 * pad - HH) // stride
+    W_out = 1 + (W + 2 * pad - WW) // stride
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((N, F_, H_out, W_out))
+    for n in range(N):
+        for f in range(F_):
+            for i in range(H_out):
+                for j in range(W_out):
+                    hs, ws = i * stride, j * stride
+                    out[n, f, i, j] = np.sum(xp[n, :, hs:hs + HH, ws:ws + WW] * w[f, :, ::-1, ::-1]) + b[f]
+    cache = ConvCache(x=x, w=w, b=b, stride=stride, pad=pad)
+    return out, cache
+'''),
+    Mutant(task='task3_2', name='padding applied to one side only', source=r'''@dataclass
+class ConvCache:
+    """What conv_backward_naive needs: the input and filters, and the hyperparameters."""
+    x: np.ndarray   # (N, C, H, W)
+    w: np.ndarray   # (F, C, HH, WW)
+    b: np.ndarray   # (F,)
+    stride: int
+    pad: int
+
+
+def conv_forward_naive(x, w, b, stride=1, pad=0):
+    """Convolution (cross-correlation) forward pass, with loops.
+
+    Args:
+        x: (N, C, H, W); w: (F, C, HH, WW); b: (F,); stride, pad: ints.
+
+    Returns:
+        out: (N, F, H_out, W_out); cache: for conv_backward_naive.
+    """
+    N, C, H, W = x.shape
+    F_, Cw, HH, WW = w.shape
+    if Cw != C:
+        raise ValueError(f"x has {C} channels but w has {Cw}")
+    H_out = 1 + (H + pad - HH) // stride
+    W_out = 1 + (W + pad - WW) // stride
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, 0), (pad, 0)))
+    out = np.zeros((N, F_, H_out, W_out))
+    for n in range(N):
+        for f in range(F_):
+            for i in range(H_out):
+                for j in range(W_out):
+                    hs, ws = i * stride, j * stride
+                    out[n, f, i, j] = np.sum(xp[n, :, hs:hs + HH, ws:ws + WW] * w[f]) + b[f]
+    cache = ConvCache(x=x, w=w, b=b, stride=stride, pad=pad)
+    return out, cache
+'''),
+    Mutant(task='task3_2', name='channels paired in the wrong order', source=r'''@dataclass
+class ConvCache:
+    """What conv_backward_naive needs: the input and filters, and the hyperparameters."""
+    x: np.ndarray   # (N, C, H, W)
+    w: np.ndarray   # (F, C, HH, WW)
+    b: np.ndarray   # (F,)
+    stride: int
+    pad: int
+
+
+def conv_forward_naive(x, w, b, stride=1, pad=0):
+    """Convolution (cross-correlation) forward pass, with loops.
+
+    Args:
+        x: (N, C, H, W); w: (F, C, HH, WW); b: (F,); stride, pad: ints.
+
+    Returns:
+        out: (N, F, H_out, W_out); cache: for conv_backward_naive.
+    """
+    N, C, H, W = x.shape
+    F_, Cw, HH, WW = w.shape
+    if Cw != C:
+        raise ValueError(f"x has {C} channels but w has {Cw}")
+    H_out = 1 + (H + 2 * pad - HH) // stride
+    W_out = 1 + (W + 2 * pad - WW) // stride
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((N, F_, H_out, W_out))
+    for n in range(N):
+        for f in range(F_):
+            for i in range(H_out):
+                for j in range(W_out):
+                    hs, ws = i * stride, j * stride
+                    out[n, f, i, j] = np.sum(xp[n, :, hs:hs + HH, ws:ws + WW] * w[f, ::-1]) + b[f]
+    cache = ConvCache(x=x, w=w, b=b, stride=stride, pad=pad)
+    return out, cache
+'''),
+    Mutant(task='task3_2', name='stride ignored when placing the window', source=r'''@dataclass
+class ConvCache:
+    """What conv_backward_naive needs: the input and filters, and the hyperparameters."""
+    x: np.ndarray   # (N, C, H, W)
+    w: np.ndarray   # (F, C, HH, WW)
+    b: np.ndarray   # (F,)
+    stride: int
+    pad: int
+
+
+def conv_forward_naive(x, w, b, stride=1, pad=0):
+    """Convolution (cross-correlation) forward pass, with loops.
+
+    Args:
+        x: (N, C, H, W); w: (F, C, HH, WW); b: (F,); stride, pad: ints.
+
+    Returns:
+        out: (N, F, H_out, W_out); cache: for conv_backward_naive.
+    """
+    N, C, H, W = x.shape
+    F_, Cw, HH, WW = w.shape
+    if Cw != C:
+        raise ValueError(f"x has {C} channels but w has {Cw}")
+    H_out = 1 + (H + 2 * pad - HH) // stride
+    W_out = 1 + (W + 2 * pad - WW) // stride
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((N, F_, H_out, W_out))
+    for n in range(N):
+        for f in range(F_):
+            for i in range(H_out):
+                for j in range(W_out):
+                    hs, ws = i, j
+                    out[n, f, i, j] = np.sum(xp[n, :, hs:hs + HH, ws:ws + WW] * w[f]) + b[f]
+    cache = ConvCache(x=x, w=w, b=b, stride=stride, pad=pad)
+    return out, cache
+'''),
+    Mutant(task='task3_2', name='bias added once per channel', source=r'''@dataclass
+class ConvCache:
+    """What conv_backward_naive needs: the input and filters, and the hyperparameters."""
+    x: np.ndarray   # (N, C, H, W)
+    w: np.ndarray   # (F, C, HH, WW)
+    b: np.ndarray   # (F,)
+    stride: int
+    pad: int
+
+
+def conv_forward_naive(x, w, b, stride=1, pad=0):
+    """Convolution (cross-correlation) forward pass, with loops.
+
+    Args:
+        x: (N, C, H, W); w: (F, C, HH, WW); b: (F,); stride, pad: ints.
+
+    Returns:
+        out: (N, F, H_out, W_out); cache: for conv_backward_naive.
+    """
+    N, C, H, W = x.shape
+    F_, Cw, HH, WW = w.shape
+    if Cw != C:
+        raise ValueError(f"x has {C} channels but w has {Cw}")
+    H_out = 1 + (H + 2 * pad - HH) // stride
+    W_out = 1 + (W + 2 * pad - WW) // stride
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((N, F_, H_out, W_out))
+    for n in range(N):
+        for f in range(F_):
+            for i in range(H_out):
+                for j in range(W_out):
+                    hs, ws = i * stride, j * stride
+                    out[n, f, i, j] = np.sum(xp[n, :, hs:hs + HH, ws:ws + WW] * w[f] + b[f] / HH / WW)
+    cache = ConvCache(x=x, w=w, b=b, stride=stride, pad=pad)
+    return out, cache
+'''),
+    Mutant(task='task3_3', name='stride ignored in the backward pass', source=r'''def conv_backward_naive(dout, cache):
+    """Convolution backward pass.
+
+    Args:
+        dout: (N, F, H_out, W_out) upstream gradient; cache: from conv_forward_naive.
+
+    Returns:
+        dx: (N, C, H, W); dw: (F, C, HH, WW); db: (F,).
+    """
+    x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
+    N, C, H, W = x.shape
+    F_, _, HH, WW = w.shape
+    _, _, H_out, W_out = dout.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dxp = np.zeros(xp.shape)
+    dw = np.zeros(w.shape)
+    db = dout.sum(axis=(0, 2, 3))
+    for n in range(N):
+        for f in range(F_):
+            for i in range(H_out):
+                for j in range(W_out):
+                    hs, ws = i, j
+                    g = dout[n, f, i, j]
+                    dw[f] += g * xp[n, :, hs:hs + HH, ws:ws + WW]
+                    dxp[n, :, hs:hs + HH, ws:ws + WW] += g * w[f]
+    dx = dxp[:, :, pad:pad + H, pad:pad + W]
+    return dx, dw, db
+'''),
+    Mutant(task='task3_3', name='bias gradient missing', source=r'''def conv_backward_naive(dout, cache):
+    """Convolution backward pass.
+
+    Args:
+        dout: (N, F, H_out, W_out) upstream gradient; cache: from conv_forward_naive.
+
+    Returns:
+        dx: (N, C, H, W); dw: (F, C, HH, WW); db: (F,).
+    """
+    x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
+    N, C, H, W = x.shape
+    F_, _, HH, WW = w.shape
+    _, _, H_out, W_out = dout.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dxp = np.zeros(xp.shape)
+    dw = np.zeros(w.shape)
+    db = np.zeros(w.shape[0])
+    for n in range(N):
+        for f in range(F_):
+            for i in range(H_out):
+                for j in range(W_out):
+                    hs, ws = i * stride, j * stride
+                    g = dout[n, f, i, j]
+                    dw[f] += g * xp[n, :, hs:hs + HH, ws:ws + WW]
+                    dxp[n, :, hs:hs + HH, ws:ws + WW] += g * w[f]
+    dx = dxp[:, :, pad:pad + H, pad:pad + W]
+    return dx, dw, db
+'''),
+    Mutant(task='task3_3', name='bias gradient averaged over positions', source=r'''def conv_backward_naive(dout, cache):
+    """Convolution backward pass.
+
+    Args:
+        dout: (N, F, H_out, W_out) upstream gradient; cache: from conv_forward_naive.
+
+    Returns:
+        dx: (N, C, H, W); dw: (F, C, HH, WW); db: (F,).
+    """
+    x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
+    N, C, H, W = x.shape
+    F_, _, HH, WW = w.shape
+    _, _, H_out, W_out = dout.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dxp = np.zeros(xp.shape)
+    dw = np.zeros(w.shape)
+    db = dout.mean(axis=(2, 3)).sum(axis=0)
+    for n in range(N):
+        for f in range(F_):
+            for i in range(H_out):
+                for j in range(W_out):
+                    hs, ws = i * stride, j * stride
+                    g = dout[n, f, i, j]
+                    dw[f] += g * xp[n, :, hs:hs + HH, ws:ws + WW]
+                    dxp[n, :, hs:hs + HH, ws:ws + WW] += g * w[f]
+    dx = dxp[:, :, pad:pad + H, pad:pad + W]
+    return dx, dw, db
+'''),
+    Mutant(task='task3_3', name='dx cropped at the wrong offset', source=r'''def conv_backward_naive(dout, cache):
+    """Convolution backward pass.
+
+    Args:
+        dout: (N, F, H_out, W_out) upstream gradient; cache: from conv_forward_naive.
+
+    Returns:
+        dx: (N, C, H, W); dw: (F, C, HH, WW); db: (F,).
+    """
+    x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
+    N, C, H, W = x.shape
+    F_, _, HH, WW = w.shape
+    _, _, H_out, W_out = dout.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dxp = np.zeros(xp.shape)
+    dw = np.zeros(w.shape)
+    db = dout.sum(axis=(0, 2, 3))
+    for n in range(N):
+        for f in range(F_):
+            for i in range(H_out):
+                for j in range(W_out):
+                    hs, ws = i * stride, j * stride
+                    g = dout[n, f, i, j]
+                    dw[f] += g * xp[n, :, hs:hs + HH, ws:ws + WW]
+                    dxp[n, :, hs:hs + HH, ws:ws + WW] += g * w[f]
+    dx = dxp[:, :, :H, :W]
+    return dx, dw, db
+'''),
+    Mutant(task='task3_3', name='kernel flipped in the input gradient', source=r'''def conv_backward_naive(dout, cache):
+    """Convolution backward pass.
+
+    Args:
+        dout: (N, F, H_out, W_out) upstream gradient; cache: from conv_forward_naive.
+
+    Returns:
+        dx: (N, C, H, W); dw: (F, C, HH, WW); db: (F,).
+    """
+    x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
+    N, C, H, W = x.shape
+    F_, _, HH, WW = w.shape
+    _, _, H_out, W_out = dout.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dxp = np.zeros(xp.shape)
+    dw = np.zeros(w.shape)
+    db = dout.sum(axis=(0, 2, 3))
+    for n in range(N):
+        for f in range(F_):
+            for i in range(H_out):
+                for j in range(W_out):
+                    hs, ws = i * stride, j * stride
+                    g = dout[n, f, i, j]
+                    dw[f] += g * xp[n, :, hs:hs + HH, ws:ws + WW]
+                    dxp[n, :, hs:hs + HH, ws:ws + WW] += g * w[f, :, ::-1, ::-1]
+    dx = dxp[:, :, pad:pad + H, pad:pad + W]
+    return dx, dw, db
+'''),
+    Mutant(task='task3_3', name='channels summed into dw (wrong axis)', source=r'''def conv_backward_naive(dout, cache):
+    """Convolution backward pass.
+
+    Args:
+        dout: (N, F, H_out, W_out) upstream gradient; cache: from conv_forward_naive.
+
+    Returns:
+        dx: (N, C, H, W); dw: (F, C, HH, WW); db: (F,).
+    """
+    x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
+    N, C, H, W = x.shape
+    F_, _, HH, WW = w.shape
+    _, _, H_out, W_out = dout.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dxp = np.zeros(xp.shape)
+    dw = np.zeros(w.shape)
+    db = dout.sum(axis=(0, 2, 3))
+    for n in range(N):
+        for f in range(F_):
+            for i in range(H_out):
+                for j in range(W_out):
+                    hs, ws = i * stride, j * stride
+                    g = dout[n, f, i, j]
+                    dw[f] += g * xp[n, :, hs:hs + HH, ws:ws + WW].sum(axis=0) / x.shape[1]
+                    dxp[n, :, hs:hs + HH, ws:ws + WW] += g * w[f]
+    dx = dxp[:, :, pad:pad + H, pad:pad + W]
+    return dx, dw, db
+'''),
+    Mutant(task='task3_4', name='gradient routed to every max in a window', source=r'''@dataclass
+class PoolCache:
+    """What max_pool_backward_naive needs."""
+    x: np.ndarray   # (N, C, H, W)
+    pool_h: int
+    pool_w: int
+    stride: int
+
+
+def max_pool_forward_naive(x, pool_h=2, pool_w=2, stride=2):
+    """Max pooling forward pass. x: (N, C, H, W) -> out: (N, C, H_out, W_out), cache."""
+    N, C, H, W = x.shape
+    H_out = (H - pool_h) // stride + 1
+    W_out = (W - pool_w) // stride + 1
+    out = np.zeros((N, C, H_out, W_out))
+    for i in range(H_out):
+        for j in range(W_out):
+            hs, ws = i * stride, j * stride
+            out[:, :, i, j] = x[:, :, hs:hs + pool_h, ws:ws + pool_w].max(axis=(2, 3))
+    return out, PoolCache(x=x, pool_h=pool_h, pool_w=pool_w, stride=stride)
+
+
+def max_pool_backward_naive(dout, cache):
+    """Max pooling backward pass. dout: (N, C, H_out, W_out) -> dx: (N, C, H, W)."""
+    x, ph, pw, stride = cache.x, cache.pool_h, cache.pool_w, cache.stride
+    N, C, _, _ = x.shape
+    _, _, H_out, W_out = dout.shape
+    dx = np.zeros(x.shape)
+    n_idx, c_idx = np.meshgrid(np.arange(N), np.arange(C), indexing="ij")
+    for i in range(H_out):
+        for j in range(W_out):
+            hs, ws = i * stride, j * stride
+            window = x[:, :, hs:hs + ph, ws:ws + pw]
+            mask = window == window.max(axis=(2, 3), keepdims=True)
+            dx[:, :, hs:hs + ph, ws:ws + pw] += mask * dout[:, :, i, j][:, :, None, None]
+    return dx
+'''),
+    Mutant(task='task3_4', name='gradient routed to the last max', source=r'''@dataclass
+class PoolCache:
+    """What max_pool_backward_naive needs."""
+    x: np.ndarray   # (N, C, H, W)
+    pool_h: int
+    pool_w: int
+    stride: int
+
+
+def max_pool_forward_naive(x, pool_h=2, pool_w=2, stride=2):
+    """Max pooling forward pass. x: (N, C, H, W) -> out: (N, C, H_out, W_out), cache."""
+    N, C, H, W = x.shape
+    H_out = (H - pool_h) // stride + 1
+    W_out = (W - pool_w) // stride + 1
+    out = np.zeros((N, C, H_out, W_out))
+    for i in range(H_out):
+        for j in range(W_out):
+            hs, ws = i * stride, j * stride
+            out[:, :, i, j] = x[:, :, hs:hs + pool_h, ws:ws + pool_w].max(axis=(2, 3))
+    return out, PoolCache(x=x, pool_h=pool_h, pool_w=pool_w, stride=stride)
+
+
+def max_pool_backward_naive(dout, cache):
+    """Max pooling backward pass. dout: (N, C, H_out, W_out) -> dx: (N, C, H, W)."""
+    x, ph, pw, stride = cache.x, cache.pool_h, cache.pool_w, cache.stride
+    N, C, _, _ = x.shape
+    _, _, H_out, W_out = dout.shape
+    dx = np.zeros(x.shape)
+    n_idx, c_idx = np.meshgrid(np.arange(N), np.arange(C), indexing="ij")
+    for i in range(H_out):
+        for j in range(W_out):
+            hs, ws = i * stride, j * stride
+            window = x[:, :, hs:hs + ph, ws:ws + pw].reshape(N, C, ph * pw)
+            k = ph * pw - 1 - window[:, :, ::-1].argmax(axis=2)            # first maximum in row-major order
+            dx[n_idx, c_idx, hs + k // pw, ws + k % pw] += dout[:, :, i, j]
+    return dx
+'''),
+    Mutant(task='task3_4', name='overlapping windows overwrite instead of adding', source=r'''@dataclass
+class PoolCache:
+    """What max_pool_backward_naive needs."""
+    x: np.ndarray   # (N, C, H, W)
+    pool_h: int
+    pool_w: int
+    stride: int
+
+
+def max_pool_forward_naive(x, pool_h=2, pool_w=2, stride=2):
+    """Max pooling forward pass. x: (N, C, H, W) -> out: (N, C, H_out, W_out), cache."""
+    N, C, H, W = x.shape
+    H_out = (H - pool_h) // stride + 1
+    W_out = (W - pool_w) // stride + 1
+    out = np.zeros((N, C, H_out, W_out))
+    for i in range(H_out):
+        for j in range(W_out):
+            hs, ws = i * stride, j * stride
+            out[:, :, i, j] = x[:, :, hs:hs + pool_h, ws:ws + pool_w].max(axis=(2, 3))
+    return out, PoolCache(x=x, pool_h=pool_h, pool_w=pool_w, stride=stride)
+
+
+def max_pool_backward_naive(dout, cache):
+    """Max pooling backward pass. dout: (N, C, H_out, W_out) -> dx: (N, C, H, W)."""
+    x, ph, pw, stride = cache.x, cache.pool_h, cache.pool_w, cache.stride
+    N, C, _, _ = x.shape
+    _, _, H_out, W_out = dout.shape
+    dx = np.zeros(x.shape)
+    n_idx, c_idx = np.meshgrid(np.arange(N), np.arange(C), indexing="ij")
+    for i in range(H_out):
+        for j in range(W_out):
+            hs, ws = i * stride, j * stride
+            window = x[:, :, hs:hs + ph, ws:ws + pw].reshape(N, C, ph * pw)
+            k = window.argmax(axis=2)            # first maximum in row-major order
+            dx[n_idx, c_idx, hs + k // pw, ws + k % pw] = dout[:, :, i, j]
+    return dx
+'''),
+    Mutant(task='task3_4', name='output size rounded up (ceil mode)', source=r'''@dataclass
+class PoolCache:
+    """What max_pool_backward_naive needs."""
+    x: np.ndarray   # (N, C, H, W)
+    pool_h: int
+    pool_w: int
+    stride: int
+
+
+def max_pool_forward_naive(x, pool_h=2, pool_w=2, stride=2):
+    """Max pooling forward pass. x: (N, C, H, W) -> out: (N, C, H_out, W_out), cache."""
+    N, C, H, W = x.shape
+    H_out = -(-(H - pool_h) // stride) + 1
+    W_out = -(-(W - pool_w) // stride) + 1
+    out = np.zeros((N, C, H_out, W_out))
+    for i in range(H_out):
+        for j in range(W_out):
+            hs, ws = i * stride, j * stride
+            out[:, :, i, j] = x[:, :, hs:hs + pool_h, ws:ws + pool_w].max(axis=(2, 3))
+    return out, PoolCache(x=x, pool_h=pool_h, pool_w=pool_w, stride=stride)
+
+
+def max_pool_backward_naive(dout, cache):
+    """Max pooling backward pass. dout: (N, C, H_out, W_out) -> dx: (N, C, H, W)."""
+    x, ph, pw, stride = cache.x, cache.pool_h, cache.pool_w, cache.stride
+    N, C, _, _ = x.shape
+    _, _, H_out, W_out = dout.shape
+    dx = np.zeros(x.shape)
+    n_idx, c_idx = np.meshgrid(np.arange(N), np.arange(C), indexing="ij")
+    for i in range(H_out):
+        for j in range(W_out):
+            hs, ws = i * stride, j * stride
+            window = x[:, :, hs:hs + ph, ws:ws + pw].reshape(N, C, ph * pw)
+            k = window.argmax(axis=2)            # first maximum in row-major order
+            dx[n_idx, c_idx, hs + k // pw, ws + k % pw] += dout[:, :, i, j]
+    return dx
+'''),
+    Mutant(task='task3_4', name='gradient split evenly among tied maxima', source=r'''@dataclass
+class PoolCache:
+    """What max_pool_backward_naive needs."""
+    x: np.ndarray   # (N, C, H, W)
+    pool_h: int
+    pool_w: int
+    stride: int
+
+
+def max_pool_forward_naive(x, pool_h=2, pool_w=2, stride=2):
+    """Max pooling forward pass. x: (N, C, H, W) -> out: (N, C, H_out, W_out), cache."""
+    N, C, H, W = x.shape
+    H_out = (H - pool_h) // stride + 1
+    W_out = (W - pool_w) // stride + 1
+    out = np.zeros((N, C, H_out, W_out))
+    for i in range(H_out):
+        for j in range(W_out):
+            hs, ws = i * stride, j * stride
+            out[:, :, i, j] = x[:, :, hs:hs + pool_h, ws:ws + pool_w].max(axis=(2, 3))
+    return out, PoolCache(x=x, pool_h=pool_h, pool_w=pool_w, stride=stride)
+
+
+def max_pool_backward_naive(dout, cache):
+    """Max pooling backward pass. dout: (N, C, H_out, W_out) -> dx: (N, C, H, W)."""
+    x, ph, pw, stride = cache.x, cache.pool_h, cache.pool_w, cache.stride
+    N, C, _, _ = x.shape
+    _, _, H_out, W_out = dout.shape
+    dx = np.zeros(x.shape)
+    n_idx, c_idx = np.meshgrid(np.arange(N), np.arange(C), indexing="ij")
+    for i in range(H_out):
+        for j in range(W_out):
+            hs, ws = i * stride, j * stride
+            window = x[:, :, hs:hs + ph, ws:ws + pw]
+            mask = window == window.max(axis=(2, 3), keepdims=True)
+            share = mask / mask.sum(axis=(2, 3), keepdims=True)
+            dx[:, :, hs:hs + ph, ws:ws + pw] += share * dout[:, :, i, j][:, :, None, None]
+    return dx
+'''),
+    Mutant(task='task3_5', name='im2col columns in (kh, kw, c) order', source=r'''def im2col(x, HH, WW, stride=1, pad=0):
+    """Windows of the padded x as rows. x: (N, C, H, W) -> cols: (N*H_out*W_out, C*HH*WW)."""
+    N, C, H, W = x.shape
+    H_out = 1 + (H + 2 * pad - HH) // stride
+    W_out = 1 + (W + 2 * pad - WW) // stride
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    cols = np.empty((N, H_out, W_out, HH, WW, C))
+    for kh in range(HH):
+        for kw in range(WW):
+            patch = xp[:, :, kh:kh + stride * (H_out - 1) + 1:stride, kw:kw + stride * (W_out - 1) + 1:stride]
+            cols[:, :, :, kh, kw, :] = patch.transpose(0, 2, 3, 1)
+    return cols.reshape(N * H_out * W_out, C * HH * WW)
+
+
+def conv_forward_im2col(x, w, b, stride=1, pad=0):
+    """Convolution as im2col + one matrix product. Returns out: (N, F, H_out, W_out)."""
+    N, C, H, W = x.shape
+    F_, _, HH, WW = w.shape
+    H_out = 1 + (H + 2 * pad - HH) // stride
+    W_out = 1 + (W + 2 * pad - WW) // stride
+    cols = im2col(x, HH, WW, stride, pad)
+    out = cols @ w.reshape(F_, -1).T + b          # (N*H_out*W_out, F)
+    return out.reshape(N, H_out, W_out, F_).transpose(0, 3, 1, 2)
+'''),
+    Mutant(task='task3_5', name='output reshaped without transposing', source=r'''def im2col(x, HH, WW, stride=1, pad=0):
+    """Windows of the padded x as rows. x: (N, C, H, W) -> cols: (N*H_out*W_out, C*HH*WW)."""
+    N, C, H, W = x.shape
+    H_out = 1 + (H + 2 * pad - HH) // stride
+    W_out = 1 + (W + 2 * pad - WW) // stride
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    cols = np.empty((N, H_out, W_out, C, HH, WW))
+    for kh in range(HH):
+        for kw in range(WW):
+            patch = xp[:, :, kh:kh + stride * (H_out - 1) + 1:stride, kw:kw + stride * (W_out - 1) + 1:stride]
+            cols[:, :, :, :, kh, kw] = patch.transpose(0, 2, 3, 1)
+    return cols.reshape(N * H_out * W_out, C * HH * WW)
+
+
+def conv_forward_im2col(x, w, b, stride=1, pad=0):
+    """Convolution as im2col + one matrix product. Returns out: (N, F, H_out, W_out)."""
+    N, C, H, W = x.shape
+    F_, _, HH, WW = w.shape
+    H_out = 1 + (H + 2 * pad - HH) // stride
+    W_out = 1 + (W + 2 * pad - WW) // stride
+    cols = im2col(x, HH, WW, stride, pad)
+    out = cols @ w.reshape(F_, -1).T + b          # (N*H_out*W_out, F)
+    return out.reshape(N, F_, H_out, W_out)
+'''),
+    Mutant(task='task3_5', name='rows ordered by position before image', source=r'''def im2col(x, HH, WW, stride=1, pad=0):
+    """Windows of the padded x as rows. x: (N, C, H, W) -> cols: (N*H_out*W_out, C*HH*WW)."""
+    N, C, H, W = x.shape
+    H_out = 1 + (H + 2 * pad - HH) // stride
+    W_out = 1 + (W + 2 * pad - WW) // stride
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    cols = np.empty((H_out, W_out, N, C, HH, WW))
+    for kh in range(HH):
+        for kw in range(WW):
+            patch = xp[:, :, kh:kh + stride * (H_out - 1) + 1:stride, kw:kw + stride * (W_out - 1) + 1:stride]
+            cols[:, :, :, :, kh, kw] = patch.transpose(2, 3, 0, 1)
+    return cols.reshape(N * H_out * W_out, C * HH * WW)
+
+
+def conv_forward_im2col(x, w, b, stride=1, pad=0):
+    """Convolution as im2col + one matrix product. Returns out: (N, F, H_out, W_out)."""
+    N, C, H, W = x.shape
+    F_, _, HH, WW = w.shape
+    H_out = 1 + (H + 2 * pad - HH) // stride
+    W_out = 1 + (W + 2 * pad - WW) // stride
+    cols = im2col(x, HH, WW, stride, pad)
+    out = cols @ w.reshape(F_, -1).T + b          # (N*H_out*W_out, F)
+    return out.reshape(N, H_out, W_out, F_).transpose(0, 3, 1, 2)
+'''),
+    Mutant(task='task3_5', name='stride ignored in im2col', source=r'''def im2col(x, HH, WW, stride=1, pad=0):
+    """Windows of the padded x as rows. x: (N, C, H, W) -> cols: (N*H_out*W_out, C*HH*WW)."""
+    N, C, H, W = x.shape
+    H_out = 1 + (H + 2 * pad - HH) // stride
+    W_out = 1 + (W + 2 * pad - WW) // stride
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    cols = np.empty((N, H_out, W_out, C, HH, WW))
+    for kh in range(HH):
+        for kw in range(WW):
+            patch = xp[:, :, kh:kh + H_out, kw:kw + W_out]
+            cols[:, :, :, :, kh, kw] = patch.transpose(0, 2, 3, 1)
+    return cols.reshape(N * H_out * W_out, C * HH * WW)
+
+
+def conv_forward_im2col(x, w, b, stride=1, pad=0):
+    """Convolution as im2col + one matrix product. Returns out: (N, F, H_out, W_out)."""
+    N, C, H, W = x.shape
+    F_, _, HH, WW = w.shape
+    H_out = 1 + (H + 2 * pad - HH) // stride
+    W_out = 1 + (W + 2 * pad - WW) // stride
+    cols = im2col(x, HH, WW, stride, pad)
+    out = cols @ w.reshape(F_, -1).T + b          # (N*H_out*W_out, F)
+    return out.reshape(N, H_out, W_out, F_).transpose(0, 3, 1, 2)
+'''),
+    Mutant(task='task3_6', name='optimizer never steps', source=r'''def make_cnn(num_classes=10):
+    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(2),                                   # (N, 16, 4, 4)
+        nn.Flatten(), nn.Linear(16 * 4 * 4, num_classes))
+
+
+def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
+    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
+    device = get_device()
+    model.to(device).train()
+    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
+    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(epochs):
+        perm = torch.randperm(len(Xt), generator=gen).to(device)
+        total = 0.0
+        for k in range(0, len(Xt), batch_size):
+            idx = perm[k:k + batch_size]
+            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            total += loss.item() * len(idx)
+        losses.append(total / len(Xt))
+    model.eval()
+    return losses
+'''),
+    Mutant(task='task3_6', name='an MLP without convolutions', source=r'''def make_cnn(num_classes=10):
+    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, num_classes))
+
+
+def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
+    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
+    device = get_device()
+    model.to(device).train()
+    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
+    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(epochs):
+        perm = torch.randperm(len(Xt), generator=gen).to(device)
+        total = 0.0
+        for k in range(0, len(Xt), batch_size):
+            idx = perm[k:k + batch_size]
+            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        losses.append(total / len(Xt))
+    model.eval()
+    return losses
+'''),
+    Mutant(task='task3_6', name='epochs argument ignored', source=r'''def make_cnn(num_classes=10):
+    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(2),                                   # (N, 16, 4, 4)
+        nn.Flatten(), nn.Linear(16 * 4 * 4, num_classes))
+
+
+def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
+    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
+    device = get_device()
+    model.to(device).train()
+    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
+    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(10):
+        perm = torch.randperm(len(Xt), generator=gen).to(device)
+        total = 0.0
+        for k in range(0, len(Xt), batch_size):
+            idx = perm[k:k + batch_size]
+            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        losses.append(total / len(Xt))
+    model.eval()
+    return losses
+'''),
+    Mutant(task='task3_6', name='num_classes ignored', source=r'''def make_cnn(num_classes=10):
+    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(2),                                   # (N, 16, 4, 4)
+        nn.Flatten(), nn.Linear(16 * 4 * 4, 10))
+
+
+def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
+    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
+    device = get_device()
+    model.to(device).train()
+    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
+    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(epochs):
+        perm = torch.randperm(len(Xt), generator=gen).to(device)
+        total = 0.0
+        for k in range(0, len(Xt), batch_size):
+            idx = perm[k:k + batch_size]
+            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        losses.append(total / len(Xt))
+    model.eval()
+    return losses
+'''),
+    Mutant(task='task3_7', name='saliency without abs', source=r'''def saliency(model, x, y):
+    """|d score_y / d x|, max over channels. x: (N, C, H, W) tensor, y: (N,) -> (N, H, W) ndarray."""
+    model.eval()
+    x = x.detach().clone().requires_grad_(True)
+    scores = model(x)                                   # (N, K)
+    picked = scores.gather(1, y.view(-1, 1)).sum()      # images do not interact, so one backward
+    (grad,) = torch.autograd.grad(picked, x)
+    return grad.amax(dim=1).detach().cpu().numpy()
+'''),
+    Mutant(task='task3_7', name='sum over channels instead of max', source=r'''def saliency(model, x, y):
+    """|d score_y / d x|, max over channels. x: (N, C, H, W) tensor, y: (N,) -> (N, H, W) ndarray."""
+    model.eval()
+    x = x.detach().clone().requires_grad_(True)
+    scores = model(x)                                   # (N, K)
+    picked = scores.gather(1, y.view(-1, 1)).sum()      # images do not interact, so one backward
+    (grad,) = torch.autograd.grad(picked, x)
+    return grad.abs().sum(dim=1).detach().cpu().numpy()
+'''),
+    Mutant(task='task3_7', name='max over channels before abs', source=r'''def saliency(model, x, y):
+    """|d score_y / d x|, max over channels. x: (N, C, H, W) tensor, y: (N,) -> (N, H, W) ndarray."""
+    model.eval()
+    x = x.detach().clone().requires_grad_(True)
+    scores = model(x)                                   # (N, K)
+    picked = scores.gather(1, y.view(-1, 1)).sum()      # images do not interact, so one backward
+    (grad,) = torch.autograd.grad(picked, x)
+    return grad.amax(dim=1).abs().detach().cpu().numpy()
+'''),
+    Mutant(task='task3_7', name='dropout left on (no eval)', source=r'''def saliency(model, x, y):
+    """|d score_y / d x|, max over channels. x: (N, C, H, W) tensor, y: (N,) -> (N, H, W) ndarray."""
+    x = x.detach().clone().requires_grad_(True)
+    scores = model(x)                                   # (N, K)
+    picked = scores.gather(1, y.view(-1, 1)).sum()      # images do not interact, so one backward
+    (grad,) = torch.autograd.grad(picked, x)
+    return grad.abs().amax(dim=1).detach().cpu().numpy()
+'''),
+    Mutant(task='task3_7', name='gradient of the loss instead of the class score', source=r'''def saliency(model, x, y):
+    """|d score_y / d x|, max over channels. x: (N, C, H, W) tensor, y: (N,) -> (N, H, W) ndarray."""
+    model.eval()
+    x = x.detach().clone().requires_grad_(True)
+    scores = model(x)                                   # (N, K)
+    picked = F.cross_entropy(scores, y, reduction='sum')      # images do not interact, so one backward
+    (grad,) = torch.autograd.grad(picked, x)
+    return grad.abs().amax(dim=1).detach().cpu().numpy()
+'''),
+    Mutant(task='task3_2', name='shortcut: torch.nn.functional.conv2d', source=r'''@dataclass
+class ConvCache:
+    x: np.ndarray
+    w: np.ndarray
+    b: np.ndarray
+    stride: int
+    pad: int
+
+
+def conv_forward_naive(x, w, b, stride=1, pad=0):
+    out = F.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride=stride, padding=pad)
+    return out.numpy(), ConvCache(x, w, b, stride, pad)
+'''),
+    Mutant(task='task3_2', name='shortcut: course_lib.nn.conv_forward_naive under an alias', source=r'''from course_lib.nn import conv_forward_naive as _reference_conv
+
+
+@dataclass
+class ConvCache:
+    x: np.ndarray
+    w: np.ndarray
+    b: np.ndarray
+    stride: int
+    pad: int
+
+
+def conv_forward_naive(x, w, b, stride=1, pad=0):
+    out, _ = _reference_conv(x, w, b, stride, pad)
+    return out, ConvCache(x, w, b, stride, pad)
+'''),
+    Mutant(task='task3_3', name='shortcut: PyTorch autograd through F.conv2d', source=r'''def conv_backward_naive(dout, cache):
+    xt = torch.tensor(cache.x, requires_grad=True)
+    wt = torch.tensor(cache.w, requires_grad=True)
+    bt = torch.tensor(cache.b, requires_grad=True)
+    out = F.conv2d(xt, wt, bt, stride=cache.stride, padding=cache.pad)
+    out.backward(torch.from_numpy(dout))
+    return xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+'''),
+    Mutant(task='task3_4', name='shortcut: F.max_pool2d and autograd', source=r'''@dataclass
+class PoolCache:
+    x: np.ndarray
+    pool_h: int
+    pool_w: int
+    stride: int
+
+
+def max_pool_forward_naive(x, pool_h=2, pool_w=2, stride=2):
+    out = F.max_pool2d(torch.from_numpy(x), (pool_h, pool_w), stride=stride)
+    return out.numpy(), PoolCache(x, pool_h, pool_w, stride)
+
+
+def max_pool_backward_naive(dout, cache):
+    xt = torch.tensor(cache.x, requires_grad=True)
+    F.max_pool2d(xt, (cache.pool_h, cache.pool_w), stride=cache.stride).backward(torch.from_numpy(dout))
+    return xt.grad.numpy()
+'''),
+    Mutant(task='task3_5', name='shortcut: F.unfold', source=r'''def im2col(x, HH, WW, stride=1, pad=0):
+    cols = F.unfold(torch.from_numpy(x), (HH, WW), padding=pad, stride=stride)   # (N, C*HH*WW, L)
+    return cols.transpose(1, 2).reshape(-1, cols.shape[1]).numpy()
+
+
+def conv_forward_im2col(x, w, b, stride=1, pad=0):
+    N, C, H, W = x.shape
+    F_, _, HH, WW = w.shape
+    H_out = 1 + (H + 2 * pad - HH) // stride
+    W_out = 1 + (W + 2 * pad - WW) // stride
+    out = im2col(x, HH, WW, stride, pad) @ w.reshape(F_, -1).T + b
+    return out.reshape(N, H_out, W_out, F_).transpose(0, 3, 1, 2)
+'''),
+    Mutant(task='task3_5', name='shortcut: loops of Task 3.2 behind an unused im2col', source=r'''def im2col(x, HH, WW, stride=1, pad=0):
+    N, C, H, W = x.shape
+    H_out = 1 + (H + 2 * pad - HH) // stride
+    W_out = 1 + (W + 2 * pad - WW) // stride
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    return np.array([xp[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW].ravel()
+                     for n in range(N) for i in range(H_out) for j in range(W_out)])
+
+
+def conv_forward_im2col(x, w, b, stride=1, pad=0):
+    im2col(x, w.shape[2], w.shape[3], stride, pad)     # called, but the loops do the work
+    return conv_forward_naive(x, w, b, stride, pad)[0]
+'''),
+    Mutant(task='task3_6', name='shortcut: course_lib SmallCNN and fit', source=r'''def make_cnn(num_classes=10):
+    from course_lib.models import SmallCNN
+    return SmallCNN(num_classes=num_classes, channels=(16, 32))
+
+
+def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
+    from torch.utils.data import DataLoader, TensorDataset
+    from course_lib.train import fit
+    ds = TensorDataset(torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y))
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    history = fit(model, loader, epochs=epochs, optimizer=torch.optim.Adam(model.parameters(), lr=lr),
+                  loss_fn=F.cross_entropy, progress=False)
+    model.eval()
+    return history["train_loss"]
+'''),
+]
+
+CORRECT_ALTERNATIVES = [
+    Mutant(task='task3_1', name='divmod', source=r'''def conv_output_size(W, F, P, S):
+    """Output size of a convolution along one axis (divmod version)."""
+    if S < 1 or P < 0:
+        raise ValueError("need S >= 1 and P >= 0")
+    q, r = divmod(W + 2 * P - F, S)
+    if q < 0 or r:
+        raise ValueError(f"a filter of size {F} with stride {S} does not tile an input of size {W} padded by {P}")
+    return q + 1
+'''),
+    Mutant(task='task3_2', name='vectorized: sliding_window_view + einsum', source=r'''@dataclass
+class ConvCache:
+    x: np.ndarray
+    w: np.ndarray
+    b: np.ndarray
+    stride: int
+    pad: int
+
+
+def conv_forward_naive(x, w, b, stride=1, pad=0):
+    """Vectorized: all windows at once with sliding_window_view, then one einsum."""
+    HH, WW = w.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    win = np.lib.stride_tricks.sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
+    out = np.einsum("ncijkl,fckl->nfij", win, w) + b[None, :, None, None]
+    return out, ConvCache(x, w, b, stride, pad)
+'''),
+    Mutant(task='task3_3', name='loops over kernel offsets + einsum', source=r'''def conv_backward_naive(dout, cache):
+    """Loops over the HH*WW kernel offsets only; einsum does the rest."""
+    x, w, s, p = cache.x, cache.w, cache.stride, cache.pad
+    N, C, H, W = x.shape
+    F_, _, HH, WW = w.shape
+    Ho, Wo = dout.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    dxp = np.zeros_like(xp)
+    dw = np.empty_like(w)
+    for kh in range(HH):
+        for kw in range(WW):
+            rows = slice(kh, kh + s * (Ho - 1) + 1, s)
+            cols = slice(kw, kw + s * (Wo - 1) + 1, s)
+            dw[:, :, kh, kw] = np.einsum("nfij,ncij->fc", dout, xp[:, :, rows, cols])
+            dxp[:, :, rows, cols] += np.einsum("nfij,fc->ncij", dout, w[:, :, kh, kw])
+    return dxp[:, :, p:p + H, p:p + W], dw, dout.sum(axis=(0, 2, 3))
+'''),
+    Mutant(task='task3_4', name='scalar loops, argmax per window', source=r'''@dataclass
+class PoolCache:
+    x: np.ndarray
+    pool_h: int
+    pool_w: int
+    stride: int
+
+
+def max_pool_forward_naive(x, pool_h=2, pool_w=2, stride=2):
+    N, C, H, W = x.shape
+    Ho, Wo = (H - pool_h) // stride + 1, (W - pool_w) // stride + 1
+    out = np.empty((N, C, Ho, Wo))
+    for n in range(N):
+        for c in range(C):
+            for i in range(Ho):
+                for j in range(Wo):
+                    out[n, c, i, j] = np.max(x[n, c, i * stride:i * stride + pool_h, j * stride:j * stride + pool_w])
+    return out, PoolCache(x, pool_h, pool_w, stride)
+
+
+def max_pool_backward_naive(dout, cache):
+    """Scalar loops; argmax per window picks the first maximum."""
+    x, ph, pw, s = cache.x, cache.pool_h, cache.pool_w, cache.stride
+    dx = np.zeros_like(x)
+    N, C, Ho, Wo = dout.shape
+    for n in range(N):
+        for c in range(C):
+            for i in range(Ho):
+                for j in range(Wo):
+                    win = x[n, c, i * s:i * s + ph, j * s:j * s + pw]
+                    a, bb = np.unravel_index(np.argmax(win), win.shape)
+                    dx[n, c, i * s + a, j * s + bb] += dout[n, c, i, j]
+    return dx
+'''),
+    Mutant(task='task3_4', name='vectorized argmax + np.add.at', source=r'''@dataclass
+class PoolCache:
+    x: np.ndarray
+    pool_h: int
+    pool_w: int
+    stride: int
+    argmax: np.ndarray
+
+
+def max_pool_forward_naive(x, pool_h=2, pool_w=2, stride=2):
+    """Fully vectorized: sliding windows, argmax per window, np.add.at in the backward pass."""
+    N, C, H, W = x.shape
+    Ho, Wo = (H - pool_h) // stride + 1, (W - pool_w) // stride + 1
+    win = np.lib.stride_tricks.sliding_window_view(x, (pool_h, pool_w), axis=(2, 3))
+    win = win[:, :, ::stride, ::stride][:, :, :Ho, :Wo].reshape(N, C, Ho, Wo, pool_h * pool_w)
+    k = win.argmax(axis=-1)
+    out = np.take_along_axis(win, k[..., None], axis=-1)[..., 0]
+    return out, PoolCache(x, pool_h, pool_w, stride, k)
+
+
+def max_pool_backward_naive(dout, cache):
+    N, C, Ho, Wo = dout.shape
+    k, s, pw = cache.argmax, cache.stride, cache.pool_w
+    rows = np.arange(Ho)[None, None, :, None] * s + k // pw
+    cols = np.arange(Wo)[None, None, None, :] * s + k % pw
+    n = np.arange(N)[:, None, None, None]
+    c = np.arange(C)[None, :, None, None]
+    dx = np.zeros(cache.x.shape)
+    np.add.at(dx, (np.broadcast_to(n, k.shape), np.broadcast_to(c, k.shape), rows, cols), dout)
+    return dx
+'''),
+    Mutant(task='task3_5', name='sliding_window_view im2col, W @ cols.T', source=r'''def im2col(x, HH, WW, stride=1, pad=0):
+    """sliding_window_view instead of loops."""
+    N, C = x.shape[:2]
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    win = np.lib.stride_tricks.sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
+    Ho, Wo = win.shape[2:4]
+    return win.transpose(0, 2, 3, 1, 4, 5).reshape(N * Ho * Wo, C * HH * WW)
+
+
+def conv_forward_im2col(x, w, b, stride=1, pad=0):
+    F_, C, HH, WW = w.shape
+    N, _, H, W = x.shape
+    Ho, Wo = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
+    out = np.dot(w.reshape(F_, -1), im2col(x, HH, WW, stride, pad).T) + b[:, None]   # (F, N*Ho*Wo)
+    return out.reshape(F_, N, Ho, Wo).transpose(1, 0, 2, 3)
+'''),
+    Mutant(task='task3_6', name='BatchNorm CNN, SGD momentum, DataLoader', source=r'''def make_cnn(num_classes=10):
+    """LeNet-like: two 3x3 convolutions with pooling between, batch norm, a hidden layer."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),   # 8x4x4
+        nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),  # 16x2x2
+        nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, num_classes))
+
+
+def train_cnn(model, X, y, *, epochs=12, lr=0.05, batch_size=32, seed=0):
+    """SGD with momentum, a DataLoader, and a cosine schedule."""
+    from torch.utils.data import DataLoader, TensorDataset
+    device = get_device()
+    model.to(device)
+    ds = TensorDataset(torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long))
+    loader = DataLoader(ds, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    history = []
+    for _ in range(epochs):
+        model.train()
+        total, count = 0.0, 0
+        for xb, yb in loader:
+            xb, yb = xb.to(device), yb.to(device)
+            opt.zero_grad()
+            loss = nn.CrossEntropyLoss()(model(xb), yb)
+            loss.backward()
+            opt.step()
+            total += float(loss) * len(xb)
+            count += len(xb)
+        sched.step()
+        history.append(total / count)
+    model.eval()
+    return history
+'''),
+    Mutant(task='task3_7', name='one image at a time with backward()', source=r'''def saliency(model, x, y):
+    """One image at a time, with .backward()."""
+    model.eval()
+    maps = []
+    for n in range(x.shape[0]):
+        xn = x[n:n + 1].detach().clone()
+        xn.requires_grad = True
+        model.zero_grad()
+        model(xn)[0, y[n]].backward()
+        maps.append(torch.max(torch.abs(xn.grad[0]), dim=0).values)
+    return torch.stack(maps).cpu().numpy()
+'''),
+]
