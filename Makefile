@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test test-fast lab bench build check clean
+.PHONY: setup system-deps demo test test-fast lab lab-demo bench build check clean
 
 # The virtual environment is (re)built when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -38,8 +38,14 @@ test: setup system-deps
 test-fast: setup
 	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow and not browser and not postgres"
 
+# JupyterLab at the repo root (where nbgrader_config.py is), opening on
+# notebooks/; the venv's bin on PATH because nbgrader runs its `alembic`.
 lab: setup
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ServerApp.default_url=/lab/tree/notebooks
+
+# nbgrader's formgrader on the demo instance (run `make demo` first).
+lab-demo: setup
+	cd instance/demo && PATH="$(CURDIR)/$(BIN):$$PATH" $(CURDIR)/$(BIN)/jupyter lab
 
 bench: setup
 	$(BIN)/python -m bench
