@@ -1,0 +1,275 @@
+"""``course build``: regenerate the student release from ``solutions/`` with nbgrader.
+
+nbgrader's GenerateAssignment does the work (clear solutions, lock cells,
+checksums, clear hidden tests).  What we add around it:
+
+* ``NameStubs``, one preprocessor right after ClearSolutions, so a stub says
+  which task it is (``raise NotImplementedError("task1_3: implement ... here")``);
+  nbgrader's stub is one fixed string for every cell.
+* a throwaway gradebook, so building never leaves a gradebook.db in the repo;
+* ``check_release``: rebuild into a temp dir and compare with the committed
+  release (nbgrader has no such check);
+* a cheap unit-contract check (points sum to 100, task/test ids pair up, no
+  solution or hidden-test text in the release).
+"""
+from __future__ import annotations
+
+import filecmp
+import json
+import functools
+import logging
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from .course import Course, CourseError, ensure_bin_on_path
+
+TASK_RE = re.compile(r"^task(\d+)_(\d+)$")
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
+
+
+def _name_stubs_class():
+    # imported lazily: importing nbgrader costs about a second, and `course --help` should not pay it
+    from .stubs import NameStubs
+
+    return NameStubs
+
+
+class _Collect(logging.Handler):
+    """Keep nbgrader's warnings and errors so a failed build can say why."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+
+def quiet_logger(name: str = "course.nbgrader") -> tuple[logging.Logger, _Collect]:
+    log = logging.getLogger(name + f".{id(object())}")
+    log.propagate = False
+    log.setLevel(logging.WARNING)
+    handler = _Collect()
+    log.handlers[:] = [handler]
+    return log, handler
+
+
+def nbgrader_config(course_root: Path, **coursedir):
+    """A traitlets Config: the course's own nbgrader_config.py, then ``coursedir`` overrides.
+
+    ``coursedir`` keys are CourseDirectory traits (root, source_directory, ...).
+    The NameStubs preprocessor is inserted right after ClearSolutions.
+    """
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.preprocessors import ClearSolutions
+
+    cfg = Config()
+    cfg_file = Path(course_root) / "nbgrader_config.py"
+    if cfg_file.is_file():
+        cfg.merge(PyFileConfigLoader(cfg_file.name, path=str(cfg_file.parent)).load_config())
+    for key, value in coursedir.items():
+        setattr(cfg.CourseDirectory, key, value)
+    pps = list(GenerateAssignment.class_traits()["preprocessors"].default())
+    pps.insert(pps.index(ClearSolutions) + 1, _name_stubs_class())
+    cfg.GenerateAssignment.preprocessors = pps
+    return cfg
+
+
+def generate_assignment(cfg, unit: str, force: bool = True) -> None:
+    """Run nbgrader's GenerateAssignment for one unit with config ``cfg``; CourseError on failure."""
+    ensure_bin_on_path()
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.coursedir import CourseDirectory
+
+    log, collected = quiet_logger()
+    coursedir = CourseDirectory(config=cfg, log=log)
+    coursedir.assignment_id = unit
+    conv = GenerateAssignment(coursedir=coursedir, config=cfg, log=log)
+    conv.force = force
+    try:
+        conv.start()
+    except Exception as exc:  # nbgrader raises NbGraderException after logging the cause
+        noise = ("There was an error", "Traceback", "Please see", "Removing failed")
+        firsts = [m.strip().splitlines()[0].rstrip(" :.") for m in collected.messages if m.strip()]
+        causes = [m for m in firsts if not m.startswith(noise)]
+        detail = "; ".join(dict.fromkeys(causes[:2])) or str(exc)
+        raise CourseError(f"nbgrader could not generate {unit}: {detail}") from None
+    if not conv.assignments:
+        raise CourseError(f"nbgrader found no notebook for {unit}")
+
+
+# ---------------------------------------------------------------- contract
+
+
+def hidden_regions(source: str) -> list[str]:
+    """The text between ``BEGIN HIDDEN TESTS`` and ``END HIDDEN TESTS`` markers of one cell."""
+    out, cur = [], None
+    for line in source.split("\n"):
+        if HIDDEN_BEGIN in line:
+            cur = []
+        elif HIDDEN_END in line and cur is not None:
+            out.append("\n".join(cur))
+            cur = None
+        elif cur is not None:
+            cur.append(line)
+    return out
+
+
+def check_source(path: Path, unit: str) -> list[str]:
+    """Cheap unit-contract checks on a source notebook; returns problems (empty: fine)."""
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception as exc:
+        return [f"{path.name}: not a readable notebook ({exc.__class__.__name__}: {exc})"]
+    problems = []
+    unit_no = int(unit[:2])
+    cells = nb.cells
+    if not cells or cells[0].metadata.get("nbgrader", {}).get("grade_id") != "setup" \
+            or not cells[0].metadata.get("nbgrader", {}).get("locked"):
+        problems.append("first cell must be the locked setup cell (grade_id 'setup')")
+    tasks, tests, points = [], {}, 0.0
+    for cell in cells:
+        nbg = cell.metadata.get("nbgrader", {})
+        gid = nbg.get("grade_id", "")
+        if nbg.get("solution") and not nbg.get("grade"):
+            m = TASK_RE.match(gid)
+            if m:
+                tasks.append(gid)
+                if int(m.group(1)) != unit_no:
+                    problems.append(f"{gid}: task id does not match unit number {unit_no}")
+                course_task = cell.metadata.get("course", {}).get("task")
+                if course_task and course_task != gid:
+                    problems.append(f"{gid}: course.task metadata says {course_task}")
+        if nbg.get("grade"):
+            points += float(nbg.get("points", 0) or 0)
+            tests[gid] = float(nbg.get("points", 0) or 0)
+    for t in tasks:
+        if f"test_{t}" not in tests:
+            problems.append(f"{t}: no grade cell test_{t}")
+    for gid in tests:
+        if gid.startswith("test_task") and gid[5:] not in tasks:
+            problems.append(f"{gid}: no solution cell {gid[5:]}")
+    if abs(points - 100) > 1e-9:
+        problems.append(f"points sum to {points:g}, not 100")
+    return problems
+
+
+def check_release_text(source_nb: Path, release_nb: Path) -> list[str]:
+    """No solution markers or hidden-test text may reach the student release."""
+    text = release_nb.read_text(encoding="utf-8")
+    problems = [f"{release_nb.name}: contains '{m}'" for m in MARKERS if m in text]
+    rel = nbformat.read(str(release_nb), as_version=4)
+    rel_src = "\n".join(c.source for c in rel.cells)
+    src = nbformat.read(str(source_nb), as_version=4)
+    for cell in src.cells:
+        for region in hidden_regions(cell.source):
+            for line in region.split("\n"):
+                s = line.strip()
+                # only distinctive lines: short ones may also appear in visible tests
+                if len(s) > 30 and not s.startswith("#") and s in rel_src and s not in _visible(src):
+                    problems.append(f"{release_nb.name}: hidden test line leaked: {s[:60]}")
+    return problems
+
+
+def _visible(src_nb) -> str:
+    out = []
+    for cell in src_nb.cells:
+        lines, hidden = [], False
+        for line in cell.source.split("\n"):
+            if HIDDEN_BEGIN in line:
+                hidden = True
+            elif HIDDEN_END in line:
+                hidden = False
+            elif not hidden:
+                lines.append(line)
+        out.append("\n".join(lines))
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------- build / check
+
+
+@dataclass
+class BuildReport:
+    units: list[str]
+    dest: Path
+    files: list[Path] = field(default_factory=list)
+
+
+def build_into(course: Course, units: list[str], dest: Path) -> BuildReport:
+    """Build the release of ``units`` into ``dest/<unit>/`` (replacing those dirs)."""
+    for unit in units:
+        problems = check_source(course.source_notebook(unit), unit)
+        if problems:
+            raise CourseError(f"{unit}: " + "; ".join(problems))
+    report = BuildReport(units, dest)
+    with tempfile.TemporaryDirectory(prefix="course-build-") as tmp:
+        tmp = Path(tmp)
+        cfg = nbgrader_config(
+            course.root,
+            root=str(tmp),
+            source_directory=str(course.solutions),
+            release_directory=str(tmp / "release"),
+            db_url="sqlite:///" + str(tmp / "gradebook.db"),
+        )
+        for unit in units:
+            generate_assignment(cfg, unit)
+            out = tmp / "release" / unit
+            problems = []
+            for nb in sorted(out.glob("*.ipynb")):
+                problems += check_release_text(course.solutions / unit / nb.name, nb)
+            if problems:
+                raise CourseError(f"{unit}: " + "; ".join(problems))
+            target = dest / unit
+            if target.exists():
+                shutil.rmtree(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(out, target, copy_function=shutil.copyfile)
+            report.files += sorted(p for p in target.rglob("*") if p.is_file())
+    return report
+
+
+def build(course: Course, units: list[str] | None = None) -> BuildReport:
+    """Regenerate ``notebooks/assignments/<unit>/`` for ``units`` (default: all)."""
+    units = course.check_units(units)
+    return build_into(course, units, course.release)
+
+
+def check_release(course: Course, units: list[str] | None = None) -> list[str]:
+    """Rebuild into a temp dir and compare with the committed release.
+
+    Returns one line per differing / missing / extra file (empty: up to date).
+    With no ``units``, also reports release dirs that have no source unit.
+    """
+    all_units = units is None or len(units) == 0
+    units = course.check_units(units)
+    problems = []
+    with tempfile.TemporaryDirectory(prefix="course-check-") as tmp:
+        fresh = Path(tmp)
+        build_into(course, units, fresh)
+        for unit in units:
+            new_dir, old_dir = fresh / unit, course.release / unit
+            new = {p.relative_to(new_dir) for p in new_dir.rglob("*") if p.is_file()}
+            old = {p.relative_to(old_dir) for p in old_dir.rglob("*") if p.is_file()} if old_dir.is_dir() else set()
+            rel = lambda p: (Path(os.path.relpath(course.release, course.root)) / unit / p).as_posix()  # noqa: E731
+            for p in sorted(new - old):
+                problems.append(f"missing: {rel(p)}")
+            for p in sorted(old - new):
+                problems.append(f"extra: {rel(p)}")
+            for p in sorted(new & old):
+                if not filecmp.cmp(new_dir / p, old_dir / p, shallow=False):
+                    problems.append(f"differs: {rel(p)}")
+    if all_units and course.release.is_dir():
+        for d in sorted(course.release.iterdir()):
+            if d.is_dir() and d.name not in units:
+                problems.append(f"extra: {Path(os.path.relpath(d, course.root)).as_posix()}/ (no solutions/{d.name})")
+    return problems

@@ -1,0 +1,227 @@
+"""The ``course`` command line: build, init, autograde, feedback, export, demo.
+
+Every user error is one line ``course: error: ...`` and a non-zero exit,
+never a traceback (set COURSE_DEBUG=1 to see tracebacks of internal errors).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from .course import Course, CourseError, ensure_bin_on_path
+
+
+def _instance(args, course):
+    from .instance import Instance, default_instance_dir
+
+    root = args.instance or default_instance_dir(course)
+    db = args.db or os.environ.get("COURSE_DB") or None
+    if db is not None:
+        from sqlalchemy.engine import make_url
+
+        try:
+            make_url(db)
+        except Exception:
+            raise CourseError(f"bad --db URL {db!r} (expected an SQLAlchemy URL such as sqlite:////path/gradebook.db "
+                              "or postgresql://user@host/db)") from None
+    return Instance(root, db_url=db, course=course)
+
+
+def cmd_build(args, course):
+    from . import build
+
+    t0 = time.monotonic()
+    if args.check:
+        problems = build.check_release(course, args.units)
+        if problems:
+            for p in problems:
+                print(p, file=sys.stderr)
+            raise CourseError(f"release out of date ({len(problems)} file{'s' if len(problems) != 1 else ''}); "
+                              "run `course build`")
+        print(f"release up to date ({', '.join(course.check_units(args.units))})")
+        return 0
+    report = build.build(course, args.units)
+    for f in report.files:
+        print(f"wrote {os.path.relpath(f, course.root)}")
+    print(f"built {len(report.units)} unit{'s' if len(report.units) != 1 else ''} in {time.monotonic() - t0:.1f} s")
+    return 0
+
+
+def cmd_init(args, course):
+    inst = _instance(args, course)
+    units = course.check_units(args.units)
+    inst.init(units)
+    print(f"instance {inst.root} ready; gradebook {inst.db_url}; registered {', '.join(units)}")
+    return 0
+
+
+def cmd_autograde(args, course):
+    from .grading import autograde
+
+    course.check_units([args.unit])
+    inst = _instance(args, course)
+    summary = autograde(inst, args.unit, students=args.student or None, workers=args.workers,
+                        cluster=args.cluster, scheduler=args.scheduler, force=args.force,
+                        progress=not args.no_progress, cell_timeout=args.timeout,
+                        notebook_timeout=args.notebook_timeout, warm_kernels=args.warm_kernels)
+    for r in summary.records:
+        if r.status not in ("ok", "skipped"):
+            print(f"  {r.student}: {r.status}: {r.error}", file=sys.stderr)
+    print(summary.line())
+    print(f"timing log: {inst.log_path}")
+    return 0
+
+
+def cmd_feedback(args, course):
+    from .feedback import feedback
+
+    course.check_units([args.unit])
+    inst = _instance(args, course)
+    paths = feedback(inst, args.unit, students=args.student or None)
+    print(f"wrote {len(paths)} feedback file{'s' if len(paths) != 1 else ''} under {inst.root / 'feedback'}")
+    return 0
+
+
+def cmd_export(args, course):
+    from .feedback import export
+
+    inst = _instance(args, course)
+    units = [args.unit] if args.unit else None
+    if units:
+        course.check_units(units)
+    path = export(inst, units, to=args.to)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_demo(args, course):
+    from pathlib import Path
+
+    from .demo import run_demo
+
+    run_demo(course, args.unit, students=args.students, workers=args.workers, cell_timeout=args.timeout,
+             instance_dir=Path(args.instance) if args.instance else None, progress=not args.no_progress,
+             cluster=args.cluster, scheduler=args.scheduler, warm_kernels=args.warm_kernels)
+    return 0
+
+
+def _positive_int(s):
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {s!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {s}")
+    return v
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line ``course: error: ...`` (exit 2)."""
+
+    def error(self, message):
+        self.exit(2, f"course: error: {message} (see `{self.prog} --help`)\n")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="course",
+        description="Build the student release, grade submissions in parallel, write feedback and grades.",
+    )
+    p.add_argument("--root", help="course root (default: walk up from the cwd to nbgrader_config.py + solutions/)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def inst_opts(sp):
+        sp.add_argument("--instance", metavar="DIR", help="course instance dir (default $COURSE_INSTANCE or <root>/instance)")
+        sp.add_argument("--db", metavar="URL", help="gradebook SQLAlchemy URL (default sqlite in the instance)")
+
+    def grade_opts(sp, timeout):
+        sp.add_argument("--workers", type=_positive_int, help="worker processes (default: CPU count)")
+        sp.add_argument("--timeout", type=_positive_int, default=timeout, metavar="SECONDS",
+                        help=f"per-cell time limit (default {timeout})")
+        sp.add_argument("--cluster", choices=["local"], help="run workers on a new local Dask cluster")
+        sp.add_argument("--scheduler", metavar="ADDRESS", help="run workers on a running Dask scheduler (tcp://host:port)")
+        sp.add_argument("--cold-kernels", dest="warm_kernels", action="store_false",
+                        help="start each kernel only when its submission is graded (default: each worker "
+                             "starts its next kernel, with the setup cell's imports, while it grades)")
+        sp.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    b = sub.add_parser("build", help="regenerate notebooks/assignments/ from solutions/",
+                       description="Regenerate notebooks/assignments/<unit>/ from solutions/<unit>/ with nbgrader.")
+    b.add_argument("units", nargs="*", metavar="UNIT", help="units to build (default: all)")
+    b.add_argument("--check", action="store_true", help="only compare a fresh build with the committed release")
+    b.set_defaults(func=cmd_build)
+
+    i = sub.add_parser("init", help="create a course instance and register units in its gradebook")
+    i.add_argument("units", nargs="*", metavar="UNIT", help="units to register (default: all)")
+    inst_opts(i)
+    i.set_defaults(func=cmd_init)
+
+    a = sub.add_parser("autograde", help="grade all submissions of a unit in parallel (resumable)",
+                       description="Grade submitted/<student>/<UNIT>/ with nbgrader's preprocessors in N worker "
+                                   "processes; only new or changed submissions unless --force.")
+    a.add_argument("unit", metavar="UNIT")
+    a.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
+    a.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
+    a.add_argument("--notebook-timeout", type=_positive_int, metavar="SECONDS",
+                   help="whole-notebook time limit (default: 20 x --timeout, at least 300)")
+    inst_opts(a)
+    grade_opts(a, 30)
+    a.set_defaults(func=cmd_autograde)
+
+    f = sub.add_parser("feedback", help="write feedback HTML (hidden tests redacted)")
+    f.add_argument("unit", metavar="UNIT")
+    f.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
+    inst_opts(f)
+    f.set_defaults(func=cmd_feedback)
+
+    e = sub.add_parser("export", help="write the grades CSV (nbgrader's columns plus one per task)")
+    e.add_argument("unit", nargs="?", metavar="UNIT", help="only this unit (default: all)")
+    e.add_argument("--to", metavar="FILE", help="output file (default <instance>/grades.csv)")
+    inst_opts(e)
+    e.set_defaults(func=cmd_export)
+
+    d = sub.add_parser("demo", help="grade a class of synthetic students end to end (< 3 minutes)",
+                       description="Create a throwaway instance (<root>/instance/demo), synthesise >= 20 "
+                                   "submissions, autograde them in parallel, write feedback and grades, print a table.")
+    d.add_argument("unit", nargs="?", metavar="UNIT", help="unit (default: 01_linear_classifiers, else the first unit)")
+    d.add_argument("--students", type=_positive_int, default=22, help="number of students (at least 20; default 22)")
+    d.add_argument("--instance", metavar="DIR", help="instance dir (default <root>/instance/demo; wiped first)")
+    grade_opts(d, 10)
+    d.set_defaults(func=cmd_demo)
+
+    try:  # `course collect` lives in collect.py (another engineer's module)
+        from . import collect
+
+        if hasattr(collect, "register"):
+            collect.register(sub, inst_opts)
+    except ImportError:
+        pass
+    return p
+
+
+def main(argv=None) -> int:
+    ensure_bin_on_path()
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        course = Course.find(args.root)
+        return args.func(args, course) or 0
+    except CourseError as exc:
+        print(f"course: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("course: interrupted (every grade recorded so far is kept; rerun to resume)", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("COURSE_DEBUG"):
+            raise
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"course: error: {exc.__class__.__name__}: {msg} (COURSE_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""``course demo``: the instructor's whole job on one unit, on synthetic students.
+
+Throwaway instance (``<root>/instance/demo``, wiped first) -> >= 20 students
+-> synthetic submissions (perfect, blank, partly wrong, raising, an infinite
+loop, a malformed file) -> parallel autograde -> feedback HTML -> grades CSV
+-> a table in the terminal.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+
+from . import synth
+from .course import Course, CourseError
+from .instance import Instance
+
+DEFAULT_UNIT = "01_linear_classifiers"
+
+
+def pick_unit(course: Course, unit: str | None) -> str:
+    if unit:
+        return course.check_units([unit])[0]
+    units = course.units()
+    if DEFAULT_UNIT in units:
+        return DEFAULT_UNIT
+    if not units:
+        raise CourseError(f"no units found in {course.solutions}")
+    return units[0]
+
+
+def run_demo(course: Course, unit: str | None = None, students: int = 22, workers: int | None = None,
+             cell_timeout: int = 10, instance_dir: Path | None = None, out=sys.stdout,
+             progress: bool = True, **grading_kwargs) -> dict:
+    """Run the demo; returns a dict with the instance, summary, rows, feedback paths and CSV path."""
+    from .feedback import export, feedback
+    from .grading import autograde, grades_table
+
+    t0 = time.monotonic()
+    unit = pick_unit(course, unit)
+    students = max(20, int(students))
+    root = Path(instance_dir or course.root / "instance" / "demo").resolve()
+    if root.exists():
+        shutil.rmtree(root)
+    say = lambda s="": print(s, file=out, flush=True)  # noqa: E731
+    say(f"course demo: unit {unit}, {students} synthetic students")
+    say(f"  instance: {root} (wiped and recreated)")
+    inst = Instance(root, course=course).init([unit])
+    release = synth.read(root / "release" / unit / f"{unit}.ipynb")
+    source = synth.read(course.source_notebook(unit))
+    mutants = synth.load_mutants(course.root, unit)
+    cohort = synth.cohort(release, source, n=students, mutants=mutants)
+    kinds: dict[str, str] = {}
+    stamp = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+    for i, (sid, kind, nb) in enumerate(cohort):
+        first, last = synth.name_for(i)
+        inst.add_student(sid, first_name=first, last_name=last, email=f"{sid}@example.edu")
+        d = inst.submitted_dir(sid, unit)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / f"{unit}.ipynb").write_text(nb if isinstance(nb, str) else nbformat.writes(nb), encoding="utf-8")
+        (d / "timestamp.txt").write_text(str(stamp + dt.timedelta(minutes=i)))
+        kinds[sid] = kind if len(kind) <= 36 else kind[:35] + "…"
+    say(f"  submissions: {root / 'submitted'} ({len(cohort)}; {len(mutants)} mutants from tests/mutants)")
+    summary = autograde(inst, unit, workers=workers, cell_timeout=cell_timeout, progress=progress, **grading_kwargs)
+    say(f"  {summary.line()}")
+    html = feedback(inst, unit)
+    csv_path = export(inst, [unit])
+    rows = grades_table(inst, unit)
+    status = {r.student: r for r in summary.records}
+    _print_table(say, rows, kinds, status)
+    say()
+    say(f"  feedback:    {root / 'feedback'}/<student>/{unit}/{unit}.html ({len(html)} files)")
+    say(f"  grades:      {csv_path}")
+    say(f"  timing log:  {inst.log_path}")
+    say(f"  gradebook:   {inst.db_url}  (nbgrader formgrader works on it: cd {root} && nbgrader formgrader)")
+    say(f"  total time:  {time.monotonic() - t0:.1f} s")
+    return {"instance": inst, "summary": summary, "rows": rows, "feedback": html, "csv": csv_path, "kinds": kinds}
+
+
+def _print_table(say, rows, kinds, status):
+    if not rows:
+        say("  (no grades)")
+        return
+    tasks = sorted({t for r in rows for t in r["tasks"]}, key=_task_key)
+    short = [t.replace("task", "t") for t in tasks]
+    w_kind = max(len("submission"), *(len(kinds.get(r["student"], "")) for r in rows))
+    head = f"  {'student':<8} {'submission':<{w_kind}} {'score':>9}  " + " ".join(f"{s:>6}" for s in short) + "  status"
+    say()
+    say(head)
+    say("  " + "-" * (len(head) - 2))
+    for r in rows:
+        rec = status.get(r["student"])
+        st = rec.status if rec else ""
+        if rec and rec.error and st != "ok":
+            st += f" ({rec.error.split(': ', 1)[-1][:40]})"
+        cells = " ".join(f"{_num(r['tasks'].get(t, (None,))[0]):>6}" for t in tasks)
+        say(f"  {r['student']:<8} {kinds.get(r['student'], ''):<{w_kind}} "
+            f"{_num(r['score']):>4}/{_num(r['max_score']):<4}  {cells}  {st}")
+    mx = {t: rows[0]["tasks"][t][1] for t in tasks if t in rows[0]["tasks"]}
+    say("  " + "-" * (len(head) - 2))
+    say(f"  {'max':<8} {'':<{w_kind}} {'':>9}  " + " ".join(f"{_num(mx.get(t)):>6}" for t in tasks))
+
+
+def _num(x) -> str:
+    if x is None:
+        return "-"
+    return f"{x:g}"
+
+
+def _task_key(t: str):
+    import re
+
+    m = re.match(r"task(\d+)_(\d+)$", t)
+    return (int(m.group(1)), int(m.group(2))) if m else (10**9, t)

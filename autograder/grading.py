@@ -1,0 +1,460 @@
+"""``course autograde``: grade all submissions of a unit in parallel, resumably.
+
+The flow per submission (nbgrader is the engine; this is the harness around it):
+
+1. parent: hash the submitted files; skip when the gradebook already records
+   that hash (resume), unless ``force``;
+2. worker (``worker.grade_submission``, local process or Dask): nbgrader's
+   sanitize + execute preprocessors in a private copy, own kernel, against a
+   read-only gradebook snapshot;
+3. parent, the only gradebook writer: nbgrader's SaveAutoGrades and
+   AssignLatePenalties, the submission record and our hash, all in ONE
+   transaction, after the autograded files have been put in place; a kill at
+   any moment loses no grade and doubles none.
+
+nbgrader grades submissions one after another and writes the gradebook from
+inside the conversion; it has no resume, progress, per-notebook limits or
+timing log.  Those are what this module adds.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from unittest import mock
+
+from .course import CourseError
+from .instance import Instance
+from .worker import IGNORE, GradeJob, GradeResult, _ignored, grade_submission
+
+STATE_TABLE = "course_autograde_state"
+
+
+@dataclass
+class Record:
+    """One graded (or skipped) submission."""
+
+    student: str
+    status: str              # ok | error | timeout | kernel_died | missing | skipped
+    seconds: float = 0.0
+    error: str | None = None
+
+
+@dataclass
+class Summary:
+    """What ``autograde`` did: counts, wall time and one Record per submission."""
+
+    unit: str
+    total: int = 0
+    graded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    executor: str = ""
+    records: list[Record] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (f"{self.unit}: graded {self.graded}, skipped {self.skipped} unchanged, "
+                f"{self.failed} with errors, in {self.seconds:.1f} s ({self.executor})")
+
+
+# ---------------------------------------------------------------- state (resume)
+
+
+def _state_table():
+    from sqlalchemy import Column, Float, MetaData, String, Table, Text
+
+    meta = MetaData()
+    return Table(
+        STATE_TABLE, meta,
+        Column("assignment", String(128), primary_key=True),
+        Column("student", String(128), primary_key=True),
+        Column("files_hash", String(64), nullable=False),
+        Column("status", String(32), nullable=False),
+        Column("error", Text),
+        Column("seconds", Float),
+        Column("graded_at", String(40)),
+    )
+
+
+def submission_hash(path: Path, extra: str = "") -> str:
+    """sha256 over the submission's relative file names and contents (ignored files excluded)."""
+    h = hashlib.sha256(extra.encode())
+    for root, dirs, files in os.walk(path):
+        dirs[:] = sorted(d for d in dirs if not _ignored(d))
+        for f in sorted(files):
+            if _ignored(f):
+                continue
+            p = Path(root) / f
+            h.update(str(p.relative_to(path)).encode() + b"\0")
+            h.update(p.read_bytes())
+            h.update(b"\0")
+    return h.hexdigest()
+
+
+def assignment_fingerprint(gb, unit: str) -> str:
+    """Changes when the registered source cells change, so a re-registered unit is regraded."""
+    a = gb.find_assignment(unit)
+    parts = []
+    for nb in sorted(a.notebooks, key=lambda n: n.name):
+        for c in sorted(nb.source_cells, key=lambda c: c.name):
+            parts.append(f"{nb.name}/{c.name}/{c.checksum}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def load_state(inst: Instance, unit: str) -> dict[str, tuple[str, str]]:
+    from sqlalchemy import select
+
+    t = _state_table()
+    with inst.gradebook() as gb:
+        t.metadata.create_all(gb.engine)
+        rows = gb.db.execute(select(t.c.student, t.c.files_hash, t.c.status).where(t.c.assignment == unit))
+        return {r.student: (r.files_hash, r.status) for r in rows}
+
+
+# ---------------------------------------------------------------- the one writer
+
+
+class _Shared:
+    """Hands nbgrader's preprocessors our open Gradebook instead of a new one.
+
+    SaveAutoGrades and AssignLatePenalties each open their own Gradebook and
+    commit per cell; we run them unchanged but on one session whose commit is
+    deferred, so one submission is one transaction.
+    """
+
+    def __init__(self, gb):
+        self.gb = gb
+
+    def __call__(self, *args, **kwargs):
+        return self
+
+    def __enter__(self):
+        return self.gb
+
+    def __exit__(self, *exc):
+        return False
+
+    def __getattr__(self, name):
+        return getattr(self.gb, name)
+
+
+def _quiet_log():
+    log = logging.getLogger("course.writer")
+    log.propagate = False
+    if not log.handlers:
+        log.addHandler(logging.NullHandler())
+    return log
+
+
+def _put_autograded(inst: Instance, result: GradeResult, job: GradeJob) -> None:
+    """autograded/<student>/<unit>/: submitted files + source files + executed notebooks, swapped in atomically."""
+    from .worker import _copy_tree
+
+    dest = inst.autograded_dir(result.student, result.unit)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{result.unit}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    sub = Path(job.submission_dir)
+    if sub.is_dir():
+        _copy_tree(sub, tmp, job.max_file_size)
+    src = Path(job.source_dir)
+    if src.is_dir():
+        for p in src.rglob("*"):
+            if p.is_file() and p.suffix != ".ipynb" and not any(_ignored(x) for x in p.relative_to(src).parts):
+                (tmp / p.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(p, tmp / p.relative_to(src))
+    for nbres in result.notebooks:
+        if nbres.nb_json is not None:
+            (tmp / f"{nbres.name}.ipynb").write_text(nbres.nb_json, encoding="utf-8")
+        elif nbres.name != "*":
+            # an unreadable submission has no autograded notebook; don't pass the raw file on as one
+            (tmp / f"{nbres.name}.ipynb").unlink(missing_ok=True)
+    old = dest.parent / f".{result.unit}.old-{os.getpid()}"
+    if dest.exists():
+        dest.rename(old)
+    tmp.rename(dest)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def record_result(inst: Instance, result: GradeResult, job: GradeJob, files_hash: str) -> None:
+    """Write one submission's grades, late penalty and hash in a single transaction."""
+    import nbformat
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
+    import nbgrader.preprocessors.latesubmissions as late_mod
+    import nbgrader.preprocessors.saveautogrades as save_mod
+    from sqlalchemy import delete, insert
+    from sqlalchemy.exc import SAWarning
+
+    log = _quiet_log()
+    cfg = inst.config()
+    coursedir = CourseDirectory(config=cfg, log=log)
+    timestamp = coursedir.get_existing_timestamp(job.submission_dir)
+    _put_autograded(inst, result, job)
+    t = _state_table()
+    with inst.gradebook() as gb, warnings.catch_warnings():
+        # nbgrader's add_submission triggers SQLAlchemy autoflush warnings; harmless, and noisy over a bar
+        warnings.simplefilter("ignore", category=SAWarning)
+        session = gb.db
+        real_commit = session.commit
+        session.commit = session.flush  # nbgrader commits often; one transaction per submission
+        shared = _Shared(gb)
+        try:
+            gb.update_or_create_student(result.student)
+            if timestamp:
+                gb.update_or_create_submission(result.unit, result.student, timestamp=timestamp)
+            else:
+                gb.update_or_create_submission(result.unit, result.student)
+            for nbres in result.notebooks:
+                if nbres.name == "*":
+                    continue
+                if nbres.nb_json is None:
+                    # missing or unreadable: zero, as nbgrader does for a missing notebook
+                    sub_nb = gb.find_submission_notebook(nbres.name, result.unit, result.student)
+                    for grade in sub_nb.grades:
+                        grade.auto_score = 0
+                        grade.needs_manual_grade = False
+                    continue
+                nb = nbformat.reads(nbres.nb_json, as_version=4)
+                resources = {"nbgrader": {"student": result.student, "assignment": result.unit,
+                                          "notebook": nbres.name, "db_url": inst.db_url}}
+                with mock.patch.object(save_mod, "Gradebook", shared), mock.patch.object(late_mod, "Gradebook", shared):
+                    for cls in (SaveAutoGrades, AssignLatePenalties):
+                        nb, resources = cls(config=cfg, log=log)(nb, resources)
+            if any(n.name == "*" for n in result.notebooks):
+                # the worker itself failed: leave earlier grades alone, record nothing as done
+                session.rollback()
+                return
+            session.execute(delete(t).where(t.c.assignment == result.unit, t.c.student == result.student))
+            session.execute(insert(t).values(
+                assignment=result.unit, student=result.student, files_hash=files_hash,
+                status=result.status, error=result.error, seconds=result.timings.get("total_s"),
+                graded_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
+            real_commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.commit = real_commit
+
+
+# ---------------------------------------------------------------- snapshot for workers
+
+
+def make_snapshot(inst: Instance, dest: Path) -> str:
+    """A read-only copy of the gradebook for the workers' OverwriteCells; returns its URL.
+
+    SQLite: a consistent copy via sqlite3's backup API.  Other databases
+    (PostgreSQL) serve concurrent readers well, so workers read them directly.
+    """
+    src = inst.sqlite_path
+    if src is None:
+        return inst.db_url
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists():
+        dest.unlink()
+    with contextlib.closing(sqlite3.connect(str(src))) as a, contextlib.closing(sqlite3.connect(str(dest))) as b:
+        a.backup(b)
+    return "sqlite:///" + str(dest)
+
+
+# ---------------------------------------------------------------- the run
+
+
+def _log_line(inst: Instance, result: GradeResult, queued_at: float) -> list[dict]:
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+    total = result.timings.get("total_s", 0.0)
+    lines = []
+    for n in result.notebooks:
+        lines.append({
+            "time": now, "unit": result.unit, "student": result.student, "notebook": n.name,
+            "seconds": round(n.seconds, 3), "status": n.status, "error": n.error,
+            "worker_total_s": round(total, 3),
+            "overhead_s": round(total - result.timings.get("execute_s", 0.0), 3),
+            "kernel_start_s": round(n.kernel_start_s, 3),
+            "warnings": n.warnings or None,
+            "turnaround_s": round(time.monotonic() - queued_at, 3),
+            "worker": f"{result.host}:{result.pid}",
+        })
+    return lines
+
+
+def autograde(instance: Instance, unit: str, students: list[str] | None = None, workers: int | None = None,
+              cluster: str | None = None, scheduler: str | None = None, force: bool = False,
+              progress: bool = True, cell_timeout: int = 30, notebook_timeout: float | None = None,
+              warm_kernels: bool = True) -> Summary:
+    """Grade the submissions of ``unit`` in ``instance``; returns a Summary.
+
+    students: only these (default: everyone under submitted/); workers: number
+    of worker processes (default: CPU count); cluster='local' or
+    scheduler='tcp://host:port': run the workers on Dask instead of a local
+    process pool; force: regrade unchanged submissions too; cell_timeout: per
+    cell seconds (nbgrader's default 30); notebook_timeout: per notebook
+    seconds (default: 20 x cell_timeout, at least 300); warm_kernels: each
+    worker starts its next kernel (with the setup cell's imports) while it
+    grades, hiding kernel start-up (False: a cold kernel per notebook).
+    """
+    from tqdm import tqdm
+
+    inst = instance.require()
+    inst.ensure_registered(unit)
+    workers = max(1, int(workers or os.cpu_count() or 1))
+    notebook_timeout = float(notebook_timeout or max(300.0, 20.0 * cell_timeout))
+    all_students = inst.submitted_students(unit)
+    if students:
+        missing = [s for s in students if s not in all_students]
+        if missing:
+            raise CourseError(f"no submission of {unit} for {', '.join(missing)} under {inst.root / 'submitted'}")
+        todo_students = list(students)
+    else:
+        todo_students = all_students
+    summary = Summary(unit, total=len(todo_students))
+    t0 = time.monotonic()
+    with inst.gradebook() as gb:
+        fingerprint = assignment_fingerprint(gb, unit)
+        notebooks = sorted(nb.name for nb in gb.find_assignment(unit).notebooks)
+        preimports = _setup_imports(gb, unit) if warm_kernels else ()
+        hidden_cells = tuple(c.name for nb in gb.find_assignment(unit).notebooks for c in nb.source_cells
+                             if "BEGIN HIDDEN TESTS" in (c.source or ""))
+    state = load_state(inst, unit)
+    hashes, todo = {}, []
+    for s in todo_students:
+        hashes[s] = submission_hash(inst.submitted_dir(s, unit), extra=fingerprint)
+        prev = state.get(s)
+        if not force and prev is not None and prev[0] == hashes[s]:
+            summary.skipped += 1
+            summary.records.append(Record(s, "skipped"))
+        else:
+            todo.append(s)
+    if not todo:
+        summary.seconds = time.monotonic() - t0
+        summary.executor = "nothing to do"
+        return summary
+
+    grading_dir = inst.root / ".grading"
+    snap_url = make_snapshot(inst, grading_dir / f"snapshot-{unit}-{os.getpid()}.db")
+    from .executors import make_executor
+
+    try:
+        executor = make_executor(min(workers, len(todo)) if not (cluster or scheduler) else workers,
+                                 cluster=cluster, scheduler=scheduler, log_dir=str(grading_dir / "logs"))
+    except (ValueError, OSError) as exc:
+        raise CourseError(f"cannot start the executor: {exc}") from None
+    except Exception as exc:
+        raise CourseError(f"cannot reach the Dask scheduler {scheduler}: {exc.__class__.__name__}: {exc}") from None
+    summary.executor = executor.describe()
+    remote = getattr(executor, "remote", False)
+    snapshot_bytes = Path(snap_url[len("sqlite:///"):]).read_bytes() if remote and snap_url.startswith("sqlite") else None
+    jobs, futures = {}, {}
+    try:
+        for s in todo:
+            job = GradeJob(
+                student=s, unit=unit,
+                submission_dir=str(inst.submitted_dir(s, unit)),
+                source_dir=str(inst.source_dir / unit),
+                notebooks=notebooks, db_url=snap_url, course_id=inst.course_id,
+                cell_timeout=int(cell_timeout), notebook_timeout=notebook_timeout,
+                config=inst.config(), snapshot_bytes=snapshot_bytes,
+                warm_kernel=warm_kernels, preimports=preimports, hidden_cells=hidden_cells,
+            )
+            if remote:
+                job.files = _read_files(inst.submitted_dir(s, unit))
+            fut = executor.submit(grade_submission, job)
+            jobs[fut] = (job, time.monotonic())
+            futures[fut] = s
+        bar = tqdm(total=len(todo), desc=f"grading {unit}", unit="nb", disable=not progress,
+                   file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+        with bar, open(inst.log_path, "a", encoding="utf-8") as logf:
+            for fut in executor.as_completed(list(futures)):
+                job, queued_at = jobs.pop(fut)
+                try:
+                    result = fut.result()
+                except Exception as exc:  # the worker process itself died
+                    result = GradeResult(job.student, unit)
+                    from .worker import NotebookResult
+
+                    result.notebooks.append(NotebookResult("*", "error", error=f"worker lost: {exc.__class__.__name__}: {exc}"[:300]))
+                record_result(inst, result, job, hashes[job.student])
+                for line in _log_line(inst, result, queued_at):
+                    logf.write(json.dumps(line) + "\n")
+                logf.flush()
+                ok = result.status == "ok"
+                summary.graded += 1
+                summary.failed += 0 if ok else 1
+                summary.records.append(Record(job.student, result.status, result.timings.get("total_s", 0.0),
+                                              result.error))
+                bar.set_postfix_str(f"failures={summary.failed}", refresh=False)
+                bar.update(1)
+    except KeyboardInterrupt:
+        executor.cancel(list(jobs))
+        executor.close(wait=False)
+        raise
+    else:
+        executor.close()
+    finally:
+        with contextlib.suppress(OSError):
+            if snap_url.startswith("sqlite:///") and snap_url != inst.db_url:
+                os.unlink(snap_url[len("sqlite:///"):])
+    summary.seconds = time.monotonic() - t0
+    return summary
+
+
+def _setup_imports(gb, unit: str) -> tuple[str, ...]:
+    """Modules imported by the unit's setup cells: what a warm kernel imports ahead of time."""
+    from .kernels import setup_modules
+
+    mods: list[str] = []
+    for nb in gb.find_assignment(unit).notebooks:
+        for c in nb.source_cells:
+            if c.name == "setup":
+                mods += setup_modules(c.source)
+    return tuple(dict.fromkeys(mods)) or ("numpy",)
+
+
+def _read_files(path: Path) -> dict[str, bytes]:
+    out = {}
+    for root, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if not _ignored(d)]
+        for f in files:
+            if not _ignored(f):
+                p = Path(root) / f
+                out[str(p.relative_to(path))] = p.read_bytes()
+    return out
+
+
+def grades_table(inst: Instance, unit: str) -> list[dict]:
+    """Per student: score, max_score and per-task auto scores (``task99_1`` from grade cell ``test_task99_1``)."""
+    from nbgrader.api import MissingEntry
+
+    rows = []
+    with inst.gradebook() as gb:
+        a = gb.find_assignment(unit)
+        for student in sorted(gb.students, key=lambda s: s.id):
+            try:
+                sub = gb.find_submission(unit, student.id)
+            except MissingEntry:
+                continue
+            tasks = {}
+            for nb in sub.notebooks:
+                for g in nb.grades:
+                    name = g.name[5:] if g.name.startswith("test_") else g.name
+                    tasks[name] = (g.score, g.max_score)
+            rows.append({"student": student.id, "score": sub.score, "max_score": sub.max_score,
+                         "penalty": sub.late_submission_penalty or 0.0, "tasks": tasks,
+                         "first_name": student.first_name, "last_name": student.last_name})
+        _ = a
+    return rows

@@ -1,0 +1,145 @@
+"""Synthetic submissions for the demo and the tests, derived from a unit's sources.
+
+* ``perfect``: the release with every solution cell replaced by the source's
+  solution (markers dropped): what a student with full marks submits;
+* ``blank``: the release as is;
+* ``with_tasks``: the release with some tasks solved (others left as stubs);
+* ``with_sources``: arbitrary replacement sources, e.g. mutants from
+  ``tests/mutants/unitNN.py``, a cell that raises, ``while True: pass``.
+"""
+from __future__ import annotations
+
+import copy
+import importlib.util
+import itertools
+import sys
+from pathlib import Path
+
+import nbformat
+
+SOLUTION_MARKERS = ("BEGIN SOLUTION", "END SOLUTION")
+
+
+def read(path) -> nbformat.NotebookNode:
+    return nbformat.read(str(path), as_version=4)
+
+
+def solution_sources(source_nb) -> dict[str, str]:
+    """grade_id -> source of each solution cell, marker lines removed (what a student would write)."""
+    out = {}
+    for cell in source_nb.cells:
+        nbg = cell.metadata.get("nbgrader", {})
+        if nbg.get("solution") and cell.cell_type == "code":
+            lines = [ln for ln in cell.source.split("\n") if not any(m in ln for m in SOLUTION_MARKERS)]
+            out[nbg["grade_id"]] = "\n".join(lines)
+    return out
+
+
+def task_ids(release_nb) -> list[str]:
+    """Solution-cell grade ids in notebook order."""
+    return [c.metadata["nbgrader"]["grade_id"] for c in release_nb.cells
+            if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
+
+
+def with_sources(release_nb, sources: dict[str, str]):
+    """A copy of the release with the given solution cells' sources replaced."""
+    nb = copy.deepcopy(release_nb)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in sources and cell.metadata["nbgrader"].get("solution"):
+            cell.source = sources[gid]
+    return nb
+
+
+def perfect(release_nb, source_nb):
+    return with_sources(release_nb, solution_sources(source_nb))
+
+
+def blank(release_nb):
+    return copy.deepcopy(release_nb)
+
+
+def with_tasks(release_nb, source_nb, solved: list[str]):
+    sols = solution_sources(source_nb)
+    return with_sources(release_nb, {t: sols[t] for t in solved})
+
+
+def load_mutants(course_root: Path, unit: str) -> list:
+    """``MUTANTS`` of ``tests/mutants/unitNN.py`` under ``course_root`` ([] when absent or unloadable)."""
+    path = Path(course_root) / "tests" / "mutants" / f"unit{unit[:2]}.py"
+    if not path.is_file():
+        return []
+    root = str(Path(course_root).resolve())
+    added = root not in sys.path
+    if added:
+        sys.path.insert(0, root)
+    try:
+        name = f"tests.mutants.unit{unit[:2]}"
+        if name in sys.modules:
+            mod = sys.modules[name]
+        else:
+            spec = importlib.util.spec_from_file_location(name, path)
+            mod = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(mod)
+        return list(getattr(mod, "MUTANTS", []))
+    except Exception:
+        return []
+    finally:
+        if added:
+            sys.path.remove(root)
+
+
+def cohort(release_nb, source_nb, n: int = 22, mutants: list | None = None, malformed: bool = True):
+    """``n`` synthetic students as ``[(student_id, kind, notebook_or_text)]``.
+
+    Kinds: perfect, blank, partial (some tasks stubbed), mutant (one task
+    replaced by a plausible wrong implementation), raises (a solution cell that
+    raises), loop (``while True: pass`` in a solution cell), malformed (not JSON).
+    The text for ``malformed`` is a str, every other entry a notebook.
+    """
+    tasks = task_ids(release_nb)
+    sols = solution_sources(source_nb)
+    mutants = list(mutants or [])
+    plan: list[tuple[str, object]] = []
+    plan += [("perfect", perfect(release_nb, source_nb))] * 4
+    plan += [("blank", blank(release_nb))] * 2
+    plan.append(("loop", with_sources(release_nb, {**sols, tasks[0]: "while True:\n    pass"})))
+    plan.append(("raises", with_sources(release_nb, {**sols, tasks[-1]: "raise RuntimeError('something went wrong')"})))
+    if malformed:
+        plan.append(("malformed", '{"cells": [ this is not json'))
+    # partly wrong: mutants first (each one task wrong, everything else right), then stub subsets
+    # partly wrong: mutants round-robin over the tasks (one task wrong, the rest right), leaving
+    # room for a few stub subsets (some tasks not attempted)
+    by_task: dict[str, list] = {}
+    for m in mutants:
+        task, src = getattr(m, "task", None), getattr(m, "source", None)
+        if task in sols and src is not None:
+            by_task.setdefault(task, []).append(m)
+    room = max(0, n - len(plan) - min(3, len(tasks) - 1 if len(tasks) > 1 else 0))
+    picked = []
+    while len(picked) < room and any(by_task.values()):
+        for task in tasks:
+            if by_task.get(task) and len(picked) < room:
+                picked.append(by_task[task].pop(0))
+    for m in picked:
+        plan.append((f"mutant:{getattr(m, 'name', m.task)}", with_sources(release_nb, {**sols, m.task: m.source})))
+    subsets = [list(c) for r in range(len(tasks) - 1, 0, -1) for c in itertools.combinations(tasks, r)] or [[]]
+    i = 0
+    while len(plan) < n:
+        solved = subsets[i % len(subsets)]
+        i += 1
+        plan.append((f"partial:{len(solved)}/{len(tasks)}", with_tasks(release_nb, source_nb, solved)))
+    plan = plan[:max(n, 9)]
+    return [(f"s{i + 1:03d}", kind, nb) for i, (kind, nb) in enumerate(plan)]
+
+
+FIRST = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Frances", "John", "Karen", "Leslie", "Margaret",
+         "Niklaus", "Radia", "Tim", "Yann", "Fei-Fei", "Geoffrey", "Yoshua", "Andrew", "Daphne", "Judea", "Claude",
+         "Shafi", "Silvio", "Ken"]
+LAST = ["Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Allen", "McCarthy", "Sparck Jones",
+        "Lamport", "Hamilton", "Wirth", "Perlman", "Berners-Lee", "LeCun", "Li", "Hinton", "Bengio", "Ng", "Koller",
+        "Pearl", "Shannon", "Goldwasser", "Micali", "Thompson"]
+
+
+def name_for(i: int) -> tuple[str, str]:
+    return FIRST[i % len(FIRST)], LAST[i % len(LAST)]

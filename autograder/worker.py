@@ -1,0 +1,306 @@
+"""The per-submission grading step, run in a worker process (local pool or Dask).
+
+``grade_submission(job) -> GradeResult`` is a plain, picklable, top-level
+function: it takes paths and settings and returns a small result (the executed
+notebook JSON, timings, errors).  It never writes the gradebook: the parent is
+the one writer (SaveAutoGrades, AssignLatePenalties), so SQLite never sees
+concurrent writers.
+
+Inside, it runs nbgrader's own autograde preprocessors -- the sanitize pass
+(ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells,
+CheckCellMetadata) and the execution pass (Execute, IgnorePattern,
+ClearMetadataPreprocessor, LimitOutput) -- on a private copy of the submission,
+in its own fresh kernel, against a read-only snapshot of the gradebook.
+
+What we add (nbgrader lacks it): a whole-notebook time limit, survival of a
+dead kernel (its remaining cells get an error, so they score 0, instead of the
+whole run failing), and a recorded error for an unreadable notebook.
+"""
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+import socket
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Not graded, like nbgrader's CourseDirectory.ignore default.
+IGNORE = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+
+
+@dataclass
+class GradeJob:
+    """Everything a worker needs to grade one submission (picklable)."""
+
+    student: str
+    unit: str
+    submission_dir: str          # submitted/<student>/<unit>
+    source_dir: str              # source/<unit>: its non-notebook files overwrite the student's
+    notebooks: list[str]         # notebook names of the unit, from the gradebook
+    db_url: str                  # read-only gradebook snapshot, used by OverwriteCells
+    course_id: str = "default_course"
+    cell_timeout: int = 30
+    notebook_timeout: float = 600.0
+    config: Any = None           # traitlets Config of the instance (Execute, LimitOutput, ...)
+    snapshot_bytes: bytes | None = None  # remote workers: the SQLite snapshot itself
+    files: dict[str, bytes] | None = None  # remote workers: the submission's files
+    max_file_size: int = 100_000  # KB, like CourseDirectory.max_file_size
+    warm_kernel: bool = False     # take a pre-started kernel from this worker's pool
+    preimports: tuple = ("numpy",)  # modules a warm kernel imports at start-up (the setup cell's)
+    hidden_cells: tuple = ()     # grade ids whose source has hidden tests: their checksum change is expected
+
+
+@dataclass
+class NotebookResult:
+    name: str
+    status: str                  # ok | missing | error | timeout | kernel_died
+    nb_json: str | None = None   # the executed notebook, None when it could not be graded
+    error: str | None = None
+    seconds: float = 0.0
+    kernel_start_s: float = 0.0  # from starting the executor to the first cell (kernel start-up)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class GradeResult:
+    student: str
+    unit: str
+    notebooks: list[NotebookResult] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    host: str = ""
+    pid: int = 0
+
+    @property
+    def status(self) -> str:
+        bad = [n.status for n in self.notebooks if n.status != "ok"]
+        return bad[0] if bad else "ok"
+
+    @property
+    def error(self) -> str | None:
+        errs = [f"{n.name}: {n.error}" for n in self.notebooks if n.error]
+        return "; ".join(errs) or None
+
+
+def preload() -> None:
+    """Import what grading needs, so forked workers inherit it instead of importing it each."""
+    import nbclient  # noqa: F401
+    import nbconvert.preprocessors  # noqa: F401
+    import nbformat  # noqa: F401
+    import nbgrader.preprocessors  # noqa: F401
+    import jupyter_client  # noqa: F401
+    import sqlalchemy  # noqa: F401
+
+    _guarded_execute_class()
+
+
+def _ignored(name: str) -> bool:
+    return any(fnmatch.fnmatch(name, pat) for pat in IGNORE)
+
+
+def _copy_tree(src: Path, dest: Path, max_kb: int) -> None:
+    for root, dirs, files in os.walk(src):
+        dirs[:] = [d for d in dirs if not _ignored(d)]
+        rel = Path(root).relative_to(src)
+        (dest / rel).mkdir(parents=True, exist_ok=True)
+        for f in files:
+            p = Path(root) / f
+            if _ignored(f) or p.stat().st_size > max_kb * 1024:
+                continue
+            shutil.copyfile(p, dest / rel / f)
+
+
+def _error_output(ename: str, evalue: str):
+    from nbformat.v4 import new_output
+
+    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def _guarded_execute_class():
+    from nbclient.exceptions import DeadKernelError
+    from nbgrader.preprocessors import Execute
+
+    class GuardedExecute(Execute):
+        """nbgrader's Execute with a whole-notebook deadline and dead-kernel survival."""
+
+        notebook_timeout = 600.0
+
+        def preprocess(self, nb, resources=None, km=None):
+            self._deadline = time.monotonic() + float(self.notebook_timeout)
+            self._t_start, self.kernel_start_s = time.perf_counter(), 0.0
+            self._done = set()
+            self.outcome, self.detail = "ok", None
+            try:
+                return super().preprocess(nb, resources, km)
+            except DeadKernelError as exc:
+                self.outcome, self.detail = "kernel_died", f"the kernel died ({exc})"
+                self._fail_rest(nb, "DeadKernelError", "The kernel died while running this notebook; "
+                                "this cell was not run.")
+                return nb, resources
+
+        def _cell_timeout(self, cell):
+            left = self._deadline - time.monotonic()
+            return max(1, int(min(self.timeout or 10**9, left) + 0.999))
+
+        def preprocess_cell(self, cell, resources, index):
+            if cell.cell_type == "code" and time.monotonic() >= self._deadline:
+                if self.outcome == "ok":
+                    self.outcome = "timeout"
+                    self.detail = f"notebook time limit of {self.notebook_timeout:g} s reached"
+                cell.outputs.append(_error_output(
+                    "NotebookTimeout", f"The notebook ran longer than {self.notebook_timeout:g} s; "
+                    "this cell was not run."))
+                self._done.add(index)
+                return cell, resources
+            if not self._done:
+                self.kernel_start_s = time.perf_counter() - self._t_start
+            cell, resources = super().preprocess_cell(cell, resources, index)
+            self._done.add(index)
+            if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])) and self.outcome == "ok":
+                self.outcome, self.detail = "timeout", f"cell {cell.metadata.get('nbgrader', {}).get('grade_id') or index} timed out"
+            return cell, resources
+
+        def _fail_rest(self, nb, ename, evalue):
+            for i, cell in enumerate(nb.cells):
+                if cell.cell_type == "code" and i not in self._done:
+                    cell.outputs.append(_error_output(ename, evalue))
+
+    return GuardedExecute
+
+
+def _quiet_log():
+    """A logger that keeps nbgrader's warnings (e.g. tampered cells) for the result instead of printing them."""
+    import logging
+
+    from .build import _Collect
+
+    log = logging.getLogger(f"course.worker.{os.getpid()}")
+    log.propagate = False
+    handler = _Collect()
+    log.handlers[:] = [handler]
+    log.setLevel(logging.WARNING)
+    return log, handler
+
+
+def _warnings(messages: list[str], hidden_cells) -> list[str]:
+    """nbgrader's warnings worth logging: OverwriteCells restoring hidden tests (a checksum
+    change on a cell that has them) is the normal mechanism, not news."""
+    out = []
+    for m in messages:
+        first = m.strip().splitlines()[0] if m.strip() else ""
+        if not first or any(f"'checksum' for cell {c} " in first for c in hidden_cells):
+            continue
+        out.append(first[:200])
+    return out[:20]
+
+
+def _run_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> NotebookResult:
+    import nbformat
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern,
+                                        LimitOutput, OverwriteCells, OverwriteKernelspec)
+    from nbgrader.utils import setenv
+
+    t0 = time.perf_counter()
+    path = workdir / f"{name}.ipynb"
+    if not path.exists():
+        return NotebookResult(name, "missing", error="no submitted file")
+    try:
+        nb = nbformat.read(str(path), as_version=4)
+    except Exception as exc:
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return NotebookResult(name, "error", error=f"malformed notebook: {exc.__class__.__name__}: {msg}"[:300],
+                              seconds=time.perf_counter() - t0)
+    resources = {
+        "unique_key": name,
+        "metadata": {"name": name, "path": str(workdir)},
+        "nbgrader": {"student": job.student, "assignment": job.unit, "notebook": name, "db_url": db_url},
+    }
+    cfg = job.config
+    log, collected = _quiet_log()
+    try:
+        # nbgrader's sanitize pass, in nbgrader's order
+        for cls in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
+            nb, resources = cls(config=cfg, log=log)(nb, resources)
+    except Exception as exc:
+        return NotebookResult(name, "error", error=f"sanitize failed: {exc.__class__.__name__}: {exc}"[:300],
+                              seconds=time.perf_counter() - t0)
+    # nbgrader's autograde pass up to (not including) SaveAutoGrades, which the parent runs
+    ex = _guarded_execute_class()(config=cfg, log=log)
+    ex.timeout = int(job.cell_timeout)
+    ex.notebook_timeout = float(job.notebook_timeout)
+    ex.timeout_func = ex._cell_timeout
+    if not ex.extra_arguments:
+        # keep the kernel's own start-up chatter (e.g. the TCP warning) out of the grader's output
+        ex.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
+    km = kwait = None
+    if job.warm_kernel:
+        from .kernels import take_kernel
+
+        # the warm kernel was launched in its own empty dir: move the submission's files there
+        km, kdir, kwait = take_kernel(nb.metadata.get("kernelspec", {}).get("name", "python3"), job.preimports)
+        for p in workdir.iterdir():
+            shutil.move(str(p), kdir / p.name)
+        resources["metadata"]["path"] = str(kdir)
+    try:
+        with setenv(NBGRADER_EXECUTION="autograde"):
+            nb, resources = ex(nb, resources) if km is None else ex.preprocess(nb, resources, km=km)
+    except Exception as exc:
+        return NotebookResult(name, "error", error=f"execution failed: {exc.__class__.__name__}: {exc}"[:300],
+                              seconds=time.perf_counter() - t0)
+    finally:
+        if km is not None:
+            from .kernels import release_kernel
+
+            for p in kdir.iterdir():  # hand the files back for the next notebook of this submission
+                shutil.move(str(p), workdir / p.name)
+            release_kernel(km, kdir)
+    for cls in (IgnorePattern, ClearMetadataPreprocessor, LimitOutput):
+        nb, resources = cls(config=cfg, log=log)(nb, resources)
+    return NotebookResult(name, ex.outcome, nbformat.writes(nb), error=ex.detail,
+                          seconds=time.perf_counter() - t0,
+                          kernel_start_s=ex.kernel_start_s + (kwait or 0.0),
+                          warnings=_warnings(collected.messages, job.hidden_cells))
+
+
+def grade_submission(job: GradeJob) -> GradeResult:
+    """Grade one submission in a private temp dir and a fresh kernel; never raises."""
+    t0 = time.perf_counter()
+    result = GradeResult(job.student, job.unit, host=socket.gethostname(), pid=os.getpid())
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"course-grade-{job.student}-") as tmp:
+            tmp = Path(tmp)
+            workdir = tmp / job.unit
+            workdir.mkdir()
+            if job.files is not None:
+                for rel, data in job.files.items():
+                    (workdir / rel).parent.mkdir(parents=True, exist_ok=True)
+                    (workdir / rel).write_bytes(data)
+            else:
+                _copy_tree(Path(job.submission_dir), workdir, job.max_file_size)
+            # like nbgrader autograde: supporting files come from the source, not the student
+            src = Path(job.source_dir)
+            if src.is_dir():
+                for p in src.rglob("*"):
+                    if p.is_file() and p.suffix != ".ipynb" and not any(_ignored(x) for x in p.relative_to(src).parts):
+                        dest = workdir / p.relative_to(src)
+                        dest.parent.mkdir(parents=True, exist_ok=True)
+                        shutil.copyfile(p, dest)
+            db_url = job.db_url
+            if job.snapshot_bytes is not None:
+                snap = tmp / "gradebook-snapshot.db"
+                snap.write_bytes(job.snapshot_bytes)
+                db_url = "sqlite:///" + str(snap)
+            result.timings["setup_s"] = time.perf_counter() - t0
+            for name in job.notebooks:
+                result.notebooks.append(_run_notebook(job, name, workdir, db_url))
+    except Exception as exc:  # a worker must hand back a result, never an exception
+        tb = traceback.format_exc(limit=3).strip().splitlines()[-1]
+        result.notebooks.append(NotebookResult("*", "error", error=f"worker error: {tb}"[:300]))
+    result.timings["total_s"] = time.perf_counter() - t0
+    result.timings["execute_s"] = sum(n.seconds for n in result.notebooks)
+    return result
