@@ -34,7 +34,7 @@ def pick_unit(course: Course, unit: str | None) -> str:
 
 
 def run_demo(course: Course, unit: str | None = None, students: int = 22, workers: int | None = None,
-             cell_timeout: int = 10, instance_dir: Path | None = None, out=sys.stdout,
+             cell_timeout: int = 20, instance_dir: Path | None = None, out=sys.stdout,
              progress: bool = True, **grading_kwargs) -> dict:
     """Run the demo; returns a dict with the instance, summary, rows, feedback paths and CSV path."""
     from .feedback import export, feedback
