@@ -1,0 +1,292 @@
+"""In-process harness for a unit's nbgrader source notebook, shared by tests/test_unitNN.py.
+
+A unit's tests run the solution notebook ``solutions/NN_name/NN_name.ipynb`` without a Jupyter
+kernel: its code cells (IPython ``%`` magics and ``!`` shell lines blanked out) are exec'd in
+order in one namespace, which is much faster than nbclient and enough to measure the hidden
+tests. The shared notebook tests run the real kernel (nbval) and real nbgrader grading.
+
+For each mutant of ``tests/mutants/unitNN.py`` the mutant's source replaces its task's solution
+cell and the task's test cell (visible + hidden tests) must fail; for each correct alternative
+it must pass. The solution cell is exec'd again afterwards, so the namespace is left as the
+solution made it. :class:`UnitNotebook` also checks the notebook's structure against the unit
+contract (nbgrader metadata, points, headings, no outputs) and that the student release holds
+no solutions or hidden tests.
+"""
+from __future__ import annotations
+
+import io
+import re
+import time
+import warnings
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from types import ModuleType
+
+import nbformat
+import pytest
+
+from course_lib.grading import ShortcutError
+
+REPO = Path(__file__).resolve().parents[1]
+
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+SETUP_NBGRADER = {"grade": False, "solution": False, "locked": True, "grade_id": "setup", "schema_version": 3}
+# A mutant killed by one of these says nothing about the tests: it only shows the cell is broken.
+TRIVIAL_KILLS = (NameError, SyntaxError, NotImplementedError)
+RELEASE_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS")
+
+
+def cell_source(cell) -> str:
+    """A cell's source as one string (the JSON form may hold a list of lines)."""
+    src = cell["source"]
+    return "".join(src) if isinstance(src, list) else src
+
+
+def python_source(source: str) -> str:
+    """Cell source without IPython magics and shell escapes: lines starting with % or ! are
+    blanked, so line numbers in tracebacks still match the notebook."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+def nbgrader(cell) -> dict:
+    """A cell's ``metadata.nbgrader`` ({} for cells nbgrader does not track)."""
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def exec_cell(source: str, ns: dict, name: str, *, check_stderr: bool = True,
+              check_warnings: bool = True) -> list:
+    """Exec ``source`` (magics stripped) in ``ns``; return the warnings it emitted.
+
+    With ``check_stderr`` its stdout is swallowed and anything written to stderr fails the
+    test; with ``check_warnings`` any warning fails it (nbgrader scores such a cell 0).
+    Exceptions raised by the cell propagate.
+    """
+    err = io.StringIO()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if check_stderr:
+            with redirect_stdout(io.StringIO()), redirect_stderr(err):
+                exec(compile(python_source(source), f"<{name}>", "exec"), ns)
+        else:
+            exec(compile(python_source(source), f"<{name}>", "exec"), ns)
+    assert not err.getvalue(), f"{name} wrote to stderr: {err.getvalue()[:500]}"
+    if check_warnings:
+        assert not caught, f"{name} emitted warnings: {[str(w.message) for w in caught][:3]}"
+    return list(caught)
+
+
+def mutant_ids(mutants) -> list[str]:
+    """pytest ids ``task-name`` for a list of mutants or alternatives."""
+    return [f"{m.task}-{m.name}" for m in mutants]
+
+
+class UnitNotebook:
+    """The source notebook of one unit, described by its mutants module ``tests.mutants.unitNN``.
+
+    ``strict`` (the default) makes every code cell of the notebook, and every alternative and
+    test cell run by :meth:`expect_passes`, fail on stderr output or warnings. With
+    ``strict=False`` (unit 01, whose training cells may log) stderr is not checked, and in
+    :meth:`run_all` only warnings of the test cells count: they are collected in
+    ``ns["__warnings__"]`` for the unit's test to assert on.
+    """
+
+    def __init__(self, mutants: ModuleType, *, strict: bool = True):
+        self.mutants_module = mutants
+        self.unit: str = mutants.UNIT                                  # e.g. "02_backprop"
+        self.number = int(self.unit.split("_", 1)[0])
+        self.source = REPO / "solutions" / self.unit / mutants.NOTEBOOK
+        self.release = REPO / "notebooks" / "assignments" / self.unit / mutants.NOTEBOOK
+        self.lecture = REPO / "notebooks" / "lectures" / mutants.NOTEBOOK
+        self.task_re = re.compile(rf"^task{self.number}_[1-9][0-9]*$")
+        self.mutants = list(mutants.MUTANTS)
+        self.alternatives = list(mutants.CORRECT_ALTERNATIVES)
+        self.strict = strict
+
+    # ------------------------------------------------------------------------- reading
+    def notebook(self):
+        """The source notebook, read fresh from disk (nbformat v4, sources as strings)."""
+        return nbformat.read(str(self.source), as_version=4)
+
+    def lecture_notebook(self):
+        """The unit's lecture notebook (``notebooks/lectures/NN_name.ipynb``)."""
+        return nbformat.read(str(self.lecture), as_version=4)
+
+    def cells(self) -> list:
+        """All cells of the source notebook."""
+        return self.notebook().cells
+
+    def solution_cells(self) -> dict:
+        """Solution code cells by grade id (``taskU_K``)."""
+        return {nbgrader(c)["grade_id"]: c for c in self.cells()
+                if c.cell_type == "code" and nbgrader(c).get("solution")}
+
+    def test_cells(self) -> dict:
+        """Grade (test) code cells by grade id (``test_taskU_K``)."""
+        return {nbgrader(c)["grade_id"]: c for c in self.cells()
+                if c.cell_type == "code" and nbgrader(c).get("grade")}
+
+    # ------------------------------------------------------------------------- executing
+    def run_all(self) -> dict:
+        """Run the notebook's code cells in order in one fresh namespace and return it.
+
+        A failing cell fails with its index and grade id. The namespace also holds
+        ``__elapsed__`` (wall seconds), ``__cpu__`` (CPU seconds of all cells), ``__test_cpu__``
+        (CPU seconds of the test cells) and ``__warnings__`` (see the class docstring).
+        """
+        ns: dict = {"__name__": "__main__"}
+        test_warnings: list[str] = []
+        test_cpu = 0.0
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        for i, cell in enumerate(self.cells()):
+            if cell.cell_type != "code":
+                continue
+            meta = nbgrader(cell)
+            label = f"cell {i} ({meta.get('grade_id', 'no id')})"
+            c0 = time.process_time()
+            try:
+                caught = exec_cell(cell.source, ns, f"{self.unit} {label}", check_stderr=self.strict,
+                                   check_warnings=self.strict)
+            except Exception as exc:  # noqa: BLE001  (report which cell failed)
+                raise AssertionError(f"{label} of the solution notebook failed: {exc!r}") from exc
+            if meta.get("grade"):
+                test_cpu += time.process_time() - c0
+                test_warnings += [f"{label}: {w.category.__name__}: {w.message}" for w in caught]
+        ns["__elapsed__"] = time.perf_counter() - t0
+        ns["__cpu__"] = time.process_time() - cpu0
+        ns["__test_cpu__"] = test_cpu
+        ns["__warnings__"] = test_warnings
+        return ns
+
+    def restore(self, ns: dict, task: str) -> None:
+        """Exec ``task``'s solution cell again, undoing a mutant or an alternative."""
+        exec(compile(python_source(self.solution_cells()[task].source), f"<{self.unit} {task}>", "exec"), ns)
+
+    def _assert_differs_from_solution(self, mutant) -> None:
+        solution = self.solution_cells()[mutant.task].source
+        assert mutant.source not in (solution, python_source(solution)), \
+            f"{mutant.task} / {mutant.name}: the mutant equals the solution"
+
+    def expect_killed(self, ns: dict, mutant) -> None:
+        """Exec ``mutant`` in place of its solution cell: its task's test cell must raise.
+
+        The kill must not be trivial (:data:`TRIVIAL_KILLS`), and a mutant named
+        ``shortcut...`` (correct numbers from a forbidden library call) must be refused by the
+        shortcut check itself (:class:`ShortcutError` naming the task). Warnings and output are
+        ignored here. The solution cell is restored afterwards.
+        """
+        self._assert_differs_from_solution(mutant)
+        tests = self.test_cells()[f"test_{mutant.task}"].source
+        try:
+            with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                exec(compile(python_source(mutant.source), f"<{self.unit} mutant {mutant.name}>", "exec"), ns)
+                with pytest.raises(Exception) as caught:
+                    exec(compile(python_source(tests), f"<{self.unit} test_{mutant.task}>", "exec"), ns)
+            assert not isinstance(caught.value, TRIVIAL_KILLS), \
+                f"mutant killed for a trivial reason: {caught.value!r}"
+            if mutant.name.startswith("shortcut"):
+                # a shortcut computes correct numbers: only the shortcut check may refuse it
+                assert isinstance(caught.value, ShortcutError), f"refused for another reason: {caught.value!r}"
+                assert mutant.task in str(caught.value)
+        finally:
+            self.restore(ns, mutant.task)
+
+    def expect_passes(self, ns: dict, alt) -> None:
+        """Exec the correct alternative ``alt`` in place of its solution cell: it and its task's
+        test cell must run without an exception or a warning (nor stderr output when strict).
+        The solution cell is restored afterwards."""
+        self._assert_differs_from_solution(alt)
+        tests = self.test_cells()[f"test_{alt.task}"].source
+        try:
+            exec_cell(alt.source, ns, f"{self.unit} alternative {alt.name}", check_stderr=self.strict)
+            exec_cell(tests, ns, f"{self.unit} test_{alt.task} on alternative {alt.name}",
+                      check_stderr=self.strict)
+        finally:
+            self.restore(ns, alt.task)
+
+    # ------------------------------------------------------------------------- static checks
+    def check_structure(self, *, require_shortcut_check: bool = True) -> None:
+        """The notebook follows the unit contract.
+
+        Valid nbformat, the course kernelspec, the locked ``setup`` cell first; every solution
+        cell is a ``taskU_K`` with BEGIN/END SOLUTION and ``course`` metadata (task, title), and
+        has exactly one locked ``test_taskU_K`` grade cell after it, with visible asserts, one
+        HIDDEN TESTS block (calling ``forbid_calls`` when ``require_shortcut_check``) and no bare
+        number as its last line; points sum to 100 and the markdown heading
+        ``## Task U.K: ... (P points)`` before each task states its points.
+        """
+        nb = self.notebook()
+        nbformat.validate(nb)
+        cells = nb.cells
+        assert nb.metadata.get("kernelspec") == KERNELSPEC
+        first = cells[0]          # `course build` wants the setup cell first of all cells
+        assert first.cell_type == "code", "the locked setup cell must be the notebook's first cell"
+        assert nbgrader(first) == SETUP_NBGRADER
+        solutions, tests = self.solution_cells(), self.test_cells()
+        assert solutions, "no solution cells"
+        for task, cell in solutions.items():
+            assert self.task_re.match(task), f"bad task id {task!r}"
+            assert nbgrader(cell) == {"grade": False, "solution": True, "locked": False, "grade_id": task,
+                                      "schema_version": 3}
+            assert cell.metadata.get("course", {}).get("task") == task
+            assert cell.metadata["course"].get("title"), f"{task}: course.title is empty"
+            src = python_source(cell.source)
+            assert "### BEGIN SOLUTION" in src and "### END SOLUTION" in src
+            assert f"test_{task}" in tests, f"{task} has no test cell"
+        assert set(tests) == {f"test_{t}" for t in solutions}, "test cells without a solution cell"
+        for grade_id, cell in tests.items():
+            meta, src = nbgrader(cell), python_source(cell.source)
+            assert meta["locked"] is True and not meta["solution"] and meta["schema_version"] == 3
+            assert src.count("### BEGIN HIDDEN TESTS") == 1 and src.count("### END HIDDEN TESTS") == 1
+            assert "assert" in src.split("### BEGIN HIDDEN TESTS")[0], f"{grade_id}: no visible test"
+            if require_shortcut_check:
+                assert "forbid_calls" in src, f"{grade_id}: the hidden tests need a shortcut check"
+            last = [ln for ln in src.strip().splitlines() if ln.strip()][-1]
+            assert not re.fullmatch(r"\s*[-+0-9.eE()]+\s*", last), \
+                f"{grade_id}: a test cell must not end with a bare number"
+        assert sum(nbgrader(c)["points"] for c in tests.values()) == 100
+        # Each test cell follows its solution cell, with a markdown "## Task U.K: ... (P points)" before.
+        pos = {nbgrader(c)["grade_id"]: i for i, c in enumerate(cells) if nbgrader(c).get("grade_id")}
+        all_md = "\n".join(c.source for c in cells if c.cell_type == "markdown")
+        for task in solutions:
+            assert pos[task] < pos[f"test_{task}"], f"test_{task} must follow {task}"
+            u, k = task[len("task"):].split("_")
+            heading = f"## Task {u}.{k}:"
+            points = nbgrader(tests[f"test_{task}"])["points"]
+            md = [c.source for c in cells[:pos[task]] if c.cell_type == "markdown" and heading in c.source]
+            assert md, f"no markdown heading {heading!r} before {task}"
+            assert re.search(rf"{re.escape(heading)} .+\({points} points\)", md[-1]), \
+                f"{task}: heading must state ({points} points)"
+            assert re.search(rf"^{re.escape(heading)} .+ \({points} points\)", all_md, re.M), task
+
+    def check_no_outputs(self, path: Path | None = None) -> None:
+        """The notebook (default: the source notebook) is committed without outputs or counts."""
+        nb = nbformat.read(str(path or self.source), as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                assert not cell.get("outputs") and cell.get("execution_count") is None
+
+    def check_mutants(self) -> None:
+        """Mutants and alternatives are well formed: each replaces an existing task's solution cell
+        with different, compilable source; no (task, name) twice; every task has a mutant."""
+        solutions = {task: cell.source for task, cell in self.solution_cells().items()}
+        names = set()
+        for m in self.mutants + self.alternatives:
+            assert m.task in solutions, f"mutant for unknown task {m.task}"
+            assert m.source != solutions[m.task], f"{m.task} / {m.name}: same as the solution"
+            compile(python_source(m.source), m.name, "exec")
+            assert (m.task, m.name) not in names, f"duplicate mutant {m.task} / {m.name}"
+            names.add((m.task, m.name))
+        self.check_every_task_has_mutants()
+
+    def check_every_task_has_mutants(self) -> None:
+        """Every solution cell has at least one mutant, and no mutant names an unknown task."""
+        assert set(self.solution_cells()) == {m.task for m in self.mutants}, "every task needs at least one mutant"
+
+    def check_release(self) -> None:
+        """The student release (skipped until built) holds no solution or hidden-test text."""
+        if not self.release.exists():
+            pytest.skip(f"{self.release.relative_to(REPO)} not built yet (course build {self.unit})")
+        text = self.release.read_text(encoding="utf-8")
+        for marker in RELEASE_MARKERS:
+            assert marker not in text, f"release notebook contains {marker!r}"
