@@ -181,7 +181,12 @@ def _put_autograded(inst: Instance, result: GradeResult, job: GradeJob) -> None:
             (tmp / f"{nbres.name}.ipynb").write_text(nbres.nb_json, encoding="utf-8")
         elif nbres.name != "*":
             # an unreadable submission has no autograded notebook; don't pass the raw file on as one
-            (tmp / f"{nbres.name}.ipynb").unlink(missing_ok=True)
+            # (a directory named like the notebook included)
+            bad = tmp / f"{nbres.name}.ipynb"
+            if bad.is_dir() and not bad.is_symlink():
+                shutil.rmtree(bad)
+            else:
+                bad.unlink(missing_ok=True)
     old = dest.parent / f".{result.unit}.old-{os.getpid()}"
     if dest.exists():
         dest.rename(old)
@@ -296,7 +301,8 @@ def _log_line(inst: Instance, result: GradeResult, queued_at: float) -> list[dic
 def autograde(instance: Instance, unit: str, students: list[str] | None = None, workers: int | None = None,
               cluster: str | None = None, scheduler: str | None = None, force: bool = False,
               progress: bool = True, cell_timeout: int = 30, notebook_timeout: float | None = None,
-              warm_kernels: bool = True) -> Summary:
+              warm_kernels: bool = True, sandbox: bool = True, memory_mb: int = 2048, max_processes: int = 256,
+              max_output_bytes: int = 1_000_000) -> Summary:
     """Grade the submissions of ``unit`` in ``instance``; returns a Summary.
 
     students: only these (default: everyone under submitted/); workers: number
@@ -306,7 +312,10 @@ def autograde(instance: Instance, unit: str, students: list[str] | None = None, 
     cell seconds (nbgrader's default 30); notebook_timeout: per notebook
     seconds (default: 20 x cell_timeout, at least 300); warm_kernels: each
     worker starts its next kernel (with the setup cell's imports) while it
-    grades, hiding kernel start-up (False: a cold kernel per notebook).
+    grades, hiding kernel start-up (False: a cold kernel per notebook);
+    sandbox: run each kernel in a ``sandbox.Sandbox`` with ``memory_mb``,
+    ``max_processes`` and, for what it prints, ``max_output_bytes`` per cell
+    (isolation needs root; otherwise only rlimits apply).
     """
     from tqdm import tqdm
 
@@ -346,6 +355,10 @@ def autograde(instance: Instance, unit: str, students: list[str] | None = None, 
         return summary
 
     grading_dir = inst.root / ".grading"
+    if sandbox:
+        from .kernels import reap_orphans
+
+        reap_orphans()  # kernels of an earlier run that was killed
     snap_url = make_snapshot(inst, grading_dir / f"snapshot-{unit}-{os.getpid()}.db")
     from .executors import make_executor
 
@@ -360,6 +373,7 @@ def autograde(instance: Instance, unit: str, students: list[str] | None = None, 
     remote = getattr(executor, "remote", False)
     snapshot_bytes = Path(snap_url[len("sqlite:///"):]).read_bytes() if remote and snap_url.startswith("sqlite") else None
     jobs, futures = {}, {}
+    hide = _hidden_paths(inst)
     try:
         for s in todo:
             job = GradeJob(
@@ -370,6 +384,8 @@ def autograde(instance: Instance, unit: str, students: list[str] | None = None, 
                 cell_timeout=int(cell_timeout), notebook_timeout=notebook_timeout,
                 config=inst.config(), snapshot_bytes=snapshot_bytes,
                 warm_kernel=warm_kernels, preimports=preimports, hidden_cells=hidden_cells,
+                sandbox=sandbox, memory_mb=int(memory_mb), max_processes=int(max_processes),
+                max_output_bytes=int(max_output_bytes), hide=hide,
             )
             if remote:
                 job.files = _read_files(inst.submitted_dir(s, unit))
@@ -388,7 +404,13 @@ def autograde(instance: Instance, unit: str, students: list[str] | None = None, 
                     from .worker import NotebookResult
 
                     result.notebooks.append(NotebookResult("*", "error", error=f"worker lost: {exc.__class__.__name__}: {exc}"[:300]))
-                record_result(inst, result, job, hashes[job.student])
+                try:
+                    record_result(inst, result, job, hashes[job.student])
+                except Exception as exc:  # one submission's files must not end the run; it stays to do
+                    from .worker import NotebookResult
+
+                    result.notebooks = [NotebookResult("*", "error", error=f"could not record the result: "
+                                                       f"{exc.__class__.__name__}: {exc}"[:300])]
                 for line in _log_line(inst, result, queued_at):
                     logf.write(json.dumps(line) + "\n")
                 logf.flush()
@@ -411,6 +433,24 @@ def autograde(instance: Instance, unit: str, students: list[str] | None = None, 
                 os.unlink(snap_url[len("sqlite:///"):])
     summary.seconds = time.monotonic() - t0
     return summary
+
+
+def _hidden_paths(inst: Instance) -> tuple[str, ...]:
+    """What a submission's kernel must not see: the course's sources (solutions, hidden tests),
+    its tests and mutants, its git history, and the instance (gradebook, other students' work)."""
+    root = inst.course.root
+    paths = [root / "solutions", root / "tests", root / ".git", inst.root]
+    if inst.sqlite_path is not None:
+        paths.append(inst.sqlite_path.parent)
+    src = inst.source_dir
+    if src.exists():
+        paths.append(src.resolve())
+    from .kernels import temp_dirs_to_hide
+
+    import course_lib
+
+    hidden = [str(p.resolve()) for p in paths if p.exists()]
+    return tuple(dict.fromkeys(hidden + list(temp_dirs_to_hide((root, Path(course_lib.__file__).parent)))))
 
 
 def _setup_imports(gb, unit: str) -> tuple[str, ...]:

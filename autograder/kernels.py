@@ -11,7 +11,9 @@ student's files are.  The course's imports run at kernel start-up as
 neither add to the execution count nor leave names in the namespace.
 
 jupyter_client and nbclient start a kernel per notebook and offer no pool;
-that is why this module exists.
+that is why this module exists.  With a sandbox spec ``(Limits, hide)`` each
+kernel runs in its own ``sandbox.Sandbox`` (one uid, cgroups and private
+directory per kernel, so per submission), held on ``km.course_sandbox``.
 """
 from __future__ import annotations
 
@@ -36,17 +38,69 @@ def preimport_lines(modules: tuple[str, ...]) -> list[str]:
     return lines
 
 
-def _launch(kernel_name: str, modules: tuple[str, ...]):
+SANDBOX_BASE = Path(os.environ.get("COURSE_SANDBOX_DIR", "/run/course-grader"))
+
+
+def kernel_dir(sandboxed: bool) -> Path:
+    """A fresh ``<base>/course-kernel-XXXX/work`` for one kernel.
+
+    Sandboxed kernels (as root) live outside /tmp, under a root-owned
+    ``SANDBOX_BASE``, so that /tmp, /var/tmp and /dev/shm can be hidden from
+    them (no writing outside their own directory).
+    """
+    from .sandbox import can_isolate
+
+    parent = None
+    if sandboxed and can_isolate():
+        try:
+            SANDBOX_BASE.mkdir(parents=True, exist_ok=True)
+            os.chmod(SANDBOX_BASE, 0o711)
+            parent = str(SANDBOX_BASE)
+        except OSError:
+            parent = None
+    base = Path(tempfile.mkdtemp(prefix="course-kernel-", dir=parent))
+    if sandboxed:
+        os.chmod(base, 0o711)  # the kernel's own uid must reach its working directory
+    workdir = base / "work"
+    workdir.mkdir()
+    return workdir
+
+
+def temp_dirs_to_hide(needed: tuple = ()) -> tuple[str, ...]:
+    """World-writable temp dirs a sandboxed kernel must not see, unless the interpreter or course lives there."""
+    import sys
+
+    keep = [Path(p).resolve() for p in (sys.prefix, sys.base_prefix, *needed)]
+    out = []
+    for d in ("/tmp", "/var/tmp", "/dev/shm"):
+        p = Path(d).resolve()
+        if p.is_dir() and not any(k == p or p in k.parents for k in keep) and not str(SANDBOX_BASE).startswith(d):
+            out.append(str(p))
+    return tuple(out)
+
+
+def _launch(kernel_name: str, modules: tuple[str, ...], sandbox=None):
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
-    workdir = Path(tempfile.mkdtemp(prefix="course-kernel-")) / "work"
-    workdir.mkdir()
-    km = AsyncKernelManager(kernel_name=kernel_name)
+    workdir = kernel_dir(sandbox is not None)
+    sbx = None
+    if sandbox is not None:
+        from .sandbox import Sandbox, SandboxedKernelManager
+
+        sbx = Sandbox(limits=sandbox[0], hide=tuple(sandbox[1]), workdir=workdir).__enter__()
+        km = SandboxedKernelManager(sbx, kernel_name=kernel_name)
+    else:
+        km = AsyncKernelManager(kernel_name=kernel_name)
+    km.course_sandbox = sbx
     args = list(KERNEL_ARGS)
     for line in preimport_lines(modules):
         args.append(f"--IPKernelApp.exec_lines={line}")
-    run_sync(km.start_kernel)(extra_arguments=args, cwd=str(workdir))
+    try:
+        run_sync(km.start_kernel)(extra_arguments=args, cwd=str(workdir))
+    except BaseException:
+        _shutdown(km, workdir)
+        raise
     return km, workdir, time.perf_counter()
 
 
@@ -58,6 +112,10 @@ def _shutdown(km, workdir: Path | None) -> None:
             run_sync(km.shutdown_kernel)(now=True)
     except Exception:
         pass
+    sbx = getattr(km, "course_sandbox", None)
+    if sbx is not None:  # kills whatever the submission left running, removes its cgroups
+        km.course_sandbox = None
+        sbx.__exit__(None, None, None)
     if workdir is not None:
         shutil.rmtree(workdir.parent, ignore_errors=True)
 
@@ -68,25 +126,26 @@ def _shutdown_spares() -> None:
         _shutdown(km, workdir)
 
 
-def take_kernel(kernel_name: str = "python3", modules: tuple[str, ...] = ("numpy",)):
+def take_kernel(kernel_name: str = "python3", modules: tuple[str, ...] = ("numpy",), sandbox=None):
     """A started kernel (``AsyncKernelManager``) and its empty working dir; launches the next one.
 
+    ``sandbox``: None, or ``(sandbox.Limits, hide_paths)``: the kernel runs in its own Sandbox.
     Returns ``(km, workdir, waited_s)``: ``waited_s`` is 0 when a spare was ready to hand.
     """
     global _finalizer
-    key = (kernel_name, tuple(modules))
+    key = (kernel_name, tuple(modules), sandbox)
     t0 = time.perf_counter()
     got = _spare.pop(key, None)
-    if got is None:
-        km, workdir, _ = _launch(kernel_name, key[1])
-    else:
+    if got is not None:
         km, workdir, _ = got
-        if not km.has_kernel:  # died while waiting: start a fresh one
+        if not km.has_kernel or not _alive(km):  # died while waiting: start a fresh one
             _shutdown(km, workdir)
-            km, workdir, _ = _launch(kernel_name, key[1])
+            got = None
+    if got is None:
+        km, workdir, _ = _launch(kernel_name, key[1], sandbox)
     waited = time.perf_counter() - t0
     try:
-        _spare[key] = _launch(kernel_name, key[1])
+        _spare[key] = _launch(kernel_name, key[1], sandbox)
     except Exception:
         pass
     if _finalizer is None:
@@ -96,6 +155,78 @@ def take_kernel(kernel_name: str = "python3", modules: tuple[str, ...] = ("numpy
 
         atexit.register(_shutdown_spares)
     return km, workdir, waited
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def reap_orphans() -> int:
+    """Kill the kernels a killed grading run left behind; returns how many.
+
+    Kernels run in their own session (and sandbox), so killing a grading run
+    with its process group leaves them running, reparented to init, forever.
+    A sandboxed kernel is known by its cgroup: one whose processes all have
+    lost their parent (ppid 1) belongs to no live run.  Their working
+    directories under ``SANDBOX_BASE`` are removed once nothing uses them.
+    """
+    from .sandbox import CGROUP_PARENT, CGROUP_ROOT
+
+    groups, orphans = [], set()
+    for controller in ("pids", "memory"):
+        parent = CGROUP_ROOT / controller / CGROUP_PARENT
+        if not parent.is_dir():
+            continue
+        for cg in parent.iterdir():
+            if not cg.is_dir():
+                continue
+            try:
+                pids = [int(p) for p in (cg / "cgroup.procs").read_text().split()]
+            except (OSError, ValueError):
+                continue
+            if pids and all(_ppid(p) in (1, None) for p in pids):
+                orphans.update(pids)
+            if pids and all(_ppid(p) in (1, None) for p in pids):
+                groups.append(cg)
+            elif not pids and time.time() - cg.stat().st_mtime > 60:  # not one a live run is just filling
+                groups.append(cg)
+    for p in orphans:
+        try:
+            os.kill(p, 9)
+        except OSError:
+            pass
+    time.sleep(0.3 if orphans else 0)
+    for cg in groups:
+        try:
+            cg.rmdir()
+        except OSError:
+            pass
+    killed = len(orphans)
+    if SANDBOX_BASE.is_dir():
+        in_use = set()
+        for proc in Path("/proc").iterdir():
+            if proc.name.isdigit():
+                try:
+                    in_use.update(a for a in (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+                                  if a.startswith(str(SANDBOX_BASE)))
+                except OSError:
+                    pass
+        for d in SANDBOX_BASE.glob("course-kernel-*"):
+            if not any(u.startswith(str(d) + "/") for u in in_use) and time.time() - d.stat().st_mtime > 60:
+                shutil.rmtree(d, ignore_errors=True)
+    return killed
+
+
+def _alive(km) -> bool:
+    from jupyter_core.utils import run_sync
+
+    try:
+        return bool(run_sync(km.is_alive)())
+    except Exception:
+        return False
 
 
 def release_kernel(km, workdir: Path | None = None) -> None:

@@ -14,7 +14,11 @@ in its own fresh kernel, against a read-only snapshot of the gradebook.
 
 What we add (nbgrader lacks it): a whole-notebook time limit, survival of a
 dead kernel (its remaining cells get an error, so they score 0, instead of the
-whole run failing), and a recorded error for an unreadable notebook.
+whole run failing), and a recorded error for an unreadable notebook.  The
+kernel runs in a ``sandbox.Sandbox`` (memory and process caps, own uid, no
+network, the course's sources / tests / git history and the instance hidden),
+and ``integrity`` adds the checks a hostile submission needs (kernel guard,
+verdict from the kernel protocol, output cap, structure and malformed input).
 """
 from __future__ import annotations
 
@@ -53,6 +57,12 @@ class GradeJob:
     warm_kernel: bool = False     # take a pre-started kernel from this worker's pool
     preimports: tuple = ("numpy",)  # modules a warm kernel imports at start-up (the setup cell's)
     hidden_cells: tuple = ()     # grade ids whose source has hidden tests: their checksum change is expected
+    sandbox: bool = True          # run the kernel in a sandbox.Sandbox (isolation needs root; rlimits otherwise)
+    memory_mb: int = 2048         # sandbox caps (sandbox.Limits)
+    max_processes: int = 256
+    max_output_bytes: int = 1_000_000  # output kept per cell
+    hide: tuple = ()              # paths the kernel must not see (course sources, tests, .git, the instance)
+    integrity: bool = True        # integrity.py's kernel guard and verdict checks (False: only to measure them)
 
 
 @dataclass
@@ -104,12 +114,13 @@ def _ignored(name: str) -> bool:
 
 def _copy_tree(src: Path, dest: Path, max_kb: int) -> None:
     for root, dirs, files in os.walk(src):
-        dirs[:] = [d for d in dirs if not _ignored(d)]
+        dirs[:] = [d for d in dirs if not _ignored(d) and not os.path.islink(os.path.join(root, d))]
         rel = Path(root).relative_to(src)
         (dest / rel).mkdir(parents=True, exist_ok=True)
         for f in files:
             p = Path(root) / f
-            if _ignored(f) or p.stat().st_size > max_kb * 1024:
+            # a symlink could point at the instructor's source notebook or the gradebook: never follow one
+            if _ignored(f) or p.is_symlink() or not p.is_file() or p.stat().st_size > max_kb * 1024:
                 continue
             shutil.copyfile(p, dest / rel / f)
 
@@ -198,53 +209,117 @@ def _warnings(messages: list[str], hidden_cells) -> list[str]:
     return out[:20]
 
 
+_EXECUTE_CLASS = None
+
+
+def _execute_class():
+    global _EXECUTE_CLASS
+    if _EXECUTE_CLASS is None:
+        from .integrity import integrity_execute_class
+
+        _EXECUTE_CLASS = integrity_execute_class(_guarded_execute_class())
+    return _EXECUTE_CLASS
+
+
+def _give_to(uid, path: Path) -> None:
+    """chown a tree to the sandbox's uid (the kernel must read and write the submission's files)."""
+    if uid is None:
+        return
+    for root, dirs, files in os.walk(path):
+        os.chown(root, uid, uid)
+        for f in files:
+            os.lchown(os.path.join(root, f), uid, uid)
+
+
+def _move_all(src: Path, dest: Path) -> None:
+    for p in list(src.iterdir()):
+        if p.name == ".kernel" or p.name.startswith(".mpl"):
+            continue  # the sandbox's own files
+        shutil.move(str(p), dest / p.name)
+
+
 def _run_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> NotebookResult:
+    import copy
+
     import nbformat
     from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from traitlets.config import Config
+
+    from . import integrity
     from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern,
                                         LimitOutput, OverwriteCells, OverwriteKernelspec)
     from nbgrader.utils import setenv
 
     t0 = time.perf_counter()
     path = workdir / f"{name}.ipynb"
-    if not path.exists():
-        return NotebookResult(name, "missing", error="no submitted file")
-    try:
-        nb = nbformat.read(str(path), as_version=4)
-    except Exception as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return NotebookResult(name, "error", error=f"malformed notebook: {exc.__class__.__name__}: {msg}"[:300],
-                              seconds=time.perf_counter() - t0)
+    if not path.exists() and not path.is_symlink():
+        sub = Path(job.submission_dir) if job.files is None else None
+        return NotebookResult(name, "missing", error=integrity.missing_notebook_message(workdir, name, sub)[:300])
+    nb, why = integrity.read_notebook(path)
+    if nb is None:
+        return NotebookResult(name, "error", error=f"malformed notebook: {why}"[:300], seconds=time.perf_counter() - t0)
+    structure = []
+    src_path = Path(job.source_dir) / f"{name}.ipynb"
+    if src_path.is_file():
+        try:
+            structure = integrity.structure_issues(nb, nbformat.read(str(src_path), as_version=4))
+        except Exception as exc:  # the check informs; it must not cost the student a grade
+            structure = [f"structure check failed: {exc.__class__.__name__}"]
     resources = {
         "unique_key": name,
         "metadata": {"name": name, "path": str(workdir)},
         "nbgrader": {"student": job.student, "assignment": job.unit, "notebook": name, "db_url": db_url},
     }
-    cfg = job.config
+    cfg = copy.deepcopy(job.config) if job.config is not None else Config()
+    # nbgrader's own repair for deleted (or de-flagged) grade cells: put them back, so they run and score
+    cfg.OverwriteCells.add_missing_cells = True
     log, collected = _quiet_log()
+    raw = copy.deepcopy(nb)
     try:
         # nbgrader's sanitize pass, in nbgrader's order
         for cls in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
             nb, resources = cls(config=cfg, log=log)(nb, resources)
-    except Exception as exc:
-        return NotebookResult(name, "error", error=f"sanitize failed: {exc.__class__.__name__}: {exc}"[:300],
-                              seconds=time.perf_counter() - t0)
+    except Exception:
+        try:  # add_missing_cells can fail on an odd layout; nbgrader's plain pass still grades what is there
+            nb = raw
+            cfg.OverwriteCells.add_missing_cells = False
+            for cls in (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata):
+                nb, resources = cls(config=cfg, log=log)(nb, resources)
+        except Exception as exc:
+            return NotebookResult(name, "error", error=f"sanitize failed: {exc.__class__.__name__}: {exc}"[:300],
+                                  seconds=time.perf_counter() - t0)
     # nbgrader's autograde pass up to (not including) SaveAutoGrades, which the parent runs
-    ex = _guarded_execute_class()(config=cfg, log=log)
+    ex = (_execute_class() if job.integrity else _guarded_execute_class())(config=cfg, log=log)
+    if job.integrity:
+        ex.guard = integrity.KernelGuard(modules=tuple(dict.fromkeys(tuple(job.preimports)
+                                                                     + integrity.locked_imports(nb))))
+        ex.max_output_bytes = int(job.max_output_bytes)
     ex.timeout = int(job.cell_timeout)
     ex.notebook_timeout = float(job.notebook_timeout)
     ex.timeout_func = ex._cell_timeout
     if not ex.extra_arguments:
         # keep the kernel's own start-up chatter (e.g. the TCP warning) out of the grader's output
         ex.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
-    km = kwait = None
+    km = kwait = sbx = None
+    kernel_name = nb.metadata.get("kernelspec", {}).get("name", "python3")
+    spec = _sandbox_spec(job) if job.sandbox else None
+    kdir = workdir
     if job.warm_kernel:
         from .kernels import take_kernel
 
         # the warm kernel was launched in its own empty dir: move the submission's files there
-        km, kdir, kwait = take_kernel(nb.metadata.get("kernelspec", {}).get("name", "python3"), job.preimports)
-        for p in workdir.iterdir():
-            shutil.move(str(p), kdir / p.name)
+        km, kdir, kwait = take_kernel(kernel_name, job.preimports, sandbox=spec)
+        sbx = getattr(km, "course_sandbox", None)
+    elif spec is not None:
+        from .kernels import kernel_dir
+        from .sandbox import Sandbox, SandboxedKernelManager
+
+        sbx = Sandbox(limits=spec[0], hide=spec[1], workdir=kernel_dir(True)).__enter__()
+        km = SandboxedKernelManager(sbx, kernel_name=kernel_name)
+        kdir = Path(sbx.workdir)
+    if kdir != workdir:
+        _move_all(workdir, kdir)
+        _give_to(getattr(sbx, "uid", None), kdir)
         resources["metadata"]["path"] = str(kdir)
     try:
         with setenv(NBGRADER_EXECUTION="autograde"):
@@ -253,18 +328,38 @@ def _run_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> Noteb
         return NotebookResult(name, "error", error=f"execution failed: {exc.__class__.__name__}: {exc}"[:300],
                               seconds=time.perf_counter() - t0)
     finally:
+        oom = sbx is not None and sbx.oom_killed()
+        if kdir != workdir:  # hand the files back for the next notebook of this submission
+            _move_all(kdir, workdir)
         if km is not None:
             from .kernels import release_kernel
 
-            for p in kdir.iterdir():  # hand the files back for the next notebook of this submission
-                shutil.move(str(p), workdir / p.name)
-            release_kernel(km, kdir)
+            release_kernel(km, kdir if job.warm_kernel else None)
+        if sbx is not None and not job.warm_kernel:
+            sbx.__exit__(None, None, None)
+            shutil.rmtree(Path(sbx.workdir).parent, ignore_errors=True)
+    if getattr(ex, "unresponsive", None):
+        ex.outcome, ex.detail = "timeout", (f"{ex.unresponsive} timed out and the kernel could not be interrupted; "
+                                            "the cells after it were not run")
+    elif ex.outcome == "kernel_died" and oom:
+        ex.detail = f"the kernel was killed: it used more than the memory cap of {job.memory_mb} MB"
     for cls in (IgnorePattern, ClearMetadataPreprocessor, LimitOutput):
         nb, resources = cls(config=cfg, log=log)(nb, resources)
+    notes = structure + list(getattr(ex, "integrity_notes", []))
     return NotebookResult(name, ex.outcome, nbformat.writes(nb), error=ex.detail,
                           seconds=time.perf_counter() - t0,
                           kernel_start_s=ex.kernel_start_s + (kwait or 0.0),
-                          warnings=_warnings(collected.messages, job.hidden_cells))
+                          warnings=(_warnings(collected.messages, job.hidden_cells) + notes)[:30])
+
+
+def _sandbox_spec(job: GradeJob):
+    """(Limits, hide): hashable, so that warm kernels are pooled per spec."""
+    from .sandbox import Limits
+
+    limits = Limits(cell_timeout=float(job.cell_timeout), notebook_timeout=float(job.notebook_timeout),
+                    memory_mb=int(job.memory_mb), max_processes=int(job.max_processes),
+                    max_output_bytes=int(job.max_output_bytes))
+    return limits, tuple(str(p) for p in job.hide)
 
 
 def grade_submission(job: GradeJob) -> GradeResult:
@@ -282,6 +377,9 @@ def grade_submission(job: GradeJob) -> GradeResult:
                     (workdir / rel).write_bytes(data)
             else:
                 _copy_tree(Path(job.submission_dir), workdir, job.max_file_size)
+            from .integrity import drop_shadowing
+
+            shadowing = drop_shadowing(workdir)  # before the source's own supporting files are added
             # like nbgrader autograde: supporting files come from the source, not the student
             src = Path(job.source_dir)
             if src.is_dir():
@@ -298,6 +396,9 @@ def grade_submission(job: GradeJob) -> GradeResult:
             result.timings["setup_s"] = time.perf_counter() - t0
             for name in job.notebooks:
                 result.notebooks.append(_run_notebook(job, name, workdir, db_url))
+                if shadowing:
+                    result.notebooks[-1].warnings.insert(0, "not used (would shadow a module): "
+                                                         + ", ".join(shadowing[:10]))
     except Exception as exc:  # a worker must hand back a result, never an exception
         tb = traceback.format_exc(limit=3).strip().splitlines()[-1]
         result.notebooks.append(NotebookResult("*", "error", error=f"worker error: {tb}"[:300]))
