@@ -93,6 +93,35 @@ def can_isolate() -> bool:
     return sys.platform.startswith("linux") and os.geteuid() == 0 and shutil.which("true") is not None
 
 
+# Trees where people keep files (other checkouts of the course, home directories,
+# temp files of other runs). A kernel sees none of them except what it needs.
+COVER = ("/home", "/root", "/tmp", "/var/tmp", "/dev/shm", "/work", "/srv", "/mnt", "/media", "/opt")
+
+
+def keep_paths(workdir) -> tuple[str, ...]:
+    """What a kernel needs from the covered trees: the interpreter, the virtualenv, the
+    course's library (an editable install points into the checkout) and its own directory."""
+    import importlib.util
+
+    keep = [sys.base_prefix, sys.prefix, str(workdir)]
+    for mod in ("course_lib",):
+        spec = importlib.util.find_spec(mod)
+        if spec is not None and spec.submodule_search_locations:
+            keep += list(spec.submodule_search_locations)
+    return tuple(dict.fromkeys(str(Path(k).resolve()) for k in keep))
+
+
+def cover_roots(hide=()) -> tuple[str, ...]:
+    """Top-level trees to cover: :data:`COVER` plus the top-level directory of each hidden path."""
+    roots = list(COVER)
+    for p in hide:
+        parts = Path(p).resolve().parts
+        if len(parts) > 1:
+            roots.append(os.path.join("/", parts[1]))
+    return tuple(r for r in dict.fromkeys(roots) if os.path.isdir(r) and r not in ("/usr", "/lib", "/etc", "/proc",
+                                                                                  "/dev", "/sys", "/run", "/bin"))
+
+
 def _cgroup_dir(controller: str, name: str) -> Path:
     return CGROUP_ROOT / controller / CGROUP_PARENT / name
 
@@ -153,6 +182,8 @@ class Sandbox:
             "cgroups": [str(p) for p in self._cgroups],
             "memory_via_cgroup": mem_via_cgroup,
             "hide": [str(Path(p).resolve()) for p in self.hide if Path(p).exists()],
+            "cover": list(cover_roots(self.hide)),
+            "keep": list(keep_paths(self.workdir)),
         }
         fd, path = tempfile.mkstemp(prefix="course-sbx-spec-", suffix=".json")
         with os.fdopen(fd, "w") as f:
@@ -322,6 +353,32 @@ def _expose(path: str) -> None:
     os.rmdir(stage)
 
 
+def _confine(cover: list[str], keep: list[str]) -> None:
+    """Cover each tree in ``cover`` with an empty tmpfs and bind back only the ``keep`` paths.
+
+    An allow-list rather than a deny-list: a second checkout of the course, a
+    course living under /tmp, another run's temp files are all out of sight
+    without having to be named. (No library does this; it is a few mount calls.)
+    """
+    libc = _libc()
+    staged = []
+    for k in keep:
+        if os.path.isdir(k) and any(k == c or k.startswith(c.rstrip("/") + "/") for c in cover):
+            stage = tempfile.mkdtemp(prefix="course-sbx-stage-", dir="/run" if os.path.isdir("/run") else "/")
+            _check(libc.mount(k.encode(), stage.encode(), None, 4096 | _MS_REC, None), f"stage {k}")
+            staged.append((k, stage))
+    for c in cover:
+        _check(libc.mount(b"tmpfs", c.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64k,mode=755"),
+               f"cover {c}")
+    for k, stage in staged:
+        os.makedirs(k, exist_ok=True)
+        _check(libc.mount(stage.encode(), k.encode(), None, 4096 | _MS_REC, None), f"bind back {k}")
+        libc.umount2(stage.encode(), 2)  # MNT_DETACH
+        os.rmdir(stage)
+    for c in cover:  # nothing more may be created in the covers
+        libc.mount(b"tmpfs", c.encode(), None, 32 | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, None)  # MS_REMOUNT
+
+
 def _launch(spec_path: str, cmd: list[str]) -> None:  # pragma: no cover - runs in the child
     spec = json.loads(Path(spec_path).read_text())
     lim = spec["limits"]
@@ -332,6 +389,7 @@ def _launch(spec_path: str, cmd: list[str]) -> None:  # pragma: no cover - runs 
         flags = _CLONE_NEWNS | (0 if lim["network"] else _CLONE_NEWNET)
         _check(libc.unshare(flags), "unshare")
         _hide(spec["hide"])
+        _confine(spec.get("cover", []), spec.get("keep", []))
         _expose(sys.base_prefix)
     if not spec.get("memory_via_cgroup"):
         mem = lim["memory_mb"] * 2**20

@@ -53,14 +53,19 @@ def test_student_cannot_read_sources_tests_or_git_history_nor_write_outside():
         f"open({str(REPO / 'pwned.txt')!r}, 'w').write('x')",
         "open('mine.txt', 'w').write('ok'); print(open('mine.txt').read())",
         "print(sorted(os.listdir('/root')))",
+        "print(sorted(os.listdir(os.path.dirname(os.path.dirname(__import__('course_lib').__file__)))))",
         hide=hide,
     )
     assert error is None
     assert int(outs[0]) >= 200_000, "the kernel must run under an unprivileged uid of its own"
-    assert "PermissionError" in outs[1] and "PermissionError" in outs[2]
-    assert "PermissionError" in outs[3] and not (REPO / "pwned.txt").exists()
+    # hidden paths are either unreadable (covered) or not there at all (outside the allow-list)
+    unseen = ("PermissionError", "FileNotFoundError")
+    assert any(u in outs[1] for u in unseen) and any(u in outs[2] for u in unseen), outs[1:3]
+    assert any(u in outs[3] for u in unseen + ("Read-only",)) and not (REPO / "pwned.txt").exists(), outs[3]
     assert outs[4].strip() == "ok", "the submission can still write in its own directory"
     assert "ssh" not in outs[5] and ".bash_history" not in outs[5]
+    # of the checkout, only the library is there (an editable install points into it)
+    assert "course_lib" in outs[6] and "solutions" not in outs[6] and "autograder" not in outs[6], outs[6]
     assert facts["isolation"].startswith("namespaces")
 
 
@@ -93,6 +98,19 @@ def test_fork_bomb_stops_at_the_process_cap():
 def test_os_exit_is_a_dead_kernel_not_a_crash():
     outs, error, _ = run_cells("print(1)", "import os; os._exit(3)", "print(2)")
     assert outs[0].strip() == "1" and error == "DeadKernelError" and outs[2] == ""
+
+
+@needs_root
+def test_other_copies_of_the_course_and_temp_files_are_out_of_sight(tmp_path):
+    """Nothing needs naming: another checkout's answers, wherever they lie, are not visible."""
+    other = tmp_path / "another_checkout" / "solutions" / "answers.txt"
+    other.parent.mkdir(parents=True)
+    other.write_text("secret")
+    os.chmod(tmp_path, 0o755)
+    home = Path("/root/.bash_history")
+    outs, error, _ = run_cells(f"import os; print(os.path.exists({str(other)!r}), os.path.exists({str(home)!r}))")
+    assert error is None
+    assert outs[0].split() == ["False", "False"], outs[0]
 
 
 def test_rlimits_apply_even_without_root():
