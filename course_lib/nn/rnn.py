@@ -142,11 +142,20 @@ def rnn_backward(dh: np.ndarray, cache: RNNCache) -> RNNGrads:
         da_all[:, s] = da
         dprev = da @ Wh.T
     h_prev = np.concatenate([cache.h0[:, None], h[:, :-1]], axis=1)   # (N, T, H)
+    return _sequence_grads(x, h_prev, da_all, Wx, dprev)
+
+
+def _sequence_grads(x, h_prev, da_all, Wx, dh0) -> "RNNGrads":
+    """Parameter gradients of a recurrent layer over a whole sequence, shared by RNN and LSTM.
+
+    x: (N, T, D) inputs; h_prev: (N, T, H) hidden state entering each step;
+    da_all: (N, T, K) gradient of the pre-activations (K = H for the RNN, 4H for the LSTM).
+    """
     dx = da_all @ Wx.T
-    dWx = np.einsum("ntd,nth->dh", x, da_all)
-    dWh = np.einsum("ntk,nth->kh", h_prev, da_all)
+    dWx = np.einsum("ntd,ntk->dk", x, da_all)
+    dWh = np.einsum("nth,ntk->hk", h_prev, da_all)
     db = da_all.sum(axis=(0, 1))
-    return RNNGrads(dx, dprev, dWx, dWh, db)
+    return RNNGrads(dx, dh0, dWx, dWh, db)
 
 
 # --------------------------------------------------------------------------- LSTM
@@ -282,11 +291,7 @@ def lstm_backward(dh: np.ndarray, cache: LSTMCache) -> RNNGrads:
         da_all[:, s] = da
         dprev_h = da @ Wh.T
     h_prev = np.stack([sc.prev_h for sc in steps], axis=1)   # (N, T, H)
-    dx = da_all @ Wx.T
-    dWx = np.einsum("ntd,ntk->dk", x, da_all)
-    dWh = np.einsum("nth,ntk->hk", h_prev, da_all)
-    db = da_all.sum(axis=(0, 1))
-    return RNNGrads(dx, dprev_h, dWx, dWh, db)
+    return _sequence_grads(x, h_prev, da_all, Wx, dprev_h)
 
 
 # --------------------------------------------------------------------------- embeddings
