@@ -317,10 +317,71 @@ def autograde(instance: Instance, unit: str, students: list[str] | None = None, 
     ``max_processes`` and, for what it prints, ``max_output_bytes`` per cell
     (isolation needs root; otherwise only rlimits apply).
     """
-    from tqdm import tqdm
-
     inst = instance.require()
     inst.ensure_registered(unit)
+    with _run_lock(inst):
+        _tidy_after_killed_run(inst, unit)
+        return _autograde(inst, unit, students, workers, cluster, scheduler, force, progress, cell_timeout,
+                          notebook_timeout, warm_kernels, sandbox, memory_mb, max_processes, max_output_bytes)
+
+
+@contextlib.contextmanager
+def _run_lock(inst: Instance):
+    """One autograde run per instance at a time: the gradebook has one writer.
+
+    flock, not a pid file: the kernel drops the lock when the holder dies, so a
+    killed run never leaves the instance locked.
+    """
+    import fcntl
+
+    lock_dir = inst.root / ".grading"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / "autograde.lock", "a+", encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise CourseError(f"another `course autograde` is running on {inst.root} ({holder}); "
+                              "wait for it to finish, or stop it and run again (it resumes)") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+
+
+def _tidy_after_killed_run(inst: Instance, unit: str) -> None:
+    """Undo what a run killed half-way through swapping an autograded folder left behind.
+
+    Called under the run lock, so every temporary folder found is stale. A
+    folder moved aside (.old-) whose replacement never arrived goes back; the
+    gradebook was not yet written for it, so the grade and the folder agree.
+    """
+    root = inst.root / "autograded"
+    if not root.is_dir():
+        return
+    for student_dir in root.iterdir():
+        if not student_dir.is_dir():
+            continue
+        for p in list(student_dir.glob(f".{unit}.old-*")) + list(student_dir.glob(f".{unit}.tmp-*")):
+            dest = student_dir / unit
+            if ".old-" in p.name and not dest.exists():
+                p.rename(dest)
+            else:
+                shutil.rmtree(p, ignore_errors=True)
+    for snap in (inst.root / ".grading").glob(f"snapshot-{unit}-*.db"):
+        snap.unlink(missing_ok=True)
+
+
+def _autograde(inst, unit, students, workers, cluster, scheduler, force, progress, cell_timeout,
+               notebook_timeout, warm_kernels, sandbox, memory_mb, max_processes, max_output_bytes) -> Summary:
+    from tqdm import tqdm
+
     workers = max(1, int(workers or os.cpu_count() or 1))
     notebook_timeout = float(notebook_timeout or max(300.0, 20.0 * cell_timeout))
     all_students = inst.submitted_students(unit)

@@ -179,3 +179,26 @@ def test_whole_notebook_time_limit_zeroes_the_cells_it_did_not_reach():
     graded = nbformat.reads(result.notebooks[0].nb_json, as_version=4)
     last = [c for c in graded.cells if c.cell_type == "code"][-1]
     assert [o.get("ename") for o in last.outputs] == ["NotebookTimeout"]
+
+
+def test_a_second_run_on_the_same_instance_is_refused_and_a_killed_swap_is_undone(tmp_path):
+    """One writer per gradebook: a concurrent run gets a clear error; folders a killed run
+    left half-swapped are restored or removed before the next run grades."""
+    from autograder.course import CourseError
+    from autograder.grading import _run_lock, autograde
+
+    inst = H.make_instance(tmp_path / "inst", students={"perfect", "blank"})
+    with _run_lock(inst):
+        with pytest.raises(CourseError, match=r"another `course autograde` is running .*pid \d+"):
+            autograde(inst, H.UNIT, workers=1, cell_timeout=H.CELL_TIMEOUT, progress=False)
+    first = autograde(inst, H.UNIT, workers=1, cell_timeout=H.CELL_TIMEOUT, progress=False)
+    assert first.graded == 2
+    # a run killed between moving the old folder aside and moving the new one in
+    perfect = inst.autograded_dir("perfect", H.UNIT)
+    aside = perfect.parent / f".{H.UNIT}.old-99999"
+    perfect.rename(aside)
+    half = inst.autograded_dir("blank", H.UNIT).parent / f".{H.UNIT}.tmp-99999"
+    half.mkdir()
+    again = autograde(inst, H.UNIT, workers=1, cell_timeout=H.CELL_TIMEOUT, progress=False)
+    assert (again.graded, again.skipped) == (0, 2)
+    assert (perfect / f"{H.UNIT}.ipynb").is_file() and not aside.exists() and not half.exists()
