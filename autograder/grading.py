@@ -400,6 +400,8 @@ def _autograde(inst, unit, students, workers, cluster, scheduler, force, progres
         preimports = _setup_imports(gb, unit) if warm_kernels else ()
         hidden_cells = tuple(c.name for nb in gb.find_assignment(unit).notebooks for c in nb.source_cells
                              if "BEGIN HIDDEN TESTS" in (c.source or ""))
+    # warm sandboxed kernels are forks of a template that has imported what the locked cells import
+    fork_modules = _template_imports(inst, unit, notebooks, preimports) if warm_kernels and sandbox else None
     state = load_state(inst, unit)
     hashes, todo = {}, []
     for s in todo_students:
@@ -445,6 +447,7 @@ def _autograde(inst, unit, students, workers, cluster, scheduler, force, progres
                 cell_timeout=int(cell_timeout), notebook_timeout=notebook_timeout,
                 config=inst.config(), snapshot_bytes=snapshot_bytes,
                 warm_kernel=warm_kernels, preimports=preimports, hidden_cells=hidden_cells,
+                fork_modules=fork_modules,
                 sandbox=sandbox, memory_mb=int(memory_mb), max_processes=int(max_processes),
                 max_output_bytes=int(max_output_bytes), hide=hide,
             )
@@ -524,6 +527,23 @@ def _setup_imports(gb, unit: str) -> tuple[str, ...]:
             if c.name == "setup":
                 mods += setup_modules(c.source)
     return tuple(dict.fromkeys(mods)) or ("numpy",)
+
+
+def _template_imports(inst: Instance, unit: str, notebooks: list[str], preimports: tuple) -> tuple[str, ...]:
+    """What a kernel template imports: the setup cell's modules and every module the locked cells
+    (setup, tests, hidden tests) import, e.g. PyTorch as a test's oracle."""
+    import nbformat
+
+    from .integrity import locked_imports
+
+    mods = list(preimports)
+    for name in notebooks:
+        path = inst.source_dir / unit / f"{name}.ipynb"
+        try:
+            mods += locked_imports(nbformat.read(str(path), as_version=4))
+        except Exception:  # the source is checked elsewhere; a template with fewer imports still works
+            pass
+    return tuple(dict.fromkeys(mods))
 
 
 def _read_files(path: Path) -> dict[str, bytes]:

@@ -341,6 +341,11 @@ def _course_guard_install(TOKEN, KEY, MODULES, CLASS_PACKAGES, TRUSTED_DIRS):
         pass
     _Report.__module__ = "builtins"
     _Report.__qualname__ = _Report.__name__ = "CourseGuardReport"
+    def quiet_report(self, etype, value, tb, tb_offset=None):
+        # the answer travels in the reply's ename/evalue; IPython's full traceback of it would cost
+        # tens of ms per request (one before and one after every test)
+        return [f"{etype.__name__}: {value}"]
+    ip.set_custom_exc((_Report,), quiet_report)  # snapshotted below with the shell: restored like the rest
 
     VOLATILE = {"builtins.input", "builtins.raw_input", "getpass.getpass", "sys.excepthook"}
     state = {"mods": {}, "classes": {}, "defaults": {}, "ns": None, "ns_arrays": {}}
@@ -362,10 +367,54 @@ def _course_guard_install(TOKEN, KEY, MODULES, CLASS_PACKAGES, TRUSTED_DIRS):
                             pass
                     if isinstance(v, types.FunctionType):
                         state["defaults"][id(v)] = (v, v.__defaults__, dict(v.__kwdefaults__ or {}))
+        state["fast"] = None
     snap_modules()
+    sys_modules = dict(sys.modules)
+
+    def build_fast():
+        # The same comparisons as check() below, by identity, with the loops in C (itemgetter, map,
+        # operator.is_): tens of thousands of entries, checked before and after every test.
+        from operator import attrgetter, is_, itemgetter
+        def getter(keys):
+            return itemgetter(*keys) if len(keys) > 1 else (lambda m, k=keys[0]: (m[k],))
+        dicts = []
+        for mod, d in state["mods"].values():
+            if d:
+                dicts.append((mod.__dict__, getter(list(d)), tuple(d.values())))
+        for cls, d in state["classes"].values():
+            if d:
+                dicts.append((cls.__dict__, getter(list(d)), tuple(d.values())))
+        names = [n for n in state["mods"] if n in sys_modules]
+        fns = [(fn, dflt, kw) for fn, dflt, kw in state["defaults"].values()]
+        return {"dicts": dicts, "is": is_,
+                "mods": (getter(names), tuple(state["mods"][n][0] for n in names)) if names else None,
+                "fns": [f for f, _, _ in fns], "dflt": tuple(d for _, d, _ in fns), "dget": attrgetter("__defaults__"),
+                "kget": attrgetter("__kwdefaults__"), "plain": [f for f, _, kw in fns if not kw],
+                "kw": [(f, kw) for f, _, kw in fns if kw]}
+
+    def fast_clean():
+        """True when no guarded module, class or default changed (then check() skips those loops)."""
+        f = state.get("fast")
+        if f is None:
+            f = state["fast"] = build_fast()
+        is_ = f["is"]
+        try:
+            for dct, get, want in f["dicts"]:
+                if not all(map(is_, get(dct), want)):
+                    return False
+            if f["mods"] is not None and not all(map(is_, f["mods"][0](sys.modules), f["mods"][1])):
+                return False
+            if not all(map(is_, map(f["dget"], f["fns"]), f["dflt"])) or any(map(f["kget"], f["plain"])):
+                return False
+            for fn, kw in f["kw"]:
+                cur = fn.__kwdefaults__
+                if cur is None or len(cur) != len(kw) or not all(cur.get(k, is_) is v for k, v in kw.items()):
+                    return False
+        except Exception:  # a key removed, an odd object: let the full check say what
+            return False
+        return True
     sys_lists = {n: list(getattr(sys, n)) for n in ("meta_path", "path_hooks")}
     gc_callbacks = list(gc.callbacks)
-    sys_modules = dict(sys.modules)
     signals = {}
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM, signal.SIGVTALRM, signal.SIGPROF, signal.SIGUSR1,
               signal.SIGUSR2, signal.SIGCHLD):
@@ -459,7 +508,8 @@ def _course_guard_install(TOKEN, KEY, MODULES, CLASS_PACKAGES, TRUSTED_DIRS):
 
     def check(fix):
         bad = []
-        for name, (mod, d) in state["mods"].items():
+        clean = fast_clean()
+        for name, (mod, d) in ({} if clean else state["mods"]).items():
             cur = mod.__dict__
             for k, v in d.items():
                 if cur.get(k, bad) is not v:
@@ -470,7 +520,7 @@ def _course_guard_install(TOKEN, KEY, MODULES, CLASS_PACKAGES, TRUSTED_DIRS):
                 bad.append(f"sys.modules[{name!r}]")
                 if fix:
                     sys.modules[name] = mod
-        for cls, d in state["classes"].values():
+        for cls, d in ({} if clean else state["classes"]).values():
             cur = cls.__dict__
             for k, v in d.items():
                 if cur.get(k, bad) is not v:
@@ -480,7 +530,7 @@ def _course_guard_install(TOKEN, KEY, MODULES, CLASS_PACKAGES, TRUSTED_DIRS):
                             type.__setattr__(cls, k, v)
                         except Exception:
                             pass
-        for fn, dflt, kw in state["defaults"].values():
+        for fn, dflt, kw in ({} if clean else state["defaults"]).values():
             if fn.__defaults__ != dflt or dict(fn.__kwdefaults__ or {}) != kw:
                 bad.append(f"{fn.__module__}.{fn.__qualname__} defaults")
                 if fix:

@@ -79,7 +79,7 @@ def temp_dirs_to_hide(needed: tuple = ()) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _launch(kernel_name: str, modules: tuple[str, ...], sandbox=None):
+def _launch(kernel_name: str, modules: tuple[str, ...], sandbox=None, fork: tuple[str, ...] | None = None):
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
@@ -89,7 +89,7 @@ def _launch(kernel_name: str, modules: tuple[str, ...], sandbox=None):
         from .sandbox import Sandbox, SandboxedKernelManager
 
         sbx = Sandbox(limits=sandbox[0], hide=tuple(sandbox[1]), workdir=workdir).__enter__()
-        km = SandboxedKernelManager(sbx, kernel_name=kernel_name)
+        km = SandboxedKernelManager(sbx, fork_modules=fork, kernel_name=kernel_name)
     else:
         km = AsyncKernelManager(kernel_name=kernel_name)
     km.course_sandbox = sbx
@@ -126,14 +126,18 @@ def _shutdown_spares() -> None:
         _shutdown(km, workdir)
 
 
-def take_kernel(kernel_name: str = "python3", modules: tuple[str, ...] = ("numpy",), sandbox=None):
+def take_kernel(kernel_name: str = "python3", modules: tuple[str, ...] = ("numpy",), sandbox=None,
+                fork: tuple[str, ...] | None = None):
     """A started kernel (``AsyncKernelManager``) and its empty working dir; launches the next one.
 
     ``sandbox``: None, or ``(sandbox.Limits, hide_paths)``: the kernel runs in its own Sandbox.
+    ``fork``: with a sandbox, fork the kernel from a template that imported these modules
+    (:mod:`autograder.forkserver`) instead of starting a new interpreter.
     Returns ``(km, workdir, waited_s)``: ``waited_s`` is 0 when a spare was ready to hand.
     """
     global _finalizer
-    key = (kernel_name, tuple(modules), sandbox)
+    fork = tuple(fork) if fork is not None and sandbox is not None else None
+    key = (kernel_name, tuple(modules), sandbox, fork)
     t0 = time.perf_counter()
     got = _spare.pop(key, None)
     if got is not None:
@@ -142,10 +146,10 @@ def take_kernel(kernel_name: str = "python3", modules: tuple[str, ...] = ("numpy
             _shutdown(km, workdir)
             got = None
     if got is None:
-        km, workdir, _ = _launch(kernel_name, key[1], sandbox)
+        km, workdir, _ = _launch(kernel_name, key[1], sandbox, fork)
     waited = time.perf_counter() - t0
     try:
-        _spare[key] = _launch(kernel_name, key[1], sandbox)
+        _spare[key] = _launch(kernel_name, key[1], sandbox, fork)
     except Exception:
         pass
     if _finalizer is None:

@@ -276,17 +276,29 @@ class Sandbox:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def SandboxedKernelManager(sandbox: Sandbox, **kwargs):
+def SandboxedKernelManager(sandbox: Sandbox, fork_modules: tuple[str, ...] | None = None, **kwargs):
     """A ``jupyter_client`` AsyncKernelManager (what nbclient expects) whose kernel runs inside ``sandbox``.
 
     The kernel talks over Unix sockets in its working directory, since it has
-    no network (not even loopback shared with the grader).
+    no network (not even loopback shared with the grader).  With
+    ``fork_modules`` the kernel is forked from a template process that has
+    imported those modules (:mod:`autograder.forkserver`), where that works.
     """
     from jupyter_client import AsyncKernelManager
 
+    server = None
+    if fork_modules is not None:
+        from .forkserver import server_for
+
+        server = server_for(tuple(fork_modules))
+
     class _KM(AsyncKernelManager):
         def format_kernel_cmd(self, extra_arguments=None):
-            return sandbox.wrap(super().format_kernel_cmd(extra_arguments))
+            cmd = super().format_kernel_cmd(extra_arguments)
+            return cmd if server is not None else sandbox.wrap(cmd)  # the fork provisioner wraps if it must
+
+        def sandbox_cmd(self, cmd):
+            return sandbox.wrap(cmd)
 
         def write_connection_file(self, **kw):
             super().write_connection_file(**kw)
@@ -294,6 +306,10 @@ def SandboxedKernelManager(sandbox: Sandbox, **kwargs):
                 os.chown(self.connection_file, sandbox.uid, sandbox.uid)
 
     km = _KM(**kwargs)
+    if server is not None:
+        from .forkserver import provisioner_for
+
+        km.provisioner = provisioner_for(km, server, str(sandbox._spec_path))
     # The connection file (it holds the HMAC key) and the sockets live in a
     # directory only the submission's uid (and the grader) can enter.
     ipc_dir = Path(sandbox.workdir) / ".kernel"
@@ -379,8 +395,19 @@ def _confine(cover: list[str], keep: list[str]) -> None:
         libc.mount(b"tmpfs", c.encode(), None, 32 | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, None)  # MS_REMOUNT
 
 
-def _launch(spec_path: str, cmd: list[str]) -> None:  # pragma: no cover - runs in the child
-    spec = json.loads(Path(spec_path).read_text())
+def scrub_env(env) -> dict:
+    """The environment without what a submission must not learn (Jupyter tokens, the grader's settings,
+    database credentials)."""
+    return {k: v for k, v in env.items() if not k.startswith(("JPY_", "JUPYTER_TOKEN", "COURSE_", "PGPASS",
+                                                              "DATABASE"))}
+
+
+def enter(spec: dict) -> dict:  # pragma: no cover - runs in the child
+    """Put this process into the sandbox ``spec`` describes; returns the environment for the kernel.
+
+    Used by the launcher below (which then execs the kernel) and by a kernel
+    forked from a template (:mod:`autograder.forkserver`), which runs it in-process.
+    """
     lim = spec["limits"]
     if spec["isolate"]:
         for d in spec["cgroups"]:
@@ -411,13 +438,17 @@ def _launch(spec_path: str, cmd: list[str]) -> None:  # pragma: no cover - runs 
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("JPY_", "JUPYTER_TOKEN", "COURSE_", "PGPASS", "DATABASE"))}
+    env = scrub_env(os.environ)
     env.update(HOME=workdir, TMPDIR=workdir, MPLCONFIGDIR=os.path.join(workdir, ".mpl"),
                PYTHONDONTWRITEBYTECODE="1")
     # Submissions are graded side by side, one per core: one BLAS thread each.
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env.setdefault(var, "1")
+    return env
+
+
+def _launch(spec_path: str, cmd: list[str]) -> None:  # pragma: no cover - runs in the child
+    env = enter(json.loads(Path(spec_path).read_text()))
     os.execvpe(cmd[0], cmd, env)
 
 

@@ -57,6 +57,7 @@ class GradeJob:
     warm_kernel: bool = False     # take a pre-started kernel from this worker's pool
     preimports: tuple = ("numpy",)  # modules a warm kernel imports at start-up (the setup cell's)
     hidden_cells: tuple = ()     # grade ids whose source has hidden tests: their checksum change is expected
+    fork_modules: tuple | None = None  # sandboxed kernels fork from a template with these imports (None: exec)
     sandbox: bool = True          # run the kernel in a sandbox.Sandbox (isolation needs root; rlimits otherwise)
     memory_mb: int = 2048         # sandbox caps (sandbox.Limits)
     max_processes: int = 256
@@ -308,14 +309,14 @@ def _run_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> Noteb
         from .kernels import take_kernel
 
         # the warm kernel was launched in its own empty dir: move the submission's files there
-        km, kdir, kwait = take_kernel(kernel_name, job.preimports, sandbox=spec)
+        km, kdir, kwait = take_kernel(kernel_name, job.preimports, sandbox=spec, fork=job.fork_modules)
         sbx = getattr(km, "course_sandbox", None)
     elif spec is not None:
         from .kernels import kernel_dir
         from .sandbox import Sandbox, SandboxedKernelManager
 
         sbx = Sandbox(limits=spec[0], hide=spec[1], workdir=kernel_dir(True)).__enter__()
-        km = SandboxedKernelManager(sbx, kernel_name=kernel_name)
+        km = SandboxedKernelManager(sbx, fork_modules=job.fork_modules, kernel_name=kernel_name)
         kdir = Path(sbx.workdir)
     if kdir != workdir:
         _move_all(workdir, kdir)

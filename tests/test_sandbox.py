@@ -2,11 +2,15 @@
 
 Isolation (namespaces, per-submission uid, cgroups) needs root, which CI and a
 grading server have; as an ordinary user only the rlimits apply, and the tests
-of isolation say so instead of passing vacuously.
+of isolation say so instead of passing vacuously.  Every test runs twice: with
+the kernel started as a new interpreter (``exec``) and forked from a template
+that has the course's imports done (``fork``, what grading uses).
 """
 from __future__ import annotations
 
 import os
+import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -17,23 +21,34 @@ from autograder.sandbox import Limits, Sandbox, SandboxedKernelManager, can_isol
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sandbox")]
 needs_root = pytest.mark.skipif(not can_isolate(), reason="isolation needs root (CI and grading servers run as root)")
+TEMPLATE = ("numpy", "course_lib.grading")
+FORK = None  # set per test by the `launch` fixture
 
 
-def run_cells(*sources: str, limits: Limits | None = None, hide=()):
+@pytest.fixture(autouse=True, params=["exec", "fork"])
+def launch(request, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "FORK", TEMPLATE if request.param == "fork" else None)
+    return request.param
+
+
+def run_cells(*sources: str, limits: Limits | None = None, hide=(), fork="default"):
     """Run cells in a sandboxed kernel; return (outputs per cell, error or None, sandbox facts)."""
     from nbclient import NotebookClient
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     error = None
+    fork = FORK if fork == "default" else fork
     with Sandbox(limits=limits or Limits(memory_mb=768, max_processes=48), hide=hide) as sbx:
-        km = SandboxedKernelManager(sbx, kernel_name="python3")
+        km = SandboxedKernelManager(sbx, fork_modules=fork, kernel_name="python3")
         client = NotebookClient(nb, km=km, timeout=20, allow_errors=True, interrupt_on_timeout=True)
         try:
             client.execute()
         except Exception as exc:  # DeadKernelError, CellTimeoutError
             error = type(exc).__name__
-        facts = {"oom": sbx.oom_killed(), "isolation": sbx.isolation, "workdir": str(sbx.workdir)}
+        facts = {"oom": sbx.oom_killed(), "isolation": sbx.isolation, "workdir": str(sbx.workdir),
+                 "forked": getattr(km.provisioner, "forked", False)}
+    assert facts["forked"] == (fork is not None), "the kernel did not start the way the test asked"
     outs = []
     for cell in nb.cells:
         text = ""
@@ -119,3 +134,10 @@ def test_rlimits_apply_even_without_root():
         limits=Limits(max_file_mb=8))
     assert outs[0].split() == [str(8 * 2**20), "0"]
     assert not Path(facts["workdir"]).exists(), "the sandbox removes its working directory"
+
+
+def test_a_timed_out_cell_is_interrupted_and_the_kernel_goes_on():
+    outs, error, _ = run_cells("import time\nwhile True:\n    time.sleep(0.01)", "print('next')")
+    assert "KeyboardInterrupt" in outs[0] or "CellTimeoutError" in (error or ""), (outs, error)
+    if error is None:
+        assert outs[1].strip() == "next"

@@ -1,0 +1,88 @@
+"""Kernels forked from a template process (autograder.forkserver): fresh, secret-free, never orphaned.
+
+The sandbox's limits and isolation are tested for forked kernels in
+tests/test_sandbox.py (every test there runs with both launches).
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder.sandbox import Limits, Sandbox, SandboxedKernelManager
+from tests.test_sandbox import TEMPLATE, run_cells
+
+pytestmark = [pytest.mark.slow]
+
+
+
+def test_a_forked_kernel_is_fresh_and_learns_no_secret(monkeypatch):
+    """Fresh random seeds, its own working directory, and neither its environment nor its process's
+    environment block (/proc/self/environ) holds the grader's settings."""
+    from autograder import forkserver
+
+    forkserver.close_all()  # a template started now sees the secret in the grader's environment
+    monkeypatch.setenv("COURSE_DB_PASSWORD", "hunter2")
+    monkeypatch.setenv("PGPASSWORD", "hunter2")
+    probe = ("import os, numpy, random, sys\n"
+             "try:\n    block = open('/proc/self/environ', 'rb').read()\n"
+             "except PermissionError:\n    block = b''  # the uid switch made the process non-dumpable\n"
+             "print(numpy.random.randint(1 << 30), random.getrandbits(30), os.getcwd(),\n"
+             "      'hunter2' in str(dict(os.environ)), b'hunter2' in block, 'course_lib.grading' in sys.modules)")
+    a, error_a, facts_a = run_cells(probe, fork=TEMPLATE)
+    b, error_b, facts_b = run_cells(probe, fork=TEMPLATE)
+    forkserver.close_all()
+    assert error_a is None and error_b is None, (a, b)
+    a, b = a[0].split(), b[0].split()
+    assert a[0] != b[0] and a[1] != b[1], "each kernel draws its own seeds"
+    assert a[2] == facts_a["workdir"] and b[2] == facts_b["workdir"]
+    assert a[3:5] == ["False", "False"], "the grader's secrets reached the kernel"
+    assert a[5] == "True", "the template's imports are there"
+
+
+def test_the_template_takes_its_kernels_with_it():
+    """A worker that dies takes its template with it, and the template its kernels: nothing is orphaned."""
+    from jupyter_client import BlockingKernelClient
+    from jupyter_core.utils import run_sync
+
+    from autograder import forkserver
+
+    with Sandbox(limits=Limits(memory_mb=768, max_processes=48)) as sbx:
+        km = SandboxedKernelManager(sbx, fork_modules=TEMPLATE, kernel_name="python3")
+        run_sync(km.start_kernel)()
+        alive = run_sync(km.is_alive)
+        kc = BlockingKernelClient()
+        kc.load_connection_info(km.get_connection_info())
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=60)
+            pid = km.provisioner.pid
+            assert km.provisioner.forked and alive()
+            forkserver.server_for(TEMPLATE).proc.kill()
+            deadline = time.monotonic() + 10
+            while alive() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not alive(), f"kernel {pid} outlived its template"
+            try:  # gone, or dead and waiting for init to reap it
+                state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                state = "gone"
+            assert state in ("gone", "Z", "X"), state
+        finally:
+            kc.stop_channels()
+            run_sync(km.shutdown_kernel)(now=True)
+            forkserver.close_all()
+
+
+def test_without_a_template_kernels_start_the_ordinary_way(monkeypatch):
+    from autograder import forkserver
+
+    forkserver.close_all()
+    monkeypatch.setattr(forkserver, "supported", lambda: False)
+    with Sandbox(limits=Limits(memory_mb=768, max_processes=48)) as sbx:
+        km = SandboxedKernelManager(sbx, fork_modules=TEMPLATE, kernel_name="python3")
+        assert getattr(km.provisioner, "forked", False) is False
+        cmd = km.format_kernel_cmd()
+        assert cmd[1:3] == ["-m", "autograder.sandbox"], "without a template the launcher must wrap the kernel"
+    forkserver.close_all()
