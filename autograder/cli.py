@@ -65,7 +65,9 @@ def cmd_autograde(args, course):
     summary = autograde(inst, args.unit, students=args.student or None, workers=args.workers,
                         cluster=args.cluster, scheduler=args.scheduler, force=args.force,
                         progress=not args.no_progress, cell_timeout=args.timeout,
-                        notebook_timeout=args.notebook_timeout, warm_kernels=args.warm_kernels)
+                        notebook_timeout=args.notebook_timeout, warm_kernels=args.warm_kernels,
+                        sandbox=args.sandbox, memory_mb=args.memory_mb, max_processes=args.max_processes,
+                        max_output_bytes=args.max_output_bytes)
     for r in summary.records:
         if r.status not in ("ok", "skipped"):
             print(f"  {r.student}: {r.status}: {r.error}", file=sys.stderr)
@@ -148,6 +150,22 @@ def make_parser() -> argparse.ArgumentParser:
                              "starts its next kernel, with the setup cell's imports, while it grades)")
         sp.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    def limits_opts(sp):
+        from .sandbox import Limits
+
+        sp.add_argument("--memory-mb", type=_positive_int, default=Limits.memory_mb, metavar="MB",
+                        help="memory cap of each kernel together with every process it starts, in MB "
+                             f"(default {Limits.memory_mb}; not applied with --no-sandbox)")
+        sp.add_argument("--max-processes", type=_positive_int, default=Limits.max_processes, metavar="N",
+                        help="processes and threads each submission may run; stops fork bombs "
+                             f"(default {Limits.max_processes}; not applied with --no-sandbox)")
+        sp.add_argument("--max-output-bytes", type=_positive_int, default=Limits.max_output_bytes, metavar="BYTES",
+                        help="output kept per cell; the rest is dropped with a note in the graded notebook "
+                             f"(default {Limits.max_output_bytes})")
+        sp.add_argument("--no-sandbox", dest="sandbox", action="store_false",
+                        help="run kernels without the sandbox: no own uid, no network cut, sources and gradebook "
+                             "visible, no memory or process caps (only for trusted submissions or debugging)")
+
     b = sub.add_parser("build", help="regenerate notebooks/assignments/ from solutions/",
                        description="Regenerate notebooks/assignments/<unit>/ from solutions/<unit>/ with nbgrader.")
     b.add_argument("units", nargs="*", metavar="UNIT", help="units to build (default: all)")
@@ -167,6 +185,7 @@ def make_parser() -> argparse.ArgumentParser:
     a.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
     a.add_argument("--notebook-timeout", type=_positive_int, metavar="SECONDS",
                    help="whole-notebook time limit (default: 20 x --timeout, at least 300)")
+    limits_opts(a)
     inst_opts(a)
     grade_opts(a, 30)
     a.set_defaults(func=cmd_autograde)

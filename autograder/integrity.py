@@ -12,7 +12,9 @@ small functions the worker calls:
 2. **Structure** (:func:`structure_issues`): grade cells missing, duplicated,
    out of order, of another cell type, or with changed flags are recorded for
    the instructor.  The repair itself is nbgrader's (OverwriteCells with
-   ``add_missing_cells``); we only say what was wrong.
+   ``add_missing_cells``), except for duplicated grade ids (copy/paste), on
+   which nbgrader's sanitize pass fails: :func:`repair_duplicates` keeps one
+   copy of each before it runs.
 3. **The verdict** (:func:`fix_verdict`): nbgrader scores a grade cell from its
    outputs, and takes the *first* ``execute_result`` as partial credit even
    when an error follows it, so ``sys.displayhook(12)`` called from a student's
@@ -37,6 +39,15 @@ small functions the worker calls:
    ``sys.settrace`` / ``sys.setprofile`` / ``gc.get_objects`` /
    ``gc.get_referrers``.
 
+5. **A stuck kernel** (``IntegrityExecute._fresh_kernel_or_stop``): a cell
+   that times out and ignores the interrupt (SIGINT ignored, stuck in C) used
+   to end the notebook: every later cell scored 0.  Instead the kernel is
+   restarted (``restart_kernel(now=True)``: same sandbox, working directory
+   and connection), the guard is installed again, and the code cells before
+   the stuck one run again, silently, tests and timed-out cells excepted;
+   grading goes on with the next cell.  At most ``max_restarts`` times per
+   notebook, and only while the notebook's time limit allows.
+
 What in-process checks cannot do: a submission that reaches the grader's own
 code through ``ctypes`` (raw memory), or that replaces a piece of the kernel
 the snapshot does not cover, or that patches and un-patches inside one test
@@ -56,7 +67,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
-    "inspect_notebook_file", "read_notebook", "missing_notebook_message", "structure_issues",
+    "inspect_notebook_file", "read_notebook", "missing_notebook_message", "structure_issues", "repair_duplicates",
     "fix_verdict", "locked_imports", "KernelGuard", "integrity_execute_class", "MAX_NOTEBOOK_MB",
 ]
 
@@ -226,6 +237,93 @@ def structure_issues(submitted, source) -> list[str]:
     return issues
 
 
+def _tracked(cell) -> bool:
+    """A cell nbgrader's DeduplicateIds looks at: grade, solution or locked, with a grade id."""
+    m = cell.get("metadata", {}).get("nbgrader")
+    return isinstance(m, dict) and bool(m.get("grade_id")) and bool(m.get("grade") or m.get("solution")
+                                                                      or m.get("locked"))
+
+
+def _demote(cell, run: bool):
+    """``cell`` without its nbgrader metadata.  ``run``: stays a cell of its type (a code cell runs like any
+    cell the student added); otherwise a code cell becomes a raw cell, kept for the reader but never run."""
+    import nbformat
+
+    meta = {k: v for k, v in cell.get("metadata", {}).items() if k not in ("nbgrader", "editable", "deletable")}
+    if run or cell.cell_type != "code":
+        new = nbformat.from_dict({**cell, "metadata": meta})
+    else:
+        new = nbformat.v4.new_raw_cell(cell.source)
+    if "id" in cell:
+        new["id"] = cell["id"]
+    elif "id" in new:
+        del new["id"]  # nbformat < 4.5 notebooks have no cell ids
+    return new
+
+
+def repair_duplicates(nb, source=None) -> dict[str, str]:
+    """Keep one copy of each duplicated grade id; returns ``{grade id: note}`` for the ones repaired.
+
+    Copy/paste in JupyterLab duplicates a cell together with its nbgrader
+    metadata.  nbgrader's DeduplicateIds then empties the metadata of every
+    copy but the last, and the sanitize pass fails on the emptied cells
+    (OverwriteCells ``add_missing_cells``: ``KeyError 'grade_id'``; without it,
+    CheckCellMetadata: ``SchemaTooOldError``), so the notebook scored 0.  Run
+    before that pass, this keeps, per grade id:
+
+    * a test, setup or other locked cell: the **first** copy (nbgrader keeps
+      the last; the first is where the release put it, before what the student
+      pasted, and OverwriteCells restores its source from the gradebook
+      whichever copy it is).  The other copies become raw cells: never run,
+      so a copy edited to ``pass`` neither runs as a test nor hides one, and
+      a second setup does not reset the kernel half-way;
+    * a solution cell: the **last** copy, as nbgrader does.  The earlier
+      copies lose their nbgrader metadata and run as ordinary cells in
+      notebook order, as in the student's own Run All, so the definitions in
+      force when the tests run are the student's last ones.
+
+    ``source``: the instructor's source notebook, which says which ids are
+    solution cells (otherwise the first copy's own flags say).
+    """
+    import nbformat
+
+    groups: dict[str, list[int]] = {}
+    for i, cell in enumerate(nb.cells):
+        if _tracked(cell):
+            groups.setdefault(cell.metadata["nbgrader"]["grade_id"], []).append(i)
+    if all(len(idx) < 2 for idx in groups.values()):
+        return {}
+    kinds = {}
+    for cell in (source.cells if source is not None else []):
+        m = _nbg(cell)
+        if m.get("grade_id"):
+            kinds[m["grade_id"]] = bool(m.get("solution"))
+    notes, demoted = {}, []
+    for gid, idx in groups.items():
+        if len(idx) < 2:
+            continue
+        solution = kinds.get(gid, bool(nb.cells[idx[0]].metadata["nbgrader"].get("solution")))
+        keep = idx[-1] if solution else idx[0]
+        for i in idx:
+            if i != keep:
+                nb.cells[i] = _demote(nb.cells[i], run=solution)
+                demoted.append(i)
+        one = len(idx) == 2
+        copies = "the other copy" if one else f"the other {len(idx) - 1} copies"
+        notes[gid] = (f"duplicated cell {gid} removed (kept the last copy; {copies} "
+                      + ("runs as an ordinary cell)" if one else "run as ordinary cells)") if solution else
+                      f"duplicated cell {gid} removed (kept the first copy; {copies} "
+                      + ("is" if one else "are") + " not run)")
+    # a pasted copy may carry its original's cell id: the copies get new ones (ids must be unique)
+    taken = {c.get("id") for i, c in enumerate(nb.cells) if i not in demoted}
+    for i in demoted:
+        if "id" in nb.cells[i]:
+            if nb.cells[i]["id"] in taken:
+                nb.cells[i]["id"] = nbformat.v4.new_raw_cell().id
+            taken.add(nb.cells[i]["id"])
+    return notes
+
+
 # ---------------------------------------------------------------- the verdict
 
 
@@ -366,7 +464,8 @@ def _course_guard_install(TOKEN, KEY, MODULES, CLASS_PACKAGES, TRUSTED_DIRS):
                         except Exception:
                             pass
                     if isinstance(v, types.FunctionType):
-                        state["defaults"][id(v)] = (v, v.__defaults__, dict(v.__kwdefaults__ or {}))
+                        # __code__ too: ctypes.memmove can swap a function's code without any audit event
+                        state["defaults"][id(v)] = (v, v.__defaults__, dict(v.__kwdefaults__ or {}), v.__code__)
         state["fast"] = None
     snap_modules()
     sys_modules = dict(sys.modules)
@@ -385,11 +484,12 @@ def _course_guard_install(TOKEN, KEY, MODULES, CLASS_PACKAGES, TRUSTED_DIRS):
             if d:
                 dicts.append((cls.__dict__, getter(list(d)), tuple(d.values())))
         names = [n for n in state["mods"] if n in sys_modules]
-        fns = [(fn, dflt, kw) for fn, dflt, kw in state["defaults"].values()]
+        fns = [(fn, dflt, kw) for fn, dflt, kw, _ in state["defaults"].values()]
         return {"dicts": dicts, "is": is_,
                 "mods": (getter(names), tuple(state["mods"][n][0] for n in names)) if names else None,
                 "fns": [f for f, _, _ in fns], "dflt": tuple(d for _, d, _ in fns), "dget": attrgetter("__defaults__"),
                 "kget": attrgetter("__kwdefaults__"), "plain": [f for f, _, kw in fns if not kw],
+                "cget": attrgetter("__code__"), "code": tuple(c for _, _, _, c in state["defaults"].values()),
                 "kw": [(f, kw) for f, _, kw in fns if kw]}
 
     def fast_clean():
@@ -405,6 +505,8 @@ def _course_guard_install(TOKEN, KEY, MODULES, CLASS_PACKAGES, TRUSTED_DIRS):
             if f["mods"] is not None and not all(map(is_, f["mods"][0](sys.modules), f["mods"][1])):
                 return False
             if not all(map(is_, map(f["dget"], f["fns"]), f["dflt"])) or any(map(f["kget"], f["plain"])):
+                return False
+            if not all(map(is_, map(f["cget"], f["fns"]), f["code"])):
                 return False
             for fn, kw in f["kw"]:
                 cur = fn.__kwdefaults__
@@ -440,9 +542,17 @@ def _course_guard_install(TOKEN, KEY, MODULES, CLASS_PACKAGES, TRUSTED_DIRS):
 
     MYFILE = sys._getframe().f_code.co_filename
 
-    def untrusted_caller():
+    # ctypes reads and writes any memory (a function's code, the guard's own state): no submission
+    # may use it directly.  Libraries may; the first caller outside ctypes decides.
+    CTYPES = tuple({os.path.dirname(ctypes.__file__) + os.sep,
+                    os.path.dirname(os.path.realpath(ctypes.__file__)) + os.sep})
+    CTYPES_EVENTS = {"ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle", "ctypes.cdata", "ctypes.cdata/buffer",
+                     "ctypes.call_function", "ctypes.PyObj_FromPtr", "ctypes.string_at", "ctypes.wstring_at",
+                     "ctypes.addressof"}
+
+    def untrusted_caller(skip=()):
         f = sys._getframe(2)
-        while f is not None and f.f_code.co_filename == MYFILE:
+        while f is not None and (f.f_code.co_filename == MYFILE or (skip and f.f_code.co_filename.startswith(skip))):
             f = f.f_back
         fn = f.f_code.co_filename if f is not None else ""
         return not ((fn.startswith(trusted) and not fn.startswith("<")) or fn in trusted_files)
@@ -470,6 +580,9 @@ def _course_guard_install(TOKEN, KEY, MODULES, CLASS_PACKAGES, TRUSTED_DIRS):
                        "sys._current_frames"):
             if untrusted_caller():
                 raise PermissionError(f"the grader does not allow {event} in a submission")
+        elif event in CTYPES_EVENTS:
+            if untrusted_caller(CTYPES):
+                raise PermissionError(f"the grader does not allow ctypes ({event}) in a submission")
         elif event == "course.guard." + TOKEN:
             nonce, what = args[0], args[1]
             caller = sys._getframe(1)
@@ -530,12 +643,16 @@ def _course_guard_install(TOKEN, KEY, MODULES, CLASS_PACKAGES, TRUSTED_DIRS):
                             type.__setattr__(cls, k, v)
                         except Exception:
                             pass
-        for fn, dflt, kw in ({} if clean else state["defaults"]).values():
+        for fn, dflt, kw, code in ({} if clean else state["defaults"]).values():
             if fn.__defaults__ != dflt or dict(fn.__kwdefaults__ or {}) != kw:
                 bad.append(f"{fn.__module__}.{fn.__qualname__} defaults")
                 if fix:
                     fn.__defaults__ = dflt
                     fn.__kwdefaults__ = dict(kw) if kw else None
+            if fn.__code__ is not code:
+                bad.append(f"{fn.__module__}.{fn.__qualname__} code")
+                if fix:
+                    fn.__code__ = code
         for obj, d in shell_cls.values():
             cur = vars(obj)
             for k in list(cur):
@@ -726,6 +843,7 @@ def integrity_execute_class(base):
     class IntegrityExecute(base):
         guard: KernelGuard | None = None
         max_output_bytes: int = 1_000_000
+        max_restarts: int = 3     # fresh kernels per notebook after a cell that ignored the interrupt
         integrity_notes: list
 
         def output(self, outs, msg, display_id, cell_index):
@@ -763,6 +881,7 @@ def integrity_execute_class(base):
             self._guard_ok = True
             self._setup_pending = True
             self._prelude_sent = False
+            self.restarts = 0
             if self.guard is None:
                 self.guard = KernelGuard(modules=locked_imports(nb))
             return super().preprocess(nb, resources, km)
@@ -771,7 +890,9 @@ def integrity_execute_class(base):
             super().on_cell_executed(**kwargs)  # nbgrader's own fix for a swallowed traceback
             self._replies[kwargs["cell_index"]] = kwargs["execute_reply"]
 
-        async def _silent(self, code: str, timeout: float = 60.0):
+        async def _silent(self, code: str, timeout: float = 60.0, drain: bool = False):
+            """Run ``code`` silently; its execute_reply, or None (no reply in ``timeout``, kernel gone).
+            ``drain``: throw away what it prints meanwhile (a replayed cell's output is not kept)."""
             import time
 
             msg_id = await ensure_async(self.kc.execute(code, silent=True, store_history=False,
@@ -781,14 +902,32 @@ def integrity_execute_class(base):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return None
+                if drain:
+                    await self._drain_iopub()
                 try:
-                    msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=min(left, 1.0)))
+                    msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=min(left, 0.2 if drain else 1.0)))
                 except Exception:  # queue.Empty: is the kernel still there?
                     if not await ensure_async(self.kc.is_alive()):
                         return None
                     continue
                 if msg["parent_header"].get("msg_id") == msg_id:
                     return msg
+
+        async def _drain_iopub(self) -> None:
+            while True:
+                try:
+                    await ensure_async(self.kc.iopub_channel.get_msg(timeout=0))
+                except Exception:  # queue.Empty
+                    return
+
+        def _send_prelude(self) -> None:
+            """Install the kernel guard: before any student code runs in this kernel."""
+            self._prelude_sent = True
+            reply = run_sync(self._silent)(self.guard.prelude(), 120.0)
+            if reply is None or reply["content"].get("status") != "ok":
+                self._guard_ok = False
+                self._note("the grader could not prepare the kernel: "
+                           + str((reply or {}).get("content", {}).get("evalue", "no reply"))[:200])
 
         def _ask(self, what: str, timeout: float = 60.0, source: str | None = None):
             code, nonce = self.guard.call(what, source)
@@ -809,12 +948,7 @@ def integrity_execute_class(base):
             if cell.cell_type != "code" or not cell.source.strip() or getattr(self, "kc", None) is None:
                 return super().preprocess_cell(cell, resources, index)
             if not self._prelude_sent:
-                self._prelude_sent = True
-                reply = run_sync(self._silent)(self.guard.prelude(), 120.0)
-                if reply is None or reply["content"].get("status") != "ok":
-                    self._guard_ok = False
-                    self._note("the grader could not prepare the kernel: "
-                               + str((reply or {}).get("content", {}).get("evalue", "no reply"))[:200])
+                self._send_prelude()
             is_grade = bool(m.get("grade")) and not m.get("solution")
             locked = bool(m.get("locked")) or is_grade
             suffix_nonce = None
@@ -839,21 +973,25 @@ def integrity_execute_class(base):
                 cell, resources = super().preprocess_cell(cell, resources, index)
             except CellTimeoutError:
                 # nbclient gave up waiting for the kernel to go idle after the interrupt
+                cell.source = original
                 cell.outputs.append(_error("CellTimeoutError", "the cell timed out and the kernel did not respond "
                                            "to the interrupt"))
-                self.unresponsive = m.get("grade_id") or f"cell {index}"
-                raise UnresponsiveKernel("the kernel did not respond after the interrupt") from None
+                if hasattr(self, "_done"):
+                    self._done.add(index)
+                self._fresh_kernel_or_stop(index, m.get("grade_id") or f"cell {index}")
+                self._replies.pop(index, None)
+                return cell, resources
             finally:
                 cell.source = original
                 self._in_grade_cell = False
             reply = self._replies.pop(index, None)
             if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])):
                 # interrupted after the timeout: is the kernel back?  If not (SIGINT ignored, stuck in C),
-                # every later cell would wait out its own timeout; stop here instead.
+                # every later cell would wait out its own timeout: grading goes on in a fresh kernel instead.
                 code, nonce = self.guard.call("ping")
                 if run_sync(self._silent)(code, 5.0) is None:
-                    self.unresponsive = m.get("grade_id") or f"cell {index}"
-                    raise UnresponsiveKernel("the kernel did not respond after the interrupt")
+                    self._fresh_kernel_or_stop(index, m.get("grade_id") or f"cell {index}")
+                    return cell, resources
             if is_grade:
                 self._judge(cell, reply, suffix_nonce)
             elif locked and self._setup_pending and m.get("grade_id") and self._guard_ok:
@@ -862,6 +1000,73 @@ def integrity_execute_class(base):
                 if self._ask("setup") is None:
                     self._guard_ok = False
             return cell, resources
+
+        def _fresh_kernel_or_stop(self, index: int, what: str) -> None:
+            """After cell ``index`` timed out and its kernel ignored the interrupt: grading goes on with
+            the next cell in a fresh kernel that has run the cells before it again (tests excepted).
+            Raises UnresponsiveKernel (the cells after it are not run) when that cannot be done."""
+            why = self._restart_and_replay(index)
+            if why is not None:
+                self.unresponsive = what
+                self._note(f"after {what}: no fresh kernel ({why})")
+                raise UnresponsiveKernel("the kernel did not respond after the interrupt")
+            self.restarts += 1
+            self._note(f"{what} timed out and ignored the interrupt: the kernel was restarted and the "
+                       "cells before it were run again")
+            if self.restarts == 1 and getattr(self, "outcome", "ok") in ("ok", "timeout"):
+                self.outcome = "timeout"
+                self.detail = (f"{what} timed out and the kernel could not be interrupted; the cells after it "
+                               "were graded in a fresh kernel")
+
+        def _restart_and_replay(self, index: int) -> str | None:
+            """Kill the kernel, start a fresh one with the kernel guard, run the code cells before
+            ``index`` again (test cells excepted, outputs thrown away).  None when done, else why not."""
+            import time
+
+            if self.restarts >= self.max_restarts:
+                return f"{self.max_restarts} restarts already"
+            deadline = getattr(self, "_deadline", None)
+            if deadline is not None and deadline - time.monotonic() < 5:
+                return "the notebook time limit is reached"
+
+            async def restart():
+                await ensure_async(self.kc.stop_channels())
+                await ensure_async(self.km.restart_kernel(now=True))  # same sandbox, working dir, connection
+                self.kc = self.km.client()
+                await ensure_async(self.kc.start_channels())
+                await ensure_async(self.kc.wait_for_ready(timeout=self.startup_timeout))
+                self.kc.allow_stdin = False
+
+            try:
+                run_sync(restart)()
+            except Exception as exc:
+                return f"restart failed: {exc.__class__.__name__}: {str(exc)[:100]}"
+            old = self.guard
+            self.guard = KernelGuard(modules=old.modules, class_packages=old.class_packages,
+                                     trusted_dirs=old.trusted_dirs)
+            self._guard_ok, self._setup_pending = True, True
+            self._send_prelude()
+            skip = getattr(self, "skip_cells_with_tag", "skip-execution")
+            for i, c in enumerate(self.nb.cells[:index]):
+                m = c.metadata.get("nbgrader", {})
+                if c.cell_type != "code" or not c.source.strip() or skip in c.metadata.get("tags", []):
+                    continue
+                if m.get("grade") and not m.get("solution"):
+                    continue  # tests are scored already and define nothing later cells need
+                if any(o.get("ename") in ("CellTimeoutError", "NotebookTimeout") for o in c.get("outputs", [])):
+                    continue  # it would only time out again
+                locked = bool(m.get("locked"))
+                if locked and self._guard_ok and self._ask("restore", source=c.source) is None:
+                    self._guard_ok = False
+                timeout = self._cell_timeout(c) if hasattr(self, "_cell_timeout") else (self.timeout or 60)
+                if run_sync(self._silent)(c.source, timeout, True) is None:
+                    return f"cell {m.get('grade_id') or i} did not finish when run again"
+                if locked and self._setup_pending and m.get("grade_id") and self._guard_ok:
+                    self._setup_pending = False
+                    if self._ask("setup") is None:
+                        self._guard_ok = False
+            run_sync(self._drain_iopub)()
+            return None
 
         def _judge(self, cell, reply, suffix_nonce) -> None:
             gid = cell.metadata["nbgrader"].get("grade_id")

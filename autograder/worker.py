@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import secrets
 import shutil
 import socket
 import tempfile
@@ -275,6 +276,8 @@ def _run_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> Noteb
     # nbgrader's own repair for deleted (or de-flagged) grade cells: put them back, so they run and score
     cfg.OverwriteCells.add_missing_cells = True
     log, collected = _quiet_log()
+    # copy/paste duplicates grade ids, which nbgrader's sanitize pass below fails on: keep one copy of each
+    nb, structure = _repair_duplicates(nb, src_path, structure)
     raw = copy.deepcopy(nb)
     try:
         # nbgrader's sanitize pass, in nbgrader's order
@@ -296,6 +299,9 @@ def _run_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> Noteb
                                                                      + integrity.locked_imports(nb))))
         ex.max_output_bytes = int(job.max_output_bytes)
     ex.timeout = int(job.cell_timeout)
+    # nbclient skips cells tagged "skip-execution", and the student writes the tags: a tagged test would
+    # not run (no verdict, nothing to fail).  No cell of a submission may opt out of grading.
+    ex.skip_cells_with_tag = f"course-grader-never-{secrets.token_hex(8)}"
     ex.notebook_timeout = float(job.notebook_timeout)
     ex.timeout_func = ex._cell_timeout
     if not ex.extra_arguments:
@@ -351,6 +357,28 @@ def _run_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> Noteb
                           seconds=time.perf_counter() - t0,
                           kernel_start_s=ex.kernel_start_s + (kwait or 0.0),
                           warnings=(_warnings(collected.messages, job.hidden_cells) + notes)[:30])
+
+
+def _repair_duplicates(nb, src_path: Path, structure: list[str]):
+    """``integrity.repair_duplicates`` before nbgrader's sanitize pass: (notebook, the structure notes with
+    "cell X is duplicated" replaced by what the repair did).  Unchanged notebook if the repair fails."""
+    import copy
+
+    import nbformat
+
+    from . import integrity
+
+    try:
+        source = nbformat.read(str(src_path), as_version=4) if src_path.is_file() else None
+    except Exception:
+        source = None  # the cells' own flags say which are solution cells
+    try:
+        fixed_nb = copy.deepcopy(nb)
+        fixed = integrity.repair_duplicates(fixed_nb, source)
+    except Exception as exc:  # like the structure check: it must not cost the student a grade
+        return nb, structure + [f"duplicate repair failed: {exc.__class__.__name__}"]
+    said = {f"cell {gid} is duplicated" for gid in fixed}
+    return fixed_nb, [s for s in structure if s not in said] + list(fixed.values())
 
 
 def _sandbox_spec(job: GradeJob):

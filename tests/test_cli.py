@@ -74,3 +74,47 @@ def test_help_lists_the_commands():
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     assert exc.value.code == 0
+
+
+def _autograde_kwargs(monkeypatch, capsys, tmp_path, *flags):
+    """The keyword arguments `course autograde` hands to grading.autograde (stubbed: nothing is graded)."""
+    from autograder import grading
+
+    seen = {}
+
+    def fake(inst, unit, **kwargs):
+        seen.update(kwargs, unit=unit)
+        return grading.Summary(unit=unit, executor="stub")
+
+    monkeypatch.setattr(grading, "autograde", fake)
+    assert main(["--root", FIX, "autograde", H.UNIT, "--instance", str(tmp_path), *flags]) == 0
+    capsys.readouterr()
+    return seen
+
+
+def test_limits_reach_autograde(monkeypatch, capsys, tmp_path):
+    from autograder.sandbox import Limits
+
+    kw = _autograde_kwargs(monkeypatch, capsys, tmp_path)
+    assert (kw["memory_mb"], kw["max_processes"], kw["max_output_bytes"], kw["sandbox"]) == (
+        Limits.memory_mb, Limits.max_processes, Limits.max_output_bytes, True)
+    kw = _autograde_kwargs(monkeypatch, capsys, tmp_path, "--memory-mb", "768", "--max-processes", "64",
+                           "--max-output-bytes", "200000", "--no-sandbox")
+    assert (kw["memory_mb"], kw["max_processes"], kw["max_output_bytes"], kw["sandbox"]) == (768, 64, 200000, False)
+    assert kw["unit"] == H.UNIT
+
+
+@pytest.mark.parametrize("flag", ["--memory-mb", "--max-processes", "--max-output-bytes"])
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5"])
+def test_bad_limits_are_one_line_errors(capsys, flag, value):
+    err = _err(capsys, ["--root", FIX, "autograde", H.UNIT, flag, value], code=2)
+    assert flag in err
+
+
+def test_autograde_help_names_the_limits(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--root", FIX, "autograde", "--help"])
+    assert exc.value.code == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for flag in ("--memory-mb", "--max-processes", "--max-output-bytes", "--no-sandbox"):
+        assert flag in out

@@ -117,6 +117,7 @@ def _in_task(code: str, task: str = "task1_4", keep_solution: bool = False):
     return build
 
 
+SIGINT_LOOP = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
 FORK_BOMB = "import os\nwhile True:\n    os.fork()"
 MEMORY_BOMB = "a = []\nwhile True:\n    a.append(bytearray(10**7))"
 FLOOD = "import sys\nchunk = 'x' * (1 << 20)\nfor _ in range(300):\n    sys.stdout.write(chunk)\nprint('done')"
@@ -181,6 +182,25 @@ np.random.seed = lambda *a, **k: None
 random.seed = lambda *a, **k: None
 _rng = np.random.default_rng
 np.random.default_rng = lambda *a, **k: _rng(0)
+"""
+
+# ctypes: read the grading helpers' memory directly (audited: refused), then swap their code with
+# memmove, which no audit event covers (the guard compares every guarded function's __code__).
+CTYPES_SWAP = """import ctypes
+import course_lib.grading as _g
+try:
+    ctypes.string_at(id(_g.assert_close), 64)
+except PermissionError as e:
+    print("refused:", e)
+def _noop(*a, **k):
+    return None
+_keep = []
+for _f in (_g.assert_close, _g.assert_shape, _g.check_gradient):
+    _new = _noop.__code__.replace(co_name=_f.__code__.co_name)
+    _keep += [_new] * 8  # references the function will not hold
+    _ptr = ctypes.c_void_p(id(_new))
+    ctypes.memmove(id(_f) + 48, ctypes.byref(_ptr), 8)  # PyFunctionObject.func_code (CPython 3.11)
+print(_g.assert_close.__code__ is _new)
 """
 
 PATCH_AST = """import ast
@@ -379,6 +399,11 @@ def _tamper(fn, base=wrong):
     return build
 
 
+def _skip_tests(nb):
+    for c in test_cells(nb):
+        c.metadata.setdefault("tags", []).append("skip-execution")  # nbclient's opt-out tag
+
+
 def _locked_to_pass(nb):
     for c in test_cells(nb):
         c.source = "pass"
@@ -425,8 +450,26 @@ def _duplicate(nb):
         if c.metadata.get("nbgrader", {}).get("grade"):
             dup = copy.deepcopy(c)
             dup.source = "pass"
-            out.append(dup)  # nbgrader keeps the last copy of a duplicated id
+            dup["id"] = nbformat.v4.new_code_cell().id  # JupyterLab gives a pasted cell a new id
+            out.append(dup)  # nbgrader would keep this last copy; the grader keeps the first, never runs this one
     nb.cells = out
+
+
+def _duplicate_solutions(ctx):
+    """Each solution cell pasted above itself with a wrong version in the copy (a student's earlier try):
+    the last copy, the right one, is what the tests must see."""
+    nb = full(ctx)
+    out = []
+    for c in nb.cells:
+        gid = c.metadata.get("nbgrader", {}).get("grade_id")
+        if c.metadata.get("nbgrader", {}).get("solution") and gid in ctx.wrong:
+            first = copy.deepcopy(c)
+            first.source = ctx.wrong[gid]
+            first["id"] = nbformat.v4.new_code_cell().id
+            out.append(first)
+        out.append(c)
+    nb.cells = out
+    return files(nb)
 
 
 def _reorder(nb):
@@ -464,8 +507,13 @@ R, P, D, T, M = "resource", "monkeypatch", "disk", "tamper", "malformed"
 ATTACKS = [
     # resources and the kernel: everything but task1_4 is right, so at most 88
     Attack("loop", R, _in_task("while True:\n    pass"), 88, 88, ("timeout",), "infinite loop in task1_4"),
-    Attack("loop_sigint", R, _in_task("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"),
-           88, 28, ("timeout",), "infinite loop that ignores the interrupt"),
+    # a kernel that ignores the interrupt is replaced: the cells before it run again in a fresh one, grading goes on
+    Attack("loop_sigint", R, _in_task(SIGINT_LOOP), 88, 88, ("timeout",), "infinite loop that ignores the interrupt"),
+    Attack("loop_sigint_before_test", R, lambda ctx: files(insert_after(full(ctx), "task1_2", SIGINT_LOOP)), 100, 100,
+           ("timeout",), "an extra cell between task1_2 and its test ignores the interrupt and loops"),
+    Attack("patch_then_loop_sigint", P, lambda ctx: files(insert_after(wrong(ctx, task1_4=SIGINT_LOOP), "setup",
+                                                                      NOOP_HELPERS)), 0, 0, ("timeout",),
+           "no-op test helpers, then a loop that ignores the interrupt: the fresh kernel must be guarded too"),
     Attack("sleep", R, _in_task("import time\ntime.sleep(3600)"), 88, 88, ("timeout",), "sleep past the cell timeout"),
     Attack("memory_bomb", R, _in_task(MEMORY_BOMB), 88, 28, ("kernel_died",), "while True: a.append(...)"),
     Attack("fork_bomb", R, _in_task(FORK_BOMB), 88, 28, (), "fork bomb"),
@@ -487,6 +535,8 @@ ATTACKS = [
            "builtins AssertionError / all / any / print replaced"),
     Attack("patch_traceback", P, lambda ctx: files(insert_after(wrong(ctx), "setup", PATCH_TRACEBACK)), 0, 0, (),
            "showtraceback, custom exception handler, sys.excepthook disabled (nbgrader #1324)"),
+    Attack("ctypes_code_swap", P, lambda ctx: files(insert_after(wrong(ctx), "setup", CTYPES_SWAP)), 0, 0, (),
+           "ctypes.memmove swaps the grading helpers' code"),
     Attack("patch_seed", P, lambda ctx: files(insert_after(wrong(ctx), "setup", PATCH_SEED)), 0, 0, (),
            "np.random.seed / default_rng / random.seed replaced"),
     Attack("patch_ast", P, lambda ctx: files(insert_after(wrong(ctx), "setup", PATCH_AST)), 0, 0, (),
@@ -523,8 +573,14 @@ ATTACKS = [
     Attack("grade_cells_demoted", T, _tamper(_demote), 0, 0, (), "nbgrader metadata removed from test cells"),
     Attack("cell_types_changed", T, _tamper(_to_markdown), 0, 0, (), "test cells turned into markdown"),
     Attack("metadata_changed", T, _tamper(_metadata), 0, 0, (), "points 1000, solution flag, unlocked, kernelspec"),
+    Attack("tests_skipped", T, _tamper(_skip_tests), 0, 0, (), "test cells tagged skip-execution"),
     Attack("cells_deleted", T, _tamper(_delete), 0, 0, (), "test cells deleted"),
-    Attack("cells_duplicated", T, _tamper(_duplicate), 0, 0, (), "test cells duplicated as `pass`"),
+    Attack("cells_duplicated", T, _tamper(_duplicate), 0, 0, ("ok",), "test cells duplicated as `pass`"),
+    # duplicated cells on a full solution (copy/paste in JupyterLab): graded as if not duplicated
+    Attack("cells_duplicated_full", T, _tamper(_duplicate, base=full), 100, 100, ("ok",),
+           "full solution, test cells duplicated as `pass`"),
+    Attack("solutions_duplicated", T, _duplicate_solutions, 100, 100, ("ok",),
+           "full solution, each solution cell pasted above itself with a wrong earlier version"),
     Attack("cells_reordered", T, _tamper(_reorder), 0, 0, (), "patch before setup, setup last, tests reversed"),
     Attack("setup_edited", T, _tamper(_edit_setup), 0, 0, (), "the locked setup cell defines no-op helpers"),
     # malformed files
