@@ -842,6 +842,7 @@ def integrity_execute_class(base):
 
     class IntegrityExecute(base):
         guard: KernelGuard | None = None
+        guard_installed: bool = False  # the guard's prelude already ran in this kernel (kernels.take_kernel)
         max_output_bytes: int = 1_000_000
         max_restarts: int = 3     # fresh kernels per notebook after a cell that ignored the interrupt
         integrity_notes: list
@@ -880,7 +881,7 @@ def integrity_execute_class(base):
             self._replies = {}
             self._guard_ok = True
             self._setup_pending = True
-            self._prelude_sent = False
+            self._prelude_sent = bool(self.guard_installed)  # installed ahead of time in a warm kernel
             self.restarts = 0
             if self.guard is None:
                 self.guard = KernelGuard(modules=locked_imports(nb))

@@ -122,34 +122,92 @@ def _shutdown(km, workdir: Path | None) -> None:
 
 def _shutdown_spares() -> None:
     while _spare:
-        _, (km, workdir, _) = _spare.popitem()
+        _, (km, workdir, _, prep) = _spare.popitem()
+        if prep is not None:
+            prep[0].join(timeout=10)
         _shutdown(km, workdir)
 
 
+def _install_guard(conn: dict, modules: tuple[str, ...], out: dict) -> None:
+    """In a thread, while the worker grades: wait until the spare kernel answers, then install the
+    kernel guard (``integrity.KernelGuard``) in it, so that the notebook that takes it starts at once.
+    ``out['guard']``: the installed guard; absent if anything went wrong."""
+    from jupyter_client import BlockingKernelClient
+
+    from .integrity import KernelGuard
+
+    kc = BlockingKernelClient()
+    try:
+        kc.load_connection_info(conn)
+        kc.start_channels()
+        kc.wait_for_ready(timeout=120)
+        guard = KernelGuard(modules=tuple(modules))
+        msg_id = kc.execute(guard.prelude(), silent=True, store_history=False, allow_stdin=False,
+                            stop_on_error=False)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            reply = kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
+            if reply["parent_header"].get("msg_id") == msg_id:
+                if reply["content"].get("status") == "ok":
+                    out["guard"] = guard
+                else:
+                    out["error"] = str(reply["content"].get("evalue"))[:200]
+                return
+    except Exception as exc:
+        out["error"] = f"{exc.__class__.__name__}: {exc}"[:200]
+    finally:
+        try:
+            kc.stop_channels()
+        except Exception:
+            pass
+
+
+def _launch_spare(kernel_name, modules, sandbox, fork, guard):
+    import threading
+
+    km, workdir, launched = _launch(kernel_name, modules, sandbox, fork)
+    prep = None
+    if guard is not None:
+        out = {}
+        t = threading.Thread(target=_install_guard, args=(km.get_connection_info(), guard, out),
+                             name="course-guard-install", daemon=True)
+        t.start()
+        prep = (t, out)
+    return km, workdir, launched, prep
+
+
 def take_kernel(kernel_name: str = "python3", modules: tuple[str, ...] = ("numpy",), sandbox=None,
-                fork: tuple[str, ...] | None = None):
+                fork: tuple[str, ...] | None = None, guard: tuple[str, ...] | None = None):
     """A started kernel (``AsyncKernelManager``) and its empty working dir; launches the next one.
 
     ``sandbox``: None, or ``(sandbox.Limits, hide_paths)``: the kernel runs in its own Sandbox.
     ``fork``: with a sandbox, fork the kernel from a template that imported these modules
     (:mod:`autograder.forkserver`) instead of starting a new interpreter.
+    ``guard``: install the kernel guard (importing these modules) in the spare ahead of time;
+    the taken kernel's ``km.course_guard`` is then that guard (None: the grader installs one).
     Returns ``(km, workdir, waited_s)``: ``waited_s`` is 0 when a spare was ready to hand.
     """
     global _finalizer
     fork = tuple(fork) if fork is not None and sandbox is not None else None
-    key = (kernel_name, tuple(modules), sandbox, fork)
+    guard = tuple(guard) if guard is not None else None
+    key = (kernel_name, tuple(modules), sandbox, fork, guard)
     t0 = time.perf_counter()
     got = _spare.pop(key, None)
     if got is not None:
-        km, workdir, _ = got
-        if not km.has_kernel or not _alive(km):  # died while waiting: start a fresh one
-            _shutdown(km, workdir)
+        km, workdir, _, prep = got
+        km.course_guard = None
+        if prep is not None:
+            prep[0].join(timeout=150)
+            km.course_guard = prep[1].get("guard")
+        if not km.has_kernel or not _alive(km) or (prep is not None and km.course_guard is None):
+            _shutdown(km, workdir)  # died while waiting, or the guard did not go in: a fresh one
             got = None
     if got is None:
         km, workdir, _ = _launch(kernel_name, key[1], sandbox, fork)
+        km.course_guard = None
     waited = time.perf_counter() - t0
     try:
-        _spare[key] = _launch(kernel_name, key[1], sandbox, fork)
+        _spare[key] = _launch_spare(kernel_name, key[1], sandbox, fork, guard)
     except Exception:
         pass
     if _finalizer is None:

@@ -133,7 +133,49 @@ def _error_output(ename: str, evalue: str):
     return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
+async def _wait_for_ready(kc, timeout: float) -> None:
+    """The kernel answers kernel_info and its IOPub reaches us (see GuardedExecute.async_start_new_kernel_client)."""
+    from queue import Empty
+
+    from jupyter_core.utils import ensure_async
+
+    deadline = time.monotonic() + float(timeout)
+    ready = False
+    while not ready:
+        kc.kernel_info()
+        reply_deadline = time.monotonic() + 1.0
+        while time.monotonic() < reply_deadline:  # the reply: the kernel may still be starting
+            try:
+                msg = await ensure_async(kc.shell_channel.get_msg(timeout=0.05))
+            except Empty:
+                continue
+            if msg["msg_type"] == "kernel_info_reply":
+                break
+        else:
+            msg = None
+        if msg is not None:
+            for _ in range(10):  # its busy/idle status on IOPub: proof that our subscription is live
+                try:
+                    await ensure_async(kc.iopub_channel.get_msg(timeout=0.02))
+                    ready = True
+                    kc._handle_kernel_info_reply(msg)
+                    break
+                except Empty:
+                    continue
+        if not ready:
+            if not await ensure_async(kc.is_alive()):
+                raise RuntimeError("Kernel died before replying to kernel_info")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Kernel didn't respond in {timeout:g} seconds")
+    while True:  # flush what else the handshake published
+        try:
+            await ensure_async(kc.iopub_channel.get_msg(timeout=0.01))
+        except Empty:
+            return
+
+
 def _guarded_execute_class():
+    from jupyter_core.utils import run_sync
     from nbclient.exceptions import DeadKernelError
     from nbgrader.preprocessors import Execute
 
@@ -154,6 +196,32 @@ def _guarded_execute_class():
                 self._fail_rest(nb, "DeadKernelError", "The kernel died while running this notebook; "
                                 "this cell was not run.")
                 return nb, resources
+
+        async def async_start_new_kernel_client(self):
+            """nbclient's, with a readiness check that does not sit idle.
+
+            jupyter_client's ``wait_for_ready`` waits 0.2 s for IOPub after the
+            kernel_info reply and 0.2 s more to flush IOPub, often twice: half a
+            second per kernel with its core idle, on every submission.  This
+            waits as long as the kernel needs and no longer: the same handshake
+            (a kernel_info reply, then any IOPub message proving the subscription
+            is live), polled in short steps.
+            """
+            from jupyter_core.utils import ensure_async
+            from nbclient.util import run_hook
+
+            try:
+                self.kc = self.km.client()
+                await ensure_async(self.kc.start_channels())
+                await _wait_for_ready(self.kc, self.startup_timeout)
+            except Exception:
+                await self._async_cleanup_kernel()
+                raise
+            self.kc.allow_stdin = False
+            await run_hook(self.on_notebook_start, notebook=self.nb)
+            return self.kc
+
+        start_new_kernel_client = run_sync(async_start_new_kernel_client)  # what nbconvert's preprocess calls
 
         def _cell_timeout(self, cell):
             left = self._deadline - time.monotonic()
@@ -294,9 +362,9 @@ def _run_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> Noteb
                                   seconds=time.perf_counter() - t0)
     # nbgrader's autograde pass up to (not including) SaveAutoGrades, which the parent runs
     ex = (_execute_class() if job.integrity else _guarded_execute_class())(config=cfg, log=log)
+    guard_modules = tuple(dict.fromkeys(tuple(job.preimports) + integrity.locked_imports(nb)))
     if job.integrity:
-        ex.guard = integrity.KernelGuard(modules=tuple(dict.fromkeys(tuple(job.preimports)
-                                                                     + integrity.locked_imports(nb))))
+        ex.guard = integrity.KernelGuard(modules=guard_modules)
         ex.max_output_bytes = int(job.max_output_bytes)
     ex.timeout = int(job.cell_timeout)
     # nbclient skips cells tagged "skip-execution", and the student writes the tags: a tagged test would
@@ -315,8 +383,14 @@ def _run_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> Noteb
         from .kernels import take_kernel
 
         # the warm kernel was launched in its own empty dir: move the submission's files there
-        km, kdir, kwait = take_kernel(kernel_name, job.preimports, sandbox=spec, fork=job.fork_modules)
+        # with forked kernels, the spare's guard goes in ahead of time (the template's imports: the same
+        # modules the source's locked cells import)
+        ahead = tuple(dict.fromkeys(tuple(job.preimports) + tuple(job.fork_modules))) \
+            if job.integrity and job.fork_modules is not None else None
+        km, kdir, kwait = take_kernel(kernel_name, job.preimports, sandbox=spec, fork=job.fork_modules, guard=ahead)
         sbx = getattr(km, "course_sandbox", None)
+        if getattr(km, "course_guard", None) is not None:
+            ex.guard, ex.guard_installed = km.course_guard, True
     elif spec is not None:
         from .kernels import kernel_dir
         from .sandbox import Sandbox, SandboxedKernelManager
