@@ -59,7 +59,9 @@ def kernel_env(base: dict | None = None) -> dict:
 class ForkServer:
     """The grader's handle on one template process (one per worker and set of modules)."""
 
-    def __init__(self, modules: tuple[str, ...]):
+    def __init__(self, modules: tuple[str, ...], listen: str | None = None):
+        """Start the template.  ``listen``: a Unix socket path on which it also serves other processes
+        (the grading run's workers); then this returns at once, without waiting for its imports."""
         from .kernels import SANDBOX_BASE
 
         from .sandbox import scrub_env
@@ -73,11 +75,21 @@ class ForkServer:
             env["MPLCONFIGDIR"] = str(mpl)
         except OSError:
             pass
+        self.listen = listen
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.forkserver", MARK, *self.modules],
+            [sys.executable, "-m", "autograder.forkserver", MARK, *(["--listen", listen] if listen else []),
+             *self.modules],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd="/", env=env,
             close_fds=True)
         self._io = threading.Lock()
+        if listen:  # bound before the imports: wait only for that (a fraction of a second)
+            deadline = time.monotonic() + 15
+            while not os.path.exists(listen) and self.alive() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if not os.path.exists(listen):
+                self.close()
+                raise OSError("the kernel template did not open its socket")
+            return
         line = self._readline(READY_TIMEOUT)
         if line.strip() != "ready":
             self.close()
@@ -128,10 +140,72 @@ class ForkServer:
             self.proc.stdout.close()
 
 
-def server_for(modules: tuple[str, ...]) -> ForkServer | None:
-    """This process's template for ``modules``, started on first use; None where forking is not available."""
+class TemplateClient:
+    """A worker's connection to the grading run's shared template (``ForkServer(listen=...)``): one
+    template, one set of imports for every worker on the machine."""
+
+    def __init__(self, path: str):
+        import socket
+
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(READY_TIMEOUT)  # the first answer waits for the template's imports
+        try:
+            self.sock.connect(path)
+        except OSError:
+            self.sock.close()
+            raise
+        self._io = threading.Lock()
+        self._buf = b""
+        self._dead = False
+
+    def alive(self) -> bool:
+        return not self._dead
+
+    def spawn(self, spec_path: str, argv: list[str], cwd: str, env: dict) -> int:
+        from .sandbox import scrub_env
+
+        req = json.dumps({"spec": spec_path, "argv": list(argv), "cwd": cwd, "env": scrub_env(env)}) + "\n"
+        with self._io:
+            try:
+                self.sock.sendall(req.encode())
+                while b"\n" not in self._buf:
+                    chunk = self.sock.recv(65536)
+                    if not chunk:
+                        raise OSError("the kernel template closed the connection")
+                    self._buf += chunk
+            except OSError:
+                self._dead = True
+                raise
+            line, self._buf = self._buf.split(b"\n", 1)
+        reply = json.loads(line)
+        if "pid" not in reply:
+            raise OSError(f"the kernel template could not fork: {reply.get('error')}")
+        return int(reply["pid"])
+
+    def close(self) -> None:
+        self._dead = True
+        self.sock.close()
+
+
+def server_for(modules: tuple[str, ...], shared: str | None = None) -> "ForkServer | TemplateClient | None":
+    """The template for ``modules``: the run's shared one at socket ``shared`` if it answers, else this
+    process's own, started on first use; None where forking is not available."""
     key = tuple(modules)
     with _lock:
+        if shared is not None:
+            srv = _servers.get((key, shared))
+            if srv is not None and srv.alive():
+                return srv
+            if (key, shared) not in _servers and supported():
+                try:
+                    srv = TemplateClient(shared)
+                except OSError:
+                    srv = None
+                _servers[(key, shared)] = srv
+                if srv is not None:
+                    _register_close()
+                    return srv
         srv = _servers.get(key)
         if srv is not None and srv.alive():
             return srv
@@ -145,13 +219,22 @@ def server_for(modules: tuple[str, ...]) -> ForkServer | None:
         except OSError:
             srv = None
         _servers[key] = srv
-        if len(_servers) == 1:
-            import atexit
-            import multiprocessing.util
-
-            atexit.register(close_all)
-            multiprocessing.util.Finalize(None, close_all, exitpriority=5)  # pool workers leave by os._exit
+        _register_close()
         return srv
+
+
+_registered = False
+
+
+def _register_close() -> None:
+    global _registered
+    if not _registered:
+        _registered = True
+        import atexit
+        import multiprocessing.util
+
+        atexit.register(close_all)
+        multiprocessing.util.Finalize(None, close_all, exitpriority=5)  # pool workers leave by os._exit
 
 
 def close_all() -> None:
@@ -223,7 +306,10 @@ def _provisioner_class():
                 return await super().launch_kernel(self.parent.sandbox_cmd(cmd), **kwargs)
             env = kwargs.get("env") or os.environ
             cwd = str(kwargs.get("cwd") or os.getcwd())
-            pid = self.server.spawn(self.spec_path, cmd[3:], cwd, dict(env))
+            try:
+                pid = self.server.spawn(self.spec_path, cmd[3:], cwd, dict(env))
+            except (OSError, ValueError):  # the template is gone: this kernel starts the ordinary way
+                return await super().launch_kernel(self.parent.sandbox_cmd(cmd), **kwargs)
             self.process = ForkedProcess(pid)
             self.pid = self.pgid = pid  # the child starts its own session
             self.cwd = cwd
@@ -303,12 +389,48 @@ def _child(req: dict, template_pid: int) -> None:  # pragma: no cover - runs in 
     kernelapp.launch_new_instance()
 
 
-def _serve(modules: list[str]) -> None:  # pragma: no cover - runs in the template process
+def _fork_one(line: bytes, me: int) -> bytes:  # pragma: no cover - runs in the template process
+    """Fork a kernel for one request line; the template's answer line (the child never returns)."""
+    try:
+        req = json.loads(line)
+        pid = os.fork()
+    except Exception as exc:
+        return (json.dumps({"error": f"{exc.__class__.__name__}: {exc}"}) + "\n").encode()
+    if pid == 0:
+        code = 1
+        try:
+            _child(req, me)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            import traceback
+
+            try:
+                Path(req["cwd"], ".kernel", "kernel.log").write_text(traceback.format_exc())
+            except Exception:
+                pass
+        finally:
+            os._exit(code)
+    return (json.dumps({"pid": pid}) + "\n").encode()
+
+
+def _serve(modules: list[str], listen: str | None = None) -> None:  # pragma: no cover - runs in the template
     import importlib
+    import socket
     import warnings
 
-    # The template leaves when its worker closes the pipe or dies (end of input below); not by
+    # The template leaves when its starter closes the pipe or dies (end of input below); not by
     # PR_SET_PDEATHSIG, which fires when the *thread* that started it ends (a Dask worker's pool thread).
+    srv = None
+    if listen:  # listening before the imports: workers connect at once, their first answer waits for them
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)  # the socket is the grader's alone (0600)
+        try:
+            srv.bind(listen)
+        finally:
+            os.umask(old)
+        srv.listen(64)
     sys.path[:] = [p for p in sys.path if p not in ("", "/", os.getcwd())]
     import ipykernel.ipkernel  # noqa: F401  everything a kernel imports at start-up
     import ipykernel.kernelapp  # noqa: F401
@@ -326,35 +448,57 @@ def _serve(modules: list[str]) -> None:  # pragma: no cover - runs in the templa
     out.write(b"ready\n")
     out.flush()
     me = os.getpid()
-    for line in sys.stdin.buffer:
-        try:
-            req = json.loads(line)
-            pid = os.fork()
-        except Exception as exc:
-            out.write((json.dumps({"error": f"{exc.__class__.__name__}: {exc}"}) + "\n").encode())
+    if srv is None:
+        for line in sys.stdin.buffer:
+            out.write(_fork_one(line, me))
             out.flush()
-            continue
-        if pid == 0:
-            code = 1
-            try:
-                _child(req, me)
-                code = 0
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-            except BaseException:
-                import traceback
+        return
+    import selectors
 
-                try:
-                    Path(req["cwd"], ".kernel", "kernel.log").write_text(traceback.format_exc())
-                except Exception:
-                    pass
-            finally:
-                os._exit(code)
-        out.write((json.dumps({"pid": pid}) + "\n").encode())
-        out.flush()
+    sel = selectors.DefaultSelector()
+    sel.register(srv, selectors.EVENT_READ, None)
+    sel.register(0, selectors.EVENT_READ, None)
+    bufs: dict = {}
+    try:
+        while True:
+            for key, _ in sel.select():
+                if key.fileobj is srv:
+                    conn, _ = srv.accept()
+                    bufs[conn] = b""
+                    sel.register(conn, selectors.EVENT_READ, None)
+                elif key.fileobj == 0:
+                    if not os.read(0, 4096):
+                        return  # the grading run closed the pipe, or died
+                else:
+                    conn = key.fileobj
+                    try:
+                        data = conn.recv(65536)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        sel.unregister(conn)
+                        conn.close()
+                        bufs.pop(conn, None)
+                        continue
+                    bufs[conn] += data
+                    while b"\n" in bufs[conn]:
+                        line, bufs[conn] = bufs[conn].split(b"\n", 1)
+                        try:
+                            conn.sendall(_fork_one(line, me))
+                        except OSError:
+                            break
+    finally:
+        try:
+            os.unlink(listen)
+        except OSError:
+            pass
 
 
 if __name__ == "__main__":  # pragma: no cover
     if len(sys.argv) < 2 or sys.argv[1] != MARK:
-        sys.exit(f"usage: python -m autograder.forkserver {MARK} MODULE ...")
-    _serve(sys.argv[2:])
+        sys.exit(f"usage: python -m autograder.forkserver {MARK} [--listen SOCKET] MODULE ...")
+    args = sys.argv[2:]
+    path = None
+    if args[:1] == ["--listen"]:
+        path, args = args[1], args[2:]
+    _serve(args, path)

@@ -422,16 +422,62 @@ def _autograde(inst, unit, students, workers, cluster, scheduler, force, progres
         from .kernels import reap_orphans
 
         reap_orphans()  # kernels of an earlier run that was killed
-    snap_url = make_snapshot(inst, grading_dir / f"snapshot-{unit}-{os.getpid()}.db")
-    from .executors import make_executor
-
+    # one kernel template for every worker on this machine, importing while the workers start
+    template = _SharedTemplate.start(fork_modules) if fork_modules is not None else None
     try:
-        executor = make_executor(min(workers, len(todo)) if not (cluster or scheduler) else workers,
-                                 cluster=cluster, scheduler=scheduler, log_dir=str(grading_dir / "logs"))
-    except (ValueError, OSError) as exc:
-        raise CourseError(f"cannot start the executor: {exc}") from None
-    except Exception as exc:
-        raise CourseError(f"cannot reach the Dask scheduler {scheduler}: {exc.__class__.__name__}: {exc}") from None
+        snap_url = make_snapshot(inst, grading_dir / f"snapshot-{unit}-{os.getpid()}.db")
+        from .executors import make_executor
+
+        try:
+            executor = make_executor(min(workers, len(todo)) if not (cluster or scheduler) else workers,
+                                     cluster=cluster, scheduler=scheduler, log_dir=str(grading_dir / "logs"))
+        except (ValueError, OSError) as exc:
+            raise CourseError(f"cannot start the executor: {exc}") from None
+        except Exception as exc:
+            raise CourseError(f"cannot reach the Dask scheduler {scheduler}: {exc.__class__.__name__}: {exc}") \
+                from None
+        return _run_jobs(inst, unit, summary, t0, executor, snap_url, todo, notebooks, cell_timeout, notebook_timeout,
+                         warm_kernels, preimports, hidden_cells, fork_modules, template, sandbox, memory_mb,
+                         max_processes, max_output_bytes, hashes, progress)
+    finally:
+        if template is not None:
+            template.close()
+
+
+class _SharedTemplate:
+    """The grading run's kernel template (forkserver.ForkServer listening on a Unix socket): the
+    course's imports (PyTorch among them) done once for all workers instead of once per worker.
+    Workers that cannot reach it (another machine) start their own."""
+
+    def __init__(self, server, directory: str):
+        self.server, self.dir = server, directory
+        self.socket = os.path.join(directory, "template.sock")
+
+    @classmethod
+    def start(cls, modules) -> "_SharedTemplate | None":
+        import tempfile
+
+        from .forkserver import ForkServer, supported
+
+        if not supported():
+            return None
+        d = tempfile.mkdtemp(prefix="course-template-")  # 0700: the grader's alone
+        try:
+            return cls(ForkServer(tuple(modules), listen=os.path.join(d, "template.sock")), d)
+        except OSError:
+            shutil.rmtree(d, ignore_errors=True)
+            return None
+
+    def close(self) -> None:
+        self.server.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _run_jobs(inst, unit, summary, t0, executor, snap_url, todo, notebooks, cell_timeout, notebook_timeout,
+              warm_kernels, preimports, hidden_cells, fork_modules, template, sandbox, memory_mb, max_processes,
+              max_output_bytes, hashes, progress) -> Summary:
+    from tqdm import tqdm
+
     summary.executor = executor.describe()
     remote = getattr(executor, "remote", False)
     snapshot_bytes = Path(snap_url[len("sqlite:///"):]).read_bytes() if remote and snap_url.startswith("sqlite") else None
@@ -447,7 +493,7 @@ def _autograde(inst, unit, students, workers, cluster, scheduler, force, progres
                 cell_timeout=int(cell_timeout), notebook_timeout=notebook_timeout,
                 config=inst.config(), snapshot_bytes=snapshot_bytes,
                 warm_kernel=warm_kernels, preimports=preimports, hidden_cells=hidden_cells,
-                fork_modules=fork_modules,
+                fork_modules=fork_modules, template=template.socket if template is not None else None,
                 sandbox=sandbox, memory_mb=int(memory_mb), max_processes=int(max_processes),
                 max_output_bytes=int(max_output_bytes), hide=hide,
             )

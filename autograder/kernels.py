@@ -79,7 +79,8 @@ def temp_dirs_to_hide(needed: tuple = ()) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _launch(kernel_name: str, modules: tuple[str, ...], sandbox=None, fork: tuple[str, ...] | None = None):
+def _launch(kernel_name: str, modules: tuple[str, ...], sandbox=None, fork: tuple[str, ...] | None = None,
+            template: str | None = None):
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
@@ -89,7 +90,7 @@ def _launch(kernel_name: str, modules: tuple[str, ...], sandbox=None, fork: tupl
         from .sandbox import Sandbox, SandboxedKernelManager
 
         sbx = Sandbox(limits=sandbox[0], hide=tuple(sandbox[1]), workdir=workdir).__enter__()
-        km = SandboxedKernelManager(sbx, fork_modules=fork, kernel_name=kernel_name)
+        km = SandboxedKernelManager(sbx, fork_modules=fork, template=template, kernel_name=kernel_name)
     else:
         km = AsyncKernelManager(kernel_name=kernel_name)
     km.course_sandbox = sbx
@@ -162,10 +163,10 @@ def _install_guard(conn: dict, modules: tuple[str, ...], out: dict) -> None:
             pass
 
 
-def _launch_spare(kernel_name, modules, sandbox, fork, guard):
+def _launch_spare(kernel_name, modules, sandbox, fork, guard, template=None):
     import threading
 
-    km, workdir, launched = _launch(kernel_name, modules, sandbox, fork)
+    km, workdir, launched = _launch(kernel_name, modules, sandbox, fork, template)
     prep = None
     if guard is not None:
         out = {}
@@ -177,7 +178,8 @@ def _launch_spare(kernel_name, modules, sandbox, fork, guard):
 
 
 def take_kernel(kernel_name: str = "python3", modules: tuple[str, ...] = ("numpy",), sandbox=None,
-                fork: tuple[str, ...] | None = None, guard: tuple[str, ...] | None = None):
+                fork: tuple[str, ...] | None = None, guard: tuple[str, ...] | None = None,
+                template: str | None = None):
     """A started kernel (``AsyncKernelManager``) and its empty working dir; launches the next one.
 
     ``sandbox``: None, or ``(sandbox.Limits, hide_paths)``: the kernel runs in its own Sandbox.
@@ -185,12 +187,13 @@ def take_kernel(kernel_name: str = "python3", modules: tuple[str, ...] = ("numpy
     (:mod:`autograder.forkserver`) instead of starting a new interpreter.
     ``guard``: install the kernel guard (importing these modules) in the spare ahead of time;
     the taken kernel's ``km.course_guard`` is then that guard (None: the grader installs one).
+    ``template``: the socket of the run's shared template (:class:`forkserver.TemplateClient`).
     Returns ``(km, workdir, waited_s)``: ``waited_s`` is 0 when a spare was ready to hand.
     """
     global _finalizer
     fork = tuple(fork) if fork is not None and sandbox is not None else None
     guard = tuple(guard) if guard is not None else None
-    key = (kernel_name, tuple(modules), sandbox, fork, guard)
+    key = (kernel_name, tuple(modules), sandbox, fork, guard, template)
     t0 = time.perf_counter()
     got = _spare.pop(key, None)
     if got is not None:
@@ -203,11 +206,11 @@ def take_kernel(kernel_name: str = "python3", modules: tuple[str, ...] = ("numpy
             _shutdown(km, workdir)  # died while waiting, or the guard did not go in: a fresh one
             got = None
     if got is None:
-        km, workdir, _ = _launch(kernel_name, key[1], sandbox, fork)
+        km, workdir, _ = _launch(kernel_name, key[1], sandbox, fork, template)
         km.course_guard = None
     waited = time.perf_counter() - t0
     try:
-        _spare[key] = _launch_spare(kernel_name, key[1], sandbox, fork, guard)
+        _spare[key] = _launch_spare(kernel_name, key[1], sandbox, fork, guard, template)
     except Exception:
         pass
     if _finalizer is None:

@@ -276,13 +276,15 @@ class Sandbox:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def SandboxedKernelManager(sandbox: Sandbox, fork_modules: tuple[str, ...] | None = None, **kwargs):
+def SandboxedKernelManager(sandbox: Sandbox, fork_modules: tuple[str, ...] | None = None,
+                           template: str | None = None, **kwargs):
     """A ``jupyter_client`` AsyncKernelManager (what nbclient expects) whose kernel runs inside ``sandbox``.
 
     The kernel talks over Unix sockets in its working directory, since it has
     no network (not even loopback shared with the grader).  With
     ``fork_modules`` the kernel is forked from a template process that has
-    imported those modules (:mod:`autograder.forkserver`), where that works.
+    imported those modules (:mod:`autograder.forkserver`), where that works;
+    ``template``: the socket of a template shared by the grading run's workers.
     """
     from jupyter_client import AsyncKernelManager
 
@@ -290,7 +292,7 @@ def SandboxedKernelManager(sandbox: Sandbox, fork_modules: tuple[str, ...] | Non
     if fork_modules is not None:
         from .forkserver import server_for
 
-        server = server_for(tuple(fork_modules))
+        server = server_for(tuple(fork_modules), template)
 
     class _KM(AsyncKernelManager):
         def format_kernel_cmd(self, extra_arguments=None):

@@ -59,6 +59,7 @@ class GradeJob:
     preimports: tuple = ("numpy",)  # modules a warm kernel imports at start-up (the setup cell's)
     hidden_cells: tuple = ()     # grade ids whose source has hidden tests: their checksum change is expected
     fork_modules: tuple | None = None  # sandboxed kernels fork from a template with these imports (None: exec)
+    template: str | None = None   # socket of the run's shared template (else each worker starts its own)
     sandbox: bool = True          # run the kernel in a sandbox.Sandbox (isolation needs root; rlimits otherwise)
     memory_mb: int = 2048         # sandbox caps (sandbox.Limits)
     max_processes: int = 256
@@ -387,7 +388,8 @@ def _run_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> Noteb
         # modules the source's locked cells import)
         ahead = tuple(dict.fromkeys(tuple(job.preimports) + tuple(job.fork_modules))) \
             if job.integrity and job.fork_modules is not None else None
-        km, kdir, kwait = take_kernel(kernel_name, job.preimports, sandbox=spec, fork=job.fork_modules, guard=ahead)
+        km, kdir, kwait = take_kernel(kernel_name, job.preimports, sandbox=spec, fork=job.fork_modules, guard=ahead,
+                                      template=job.template)
         sbx = getattr(km, "course_sandbox", None)
         if getattr(km, "course_guard", None) is not None:
             ex.guard, ex.guard_installed = km.course_guard, True
@@ -396,7 +398,8 @@ def _run_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> Noteb
         from .sandbox import Sandbox, SandboxedKernelManager
 
         sbx = Sandbox(limits=spec[0], hide=spec[1], workdir=kernel_dir(True)).__enter__()
-        km = SandboxedKernelManager(sbx, fork_modules=job.fork_modules, kernel_name=kernel_name)
+        km = SandboxedKernelManager(sbx, fork_modules=job.fork_modules, template=job.template,
+                                    kernel_name=kernel_name)
         kdir = Path(sbx.workdir)
     if kdir != workdir:
         _move_all(workdir, kdir)

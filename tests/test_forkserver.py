@@ -86,3 +86,33 @@ def test_without_a_template_kernels_start_the_ordinary_way(monkeypatch):
         cmd = km.format_kernel_cmd()
         assert cmd[1:3] == ["-m", "autograder.sandbox"], "without a template the launcher must wrap the kernel"
     forkserver.close_all()
+
+
+def test_the_workers_of_a_run_share_one_template(tmp_path):
+    """The run starts one template on a Unix socket; every worker's kernels are its children.
+    A worker that cannot reach it (another machine) starts its own."""
+    from jupyter_core.utils import run_sync
+
+    from autograder import forkserver
+
+    forkserver.close_all()
+    shared = forkserver.ForkServer(TEMPLATE, listen=str(tmp_path / "template.sock"))
+    parents = []
+    try:
+        for template in (shared.listen, shared.listen, str(tmp_path / "nobody-listens.sock")):
+            with Sandbox(limits=Limits(memory_mb=768, max_processes=48)) as sbx:
+                km = SandboxedKernelManager(sbx, fork_modules=TEMPLATE, template=template, kernel_name="python3")
+                run_sync(km.start_kernel)()
+                try:
+                    assert km.provisioner.forked
+                    stat = Path(f"/proc/{km.provisioner.pid}/stat").read_text()
+                    parents.append(int(stat.rsplit(")", 1)[1].split()[1]))
+                finally:
+                    run_sync(km.shutdown_kernel)(now=True)
+            forkserver.close_all()  # the next kernel comes from a fresh connection, as in another worker
+    finally:
+        shared.close()
+        forkserver.close_all()
+    assert parents[0] == parents[1] == shared.proc.pid, parents
+    assert parents[2] != shared.proc.pid, "without the shared template a worker forks from its own"
+    assert not (tmp_path / "template.sock").exists(), "the template removes its socket when it leaves"
