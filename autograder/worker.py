@@ -226,6 +226,8 @@ def _guarded_execute_class():
 
         def _cell_timeout(self, cell):
             left = self._deadline - time.monotonic()
+            # a cell that starts close to the deadline gets only what is left: its timeout is the notebook's
+            self._cut_by_deadline = left < (self.timeout or 10**9)
             return max(1, int(min(self.timeout or 10**9, left) + 0.999))
 
         def preprocess_cell(self, cell, resources, index):
@@ -243,7 +245,11 @@ def _guarded_execute_class():
             cell, resources = super().preprocess_cell(cell, resources, index)
             self._done.add(index)
             if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])) and self.outcome == "ok":
-                self.outcome, self.detail = "timeout", f"cell {cell.metadata.get('nbgrader', {}).get('grade_id') or index} timed out"
+                if getattr(self, "_cut_by_deadline", False):
+                    self.outcome = "timeout"
+                    self.detail = f"notebook time limit of {self.notebook_timeout:g} s reached"
+                else:
+                    self.outcome, self.detail = "timeout", f"cell {cell.metadata.get('nbgrader', {}).get('grade_id') or index} timed out"
             return cell, resources
 
         def _fail_rest(self, nb, ename, evalue):
