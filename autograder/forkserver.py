@@ -112,6 +112,8 @@ class ForkServer:
         # scrubbed here, not only in the child: the template keeps what it was sent in its memory,
         # which every later kernel inherits
         req = json.dumps({"spec": spec_path, "argv": list(argv), "cwd": cwd, "env": scrub_env(env)}) + "\n"
+        if self.listen:
+            raise OSError("a shared template takes requests on its socket (TemplateClient), not its pipe")
         with self._io:
             if not self.alive():
                 raise OSError("the kernel template has exited")
