@@ -47,13 +47,24 @@ def supported() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "pidfd_open") and hasattr(signal, "pidfd_send_signal")
 
 
-def kernel_env(base: dict | None = None) -> dict:
-    """The environment a kernel (and so its template) starts with: one BLAS thread per kernel."""
-    env = dict(os.environ if base is None else base)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(var, "1")
-    env["PYTHONDONTWRITEBYTECODE"] = "1"
-    return env
+def _request(spec_path: str, argv: list[str], cwd: str, env: dict) -> bytes:
+    """One fork request line.  The environment is scrubbed here, not only in the child: the
+    template keeps what it was sent in its memory, which every later kernel inherits."""
+    from .sandbox import scrub_env
+
+    return (json.dumps({"spec": spec_path, "argv": list(argv), "cwd": cwd, "env": scrub_env(env)}) + "\n").encode()
+
+
+def _pid(line) -> int:
+    """The forked kernel's pid from the template's answer line."""
+    try:
+        reply = json.loads(line)
+    except ValueError:
+        text = line.decode(errors="replace") if isinstance(line, bytes) else line
+        raise OSError(f"the kernel template did not answer: {text.strip()[:200] or 'nothing'}") from None
+    if "pid" not in reply:
+        raise OSError(f"the kernel template could not fork: {reply.get('error')}")
+    return int(reply["pid"])
 
 
 class ForkServer:
@@ -64,10 +75,10 @@ class ForkServer:
         (the grading run's workers); then this returns at once, without waiting for its imports."""
         from .kernels import SANDBOX_BASE
 
-        from .sandbox import scrub_env
+        from .sandbox import kernel_env
 
         self.modules = tuple(modules)
-        env = scrub_env(kernel_env())  # every kernel inherits the template's environment block (/proc/self/environ)
+        env = kernel_env(os.environ)  # every kernel inherits the template's environment block (/proc/self/environ)
         try:  # matplotlib's font cache, if the template imports it: built once, readable by every kernel
             SANDBOX_BASE.mkdir(parents=True, exist_ok=True)
             mpl = Path(SANDBOX_BASE) / f"template-mpl-{os.getuid()}"
@@ -107,26 +118,16 @@ class ForkServer:
 
     def spawn(self, spec_path: str, argv: list[str], cwd: str, env: dict) -> int:
         """Fork a kernel: it enters the sandbox described by ``spec_path`` and runs ipykernel with ``argv``."""
-        from .sandbox import scrub_env
-
-        # scrubbed here, not only in the child: the template keeps what it was sent in its memory,
-        # which every later kernel inherits
-        req = json.dumps({"spec": spec_path, "argv": list(argv), "cwd": cwd, "env": scrub_env(env)}) + "\n"
+        req = _request(spec_path, argv, cwd, env)
         if self.listen:
             raise OSError("a shared template takes requests on its socket (TemplateClient), not its pipe")
         with self._io:
             if not self.alive():
                 raise OSError("the kernel template has exited")
-            self.proc.stdin.write(req.encode())
+            self.proc.stdin.write(req)
             self.proc.stdin.flush()
             line = self._readline(30.0)
-        try:
-            reply = json.loads(line)
-        except ValueError:
-            raise OSError(f"the kernel template did not answer: {line.strip()[:200] or 'nothing'}") from None
-        if "pid" not in reply:
-            raise OSError(f"the kernel template could not fork: {reply.get('error')}")
-        return int(reply["pid"])
+        return _pid(line)
 
     def close(self) -> None:
         try:
@@ -165,12 +166,10 @@ class TemplateClient:
         return not self._dead
 
     def spawn(self, spec_path: str, argv: list[str], cwd: str, env: dict) -> int:
-        from .sandbox import scrub_env
-
-        req = json.dumps({"spec": spec_path, "argv": list(argv), "cwd": cwd, "env": scrub_env(env)}) + "\n"
+        req = _request(spec_path, argv, cwd, env)
         with self._io:
             try:
-                self.sock.sendall(req.encode())
+                self.sock.sendall(req)
                 while b"\n" not in self._buf:
                     chunk = self.sock.recv(65536)
                     if not chunk:
@@ -180,10 +179,7 @@ class TemplateClient:
                 self._dead = True
                 raise
             line, self._buf = self._buf.split(b"\n", 1)
-        reply = json.loads(line)
-        if "pid" not in reply:
-            raise OSError(f"the kernel template could not fork: {reply.get('error')}")
-        return int(reply["pid"])
+        return _pid(line)
 
     def close(self) -> None:
         self._dead = True

@@ -404,6 +404,16 @@ def scrub_env(env) -> dict:
                                                               "DATABASE"))}
 
 
+def kernel_env(env) -> dict:
+    """A kernel's environment (and its template's, autograder.forkserver): scrubbed, no bytecode
+    written, and one BLAS thread, since submissions are graded side by side, one per core."""
+    env = scrub_env(env)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")
+    return env
+
+
 def enter(spec: dict) -> dict:  # pragma: no cover - runs in the child
     """Put this process into the sandbox ``spec`` describes; returns the environment for the kernel.
 
@@ -440,12 +450,8 @@ def enter(spec: dict) -> dict:  # pragma: no cover - runs in the child
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)
-    env = scrub_env(os.environ)
-    env.update(HOME=workdir, TMPDIR=workdir, MPLCONFIGDIR=os.path.join(workdir, ".mpl"),
-               PYTHONDONTWRITEBYTECODE="1")
-    # Submissions are graded side by side, one per core: one BLAS thread each.
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(var, "1")
+    env = kernel_env(os.environ)
+    env.update(HOME=workdir, TMPDIR=workdir, MPLCONFIGDIR=os.path.join(workdir, ".mpl"))
     return env
 
 

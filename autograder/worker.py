@@ -390,10 +390,9 @@ def _run_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> Noteb
         from .kernels import take_kernel
 
         # the warm kernel was launched in its own empty dir: move the submission's files there
-        # with forked kernels, the spare's guard goes in ahead of time (the template's imports: the same
-        # modules the source's locked cells import)
-        ahead = tuple(dict.fromkeys(tuple(job.preimports) + tuple(job.fork_modules))) \
-            if job.integrity and job.fork_modules is not None else None
+        # with forked kernels, the spare's guard goes in ahead of time, importing the template's modules
+        # (the setup cell's and those the source's locked cells import)
+        ahead = job.fork_modules if job.integrity else None
         km, kdir, kwait = take_kernel(kernel_name, job.preimports, sandbox=spec, fork=job.fork_modules, guard=ahead,
                                       template=job.template)
         sbx = getattr(km, "course_sandbox", None)
