@@ -146,8 +146,9 @@ def make_parser() -> argparse.ArgumentParser:
         sp.add_argument("--cluster", choices=["local"], help="run workers on a new local Dask cluster")
         sp.add_argument("--scheduler", metavar="ADDRESS", help="run workers on a running Dask scheduler (tcp://host:port)")
         sp.add_argument("--cold-kernels", dest="warm_kernels", action="store_false",
-                        help="start each kernel only when its submission is graded (default: each worker "
-                             "starts its next kernel, with the setup cell's imports, while it grades)")
+                        help="start each kernel as a new interpreter when its submission is graded "
+                             "(default: kernels are forked from one process that has the course's imports "
+                             "done, and each worker readies its next kernel while it grades)")
         sp.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def limits_opts(sp):
