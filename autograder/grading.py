@@ -102,6 +102,18 @@ def submission_hash(path: Path, extra: str = "") -> str:
     return h.hexdigest()
 
 
+def _submission_bytes(path: Path) -> int:
+    """Size of a submission's files: a cheap estimate of how long it takes to grade."""
+    total = 0
+    for root, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if not _ignored(d)]
+        for f in files:
+            if not _ignored(f):
+                with contextlib.suppress(OSError):
+                    total += os.stat(os.path.join(root, f)).st_size
+    return total
+
+
 def assignment_fingerprint(gb, unit: str) -> str:
     """Changes when the registered source cells change, so a re-registered unit is regraded."""
     a = gb.find_assignment(unit)
@@ -321,8 +333,18 @@ def autograde(instance: Instance, unit: str, students: list[str] | None = None, 
     inst.ensure_registered(unit)
     with _run_lock(inst):
         _tidy_after_killed_run(inst, unit)
-        return _autograde(inst, unit, students, workers, cluster, scheduler, force, progress, cell_timeout,
-                          notebook_timeout, warm_kernels, sandbox, memory_mb, max_processes, max_output_bytes)
+        # Warm sandboxed kernels are forks of one template that has done what the locked cells
+        # import (PyTorch among them): started first, so that its seconds of imports overlap with
+        # reading the gradebook, hashing submissions and starting the workers.
+        fork_modules = _template_imports(inst, unit) if warm_kernels and sandbox else None
+        template = _SharedTemplate.start(fork_modules) if fork_modules is not None else None
+        try:
+            return _autograde(inst, unit, students, workers, cluster, scheduler, force, progress, cell_timeout,
+                              notebook_timeout, warm_kernels, sandbox, memory_mb, max_processes, max_output_bytes,
+                              fork_modules, template)
+        finally:
+            if template is not None:
+                template.close()
 
 
 @contextlib.contextmanager
@@ -379,7 +401,8 @@ def _tidy_after_killed_run(inst: Instance, unit: str) -> None:
 
 
 def _autograde(inst, unit, students, workers, cluster, scheduler, force, progress, cell_timeout,
-               notebook_timeout, warm_kernels, sandbox, memory_mb, max_processes, max_output_bytes) -> Summary:
+               notebook_timeout, warm_kernels, sandbox, memory_mb, max_processes, max_output_bytes,
+               fork_modules, template) -> Summary:
     from tqdm import tqdm
 
     workers = max(1, int(workers or os.cpu_count() or 1))
@@ -400,8 +423,6 @@ def _autograde(inst, unit, students, workers, cluster, scheduler, force, progres
         preimports = _setup_imports(gb, unit) if warm_kernels else ()
         hidden_cells = tuple(c.name for nb in gb.find_assignment(unit).notebooks for c in nb.source_cells
                              if "BEGIN HIDDEN TESTS" in (c.source or ""))
-    # warm sandboxed kernels are forks of a template that has imported what the locked cells import
-    fork_modules = _template_imports(inst, unit, notebooks, preimports) if warm_kernels and sandbox else None
     state = load_state(inst, unit)
     hashes, todo = {}, []
     for s in todo_students:
@@ -416,32 +437,30 @@ def _autograde(inst, unit, students, workers, cluster, scheduler, force, progres
         summary.seconds = time.monotonic() - t0
         summary.executor = "nothing to do"
         return summary
+    # Longest first (LPT scheduling): a worked notebook takes longer to grade than a blank or broken
+    # one, and the run ends when its last notebook does. Started last, the short ones fill the gaps
+    # instead of leaving a worker idle at the end while another grades a long one.
+    todo.sort(key=lambda s: _submission_bytes(inst.submitted_dir(s, unit)), reverse=True)
 
     grading_dir = inst.root / ".grading"
     if sandbox:
         from .kernels import reap_orphans
 
         reap_orphans()  # kernels of an earlier run that was killed
-    # one kernel template for every worker on this machine, importing while the workers start
-    template = _SharedTemplate.start(fork_modules) if fork_modules is not None else None
-    try:
-        snap_url = make_snapshot(inst, grading_dir / f"snapshot-{unit}-{os.getpid()}.db")
-        from .executors import make_executor
+    snap_url = make_snapshot(inst, grading_dir / f"snapshot-{unit}-{os.getpid()}.db")
+    from .executors import make_executor
 
-        try:
-            executor = make_executor(min(workers, len(todo)) if not (cluster or scheduler) else workers,
-                                     cluster=cluster, scheduler=scheduler, log_dir=str(grading_dir / "logs"))
-        except (ValueError, OSError) as exc:
-            raise CourseError(f"cannot start the executor: {exc}") from None
-        except Exception as exc:
-            raise CourseError(f"cannot reach the Dask scheduler {scheduler}: {exc.__class__.__name__}: {exc}") \
-                from None
-        return _run_jobs(inst, unit, summary, t0, executor, snap_url, todo, notebooks, cell_timeout, notebook_timeout,
-                         warm_kernels, preimports, hidden_cells, fork_modules, template, sandbox, memory_mb,
-                         max_processes, max_output_bytes, hashes, progress)
-    finally:
-        if template is not None:
-            template.close()
+    try:
+        executor = make_executor(min(workers, len(todo)) if not (cluster or scheduler) else workers,
+                                 cluster=cluster, scheduler=scheduler, log_dir=str(grading_dir / "logs"))
+    except (ValueError, OSError) as exc:
+        raise CourseError(f"cannot start the executor: {exc}") from None
+    except Exception as exc:
+        raise CourseError(f"cannot reach the Dask scheduler {scheduler}: {exc.__class__.__name__}: {exc}") \
+            from None
+    return _run_jobs(inst, unit, summary, t0, executor, snap_url, todo, notebooks, cell_timeout, notebook_timeout,
+                     warm_kernels, preimports, hidden_cells, fork_modules, template, sandbox, memory_mb,
+                     max_processes, max_output_bytes, hashes, progress)
 
 
 class _SharedTemplate:
@@ -575,21 +594,21 @@ def _setup_imports(gb, unit: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(mods)) or ("numpy",)
 
 
-def _template_imports(inst: Instance, unit: str, notebooks: list[str], preimports: tuple) -> tuple[str, ...]:
-    """What a kernel template imports: the setup cell's modules and every module the locked cells
-    (setup, tests, hidden tests) import, e.g. PyTorch as a test's oracle."""
+def _template_imports(inst: Instance, unit: str) -> tuple[str, ...]:
+    """What a kernel template imports: every module the unit's locked cells (setup, tests, hidden
+    tests) import, e.g. PyTorch as a test's oracle. Read from the instance's copy of the sources,
+    not the gradebook, so the template can start before the gradebook is opened."""
     import nbformat
 
     from .integrity import locked_imports
 
-    mods = list(preimports)
-    for name in notebooks:
-        path = inst.source_dir / unit / f"{name}.ipynb"
+    mods: list[str] = []
+    for path in sorted((inst.source_dir / unit).glob("*.ipynb")):
         try:
             mods += locked_imports(nbformat.read(str(path), as_version=4))
         except Exception:  # the source is checked elsewhere; a template with fewer imports still works
             pass
-    return tuple(dict.fromkeys(mods))
+    return tuple(dict.fromkeys(mods)) or ("numpy",)
 
 
 def _read_files(path: Path) -> dict[str, bytes]:
