@@ -59,20 +59,38 @@ def seed_everything(seed: int = 0, *, deterministic: bool = False, torch: bool =
 
     This is for notebooks and scripts (library functions take an RNG or a seed
     and never call this). ``deterministic=True`` also asks PyTorch for
-    deterministic kernels, which can be slower.
+    deterministic kernels, which can be slower; ``deterministic=False`` (the
+    default) switches that off again, restoring PyTorch's defaults and the
+    ``cudnn.benchmark`` setting that was in force before determinism was turned on.
     """
+    global _saved_cudnn_benchmark
     random.seed(seed)
     np.random.seed(seed % 2**32)
     if torch:
         t = _torch()
         t.manual_seed(seed)
+        cudnn = getattr(t.backends, "cudnn", None)
         if deterministic:
             os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             t.use_deterministic_algorithms(True)
-            if hasattr(t.backends, "cudnn"):
-                t.backends.cudnn.deterministic = True
-                t.backends.cudnn.benchmark = False
+            if cudnn is not None:
+                # remember benchmark only on the first switch-on, so on-on-off restores the user's value
+                if _saved_cudnn_benchmark is None:
+                    _saved_cudnn_benchmark = cudnn.benchmark
+                cudnn.deterministic = True
+                cudnn.benchmark = False
+        else:
+            t.use_deterministic_algorithms(False)
+            if cudnn is not None:
+                cudnn.deterministic = False
+                if _saved_cudnn_benchmark is not None:
+                    cudnn.benchmark = _saved_cudnn_benchmark
+                    _saved_cudnn_benchmark = None
     return np.random.default_rng(seed)
+
+
+# cudnn.benchmark as it was before seed_everything(deterministic=True) set it to False
+_saved_cudnn_benchmark: bool | None = None
 
 
 def describe(device=None) -> str:

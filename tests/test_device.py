@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import random
 import time
 
 import numpy as np
@@ -13,20 +14,63 @@ from course_lib import device as D
 
 
 def test_get_device_env_and_argument(monkeypatch):
-    monkeypatch.setenv(D.ENV_VAR, "cpu")
-    assert D.get_device().type == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv(D.ENV_VAR, "cuda")
+    # the variable is read: asking for CUDA through it on a machine without CUDA is an error...
+    with pytest.raises(RuntimeError, match=f"CUDA is not available.*{D.ENV_VAR}"):
+        D.get_device()
+    # ...but an explicit argument wins over it
     assert D.get_device("cpu") == torch.device("cpu")
-    if not torch.cuda.is_available():
-        with pytest.raises(RuntimeError, match="CUDA"):
-            D.get_device("cuda")
+    with pytest.raises(RuntimeError, match="CUDA"):
+        D.get_device("cuda:0")
+
+
+def test_get_device_env_selects_cpu_over_available_gpu(monkeypatch):
+    # with a (pretend) GPU present the automatic choice is CUDA, so only the variable can give the CPU
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.delenv(D.ENV_VAR, raising=False)
+    assert D.get_device().type == "cuda"
+    monkeypatch.setenv(D.ENV_VAR, "cpu")
+    assert D.get_device() == torch.device("cpu")
+
+
+def test_get_device_falls_back_to_cpu(monkeypatch):
+    monkeypatch.delenv(D.ENV_VAR, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert D.get_device() == torch.device("cpu")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert D.get_device() == torch.device("mps")
 
 
 def test_seed_everything_returns_generator_and_repeats():
     g1 = D.seed_everything(5)
-    a = torch.rand(3), g1.random()
+    a = torch.rand(3), g1.random(), np.random.random(3), random.random()
     g2 = D.seed_everything(5)
-    b = torch.rand(3), g2.random()
+    b = torch.rand(3), g2.random(), np.random.random(3), random.random()
     assert torch.equal(a[0], b[0]) and a[1] == b[1]
+    np.testing.assert_array_equal(a[2], b[2])   # NumPy's global generator
+    assert a[3] == b[3]                         # Python's random module
+    D.seed_everything(6)
+    assert not torch.equal(torch.rand(3), a[0]) and np.random.random(3)[0] != a[2][0]
+    assert random.random() != a[3]
+
+
+def test_seed_everything_deterministic_switches_on_and_off():
+    cudnn = torch.backends.cudnn
+    before = (torch.are_deterministic_algorithms_enabled(), cudnn.deterministic, cudnn.benchmark)
+    try:
+        cudnn.benchmark = True
+        D.seed_everything(0, deterministic=True)
+        assert torch.are_deterministic_algorithms_enabled()
+        assert cudnn.deterministic and not cudnn.benchmark
+        D.seed_everything(0, deterministic=True)       # twice on, then off: still the user's value
+        D.seed_everything(0)
+        assert not torch.are_deterministic_algorithms_enabled()
+        assert not cudnn.deterministic and cudnn.benchmark
+    finally:
+        torch.use_deterministic_algorithms(before[0])
+        cudnn.deterministic, cudnn.benchmark = before[1], before[2]
 
 
 def test_describe_one_line():
