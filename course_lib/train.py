@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import math
 import os
 import time
@@ -181,28 +182,60 @@ class Solver:
 
     # --- checkpoints ---------------------------------------------------------------------
     def save_checkpoint(self, path: str | os.PathLike) -> None:
-        """Save current and best parameters, the history and the counters to an ``.npz`` file.
+        """Save everything a resumed run needs to an ``.npz`` file.
 
-        The optimiser's internal state (momentum buffers) is not saved; a resumed run
-        restarts them from zero.
+        That is the current and best parameters, the history, the counters, the
+        optimiser's state (step count and per-parameter buffers such as momentum or
+        Adam's moments) and the shuffling generator's state, so that training N epochs,
+        saving, loading into a new Solver and training on gives the same result as
+        training straight through.
         """
         arrays: dict[str, Any] = {f"param/{k}": v for k, v in self.model.params.items()}
         arrays.update({f"best/{k}": v for k, v in self.best_params.items()})
         arrays.update({f"history/{k}": np.asarray(v, dtype=np.float64) for k, v in self.history.items()})
         arrays["meta"] = np.array([self.epoch, self.step_count, self.best_val_acc,
                                    self.epochs_without_improvement, self.optimizer.lr], dtype=np.float64)
+        arrays["optim_t"] = np.array(self.optimizer.t)
+        for k, state in self.optimizer.state.items():
+            for name, value in (state or {}).items():
+                # "/" separates the parameter name from the state name; rsplit keeps names with "/"
+                arrays[f"optim/{k}/{name}"] = np.asarray(value)
+        # a JSON string (not a pickled object), so np.load needs no allow_pickle
+        arrays["rng"] = np.array(json.dumps(self.rng.bit_generator.state))
         tmp = os.fspath(path) + ".tmp.npz"
         np.savez(tmp, **arrays)
         os.replace(tmp, path)
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
-        """Restore what :meth:`save_checkpoint` wrote (parameters are copied into ``model.params``)."""
+        """Restore what :meth:`save_checkpoint` wrote (parameters are copied into ``model.params``).
+
+        The optimiser's state and the shuffling generator are restored too when the
+        file has them (checkpoints from older versions do not; then they are left as they are).
+        """
         with np.load(path) as f:
+            missing = [k for k in self.model.params if f"param/{k}" not in f.files]
+            if missing:
+                raise KeyError(f"checkpoint {os.fspath(path)!r} has no parameter(s) {missing}; "
+                               f"it was saved from a different model")
             for k in self.model.params:
                 self.model.params[k][...] = f[f"param/{k}"]
             self.best_params = {k: f[f"best/{k}"].copy() for k in self.model.params}
             self.history = {k: f[f"history/{k}"].tolist() for k in ("loss", "lr", "train_acc", "val_acc")}
             epoch, steps, best, waited, lr = f["meta"]
+            if "optim_t" in f.files:
+                self.optimizer.t = int(f["optim_t"])
+                state: dict = {}
+                for key in f.files:
+                    if key.startswith("optim/"):
+                        k, name = key[len("optim/"):].rsplit("/", 1)
+                        value = f[key]
+                        state.setdefault(k, {})[name] = value.item() if value.ndim == 0 else value.copy()
+                # list-of-arrays optimisers are keyed by position
+                if not isinstance(self.optimizer.params, Mapping):
+                    state = {int(k): v for k, v in state.items()}
+                self.optimizer.state = state
+            if "rng" in f.files:
+                self.rng.bit_generator.state = json.loads(str(f["rng"]))
         self.epoch, self.step_count = int(epoch), int(steps)
         self.best_val_acc, self.epochs_without_improvement = float(best), int(waited)
         self.optimizer.lr = float(lr)
@@ -269,7 +302,7 @@ def fit(model, train_loader, val_loader=None, *, epochs: int, optimizer, loss_fn
         device=None, scheduler=None, scheduler_per_step: bool = False, patience: int | None = None,
         checkpoint_path: str | os.PathLike | None = None, restore_best: bool = True,
         grad_clip: float | None = None, amp: bool = False, amp_dtype=None,
-        progress: bool = True) -> dict:
+        resume_from: str | os.PathLike | None = None, progress: bool = True) -> dict:
     """Train a PyTorch model; device-agnostic; returns the history.
 
     Args:
@@ -284,7 +317,15 @@ def fit(model, train_loader, val_loader=None, *, epochs: int, optimizer, loss_fn
             ``scheduler_per_step=True``).
         patience: stop after this many epochs without improvement of validation accuracy
             (validation loss when the task has no accuracy). Needs ``val_loader``.
-        checkpoint_path: ``torch.save`` model, optimizer, epoch and history here after each epoch.
+        checkpoint_path: ``torch.save`` everything :func:`fit` needs to resume here after each
+            epoch: model, optimizer, epoch, history, best weights and patience counter, and the
+            scheduler's, the gradient scaler's and the train loader's generator's state.
+        resume_from: a checkpoint written by ``checkpoint_path``: restore all of the above and
+            continue from the epoch after the saved one (``epochs`` counts the whole run, so
+            ``epochs=4`` after a 2-epoch checkpoint trains 2 more). The result equals a run
+            without the interruption when the shuffling comes from the train loader's own
+            ``generator`` (``DataLoader(..., generator=g)``) and the model draws no other
+            random numbers (dropout uses PyTorch's global generator, which is not restored).
         restore_best: load the best validation weights at the end.
         grad_clip: clip the global gradient norm to this value.
         amp: run forward passes under :func:`course_lib.device.autocast` (a no-op on CPU
@@ -310,7 +351,28 @@ def fit(model, train_loader, val_loader=None, *, epochs: int, optimizer, loss_fn
     history: dict[str, Any] = {"train_loss": [], "train_acc": [], "val_loss": [], "val_acc": [],
                                "lr": [], "time": [], "best_epoch": -1}
     best_score, best_state, waited = -math.inf, None, 0
-    bar = _tqdm()(range(epochs), disable=not progress, desc="epochs")
+    loader_gen = getattr(train_loader, "generator", None)
+    if not isinstance(loader_gen, torch.Generator):
+        loader_gen = None
+    start = 0
+    if resume_from is not None:
+        ckpt = load_checkpoint(resume_from, model, optimizer, dev)
+        missing = [k for k in ("epoch", "history", "best_state", "best_score", "waited") if k not in ckpt]
+        if missing:
+            raise ValueError(f"cannot resume from {os.fspath(resume_from)!r}: it lacks {missing} "
+                             f"(written by an older version of fit?)")
+        start = ckpt["epoch"] + 1
+        history = copy.deepcopy(ckpt["history"])
+        best_score, waited = ckpt["best_score"], ckpt["waited"]
+        if ckpt["best_state"] is not None:   # kept on the CPU, as during training
+            best_state = {k: v.to("cpu") for k, v in ckpt["best_state"].items()}
+        if scheduler is not None and ckpt.get("scheduler") is not None:
+            scheduler.load_state_dict(ckpt["scheduler"])
+        if scaler is not None and ckpt.get("scaler") is not None:
+            scaler.load_state_dict(ckpt["scaler"])
+        if loader_gen is not None and ckpt.get("loader_generator") is not None:
+            loader_gen.set_state(ckpt["loader_generator"].cpu())
+    bar = _tqdm()(range(start, epochs), initial=start, total=epochs, disable=not progress, desc="epochs")
     for epoch in bar:
         t0 = time.perf_counter()
         model.train()
@@ -365,7 +427,12 @@ def fit(model, train_loader, val_loader=None, *, epochs: int, optimizer, loss_fn
         bar.set_postfix(post)
         if checkpoint_path is not None:
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "epoch": epoch, "history": copy.deepcopy(history)}, checkpoint_path)
+                        "epoch": epoch, "history": copy.deepcopy(history),
+                        "best_state": best_state, "best_score": best_score, "waited": waited,
+                        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                        "scaler": scaler.state_dict() if scaler is not None else None,
+                        "loader_generator": loader_gen.get_state() if loader_gen is not None else None},
+                       checkpoint_path)
         if patience is not None and val_loader is not None and waited >= patience:
             break
     bar.close()

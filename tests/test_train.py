@@ -123,6 +123,41 @@ def test_solver_checkpoint_roundtrip(tmp_path, digits):
     assert len(s2.history["val_acc"]) == 4
 
 
+@pytest.mark.parametrize("name,config", [("adam", dict(lr=3e-3)), ("momentum", dict(lr=0.1))])
+def test_solver_resume_equals_straight_run(tmp_path, digits, name, config):
+    kw = dict(optimizer=name, optim_config=config, batch_size=50, num_train_samples=200, progress=False,
+              seed=3)
+    straight = Solver(Softmax2Layer(64, 16, 10), digits, num_epochs=4, **kw)
+    straight.train()
+
+    path = tmp_path / "half.npz"
+    first = Solver(Softmax2Layer(64, 16, 10), digits, num_epochs=2, checkpoint_path=path, **kw)
+    first.train()
+    # a fresh model, optimiser and generator: everything must come from the file
+    resumed = Solver(Softmax2Layer(64, 16, 10, seed=9), digits, num_epochs=4, **kw)
+    resumed.load_checkpoint(path)
+    assert resumed.optimizer.t == first.optimizer.t > 0
+    for k in first.optimizer.state:
+        for field, value in first.optimizer.state[k].items():
+            np.testing.assert_array_equal(resumed.optimizer.state[k][field], value)
+    resumed.train()
+
+    assert resumed.history["loss"] == straight.history["loss"]
+    assert resumed.history["val_acc"] == straight.history["val_acc"]
+    for k in straight.model.params:
+        np.testing.assert_array_equal(resumed.model.params[k], straight.model.params[k])
+
+
+def test_solver_load_checkpoint_of_other_model_is_a_clear_error(tmp_path, digits):
+    path = tmp_path / "c.npz"
+    s = Solver(Softmax2Layer(64, 16, 10), digits, num_epochs=1, progress=False)
+    s.save_checkpoint(path)
+    other = Softmax2Layer(64, 16, 10)
+    other.params["W3"] = np.zeros(3)
+    with pytest.raises(KeyError, match="W3"):
+        Solver(other, digits, progress=False).load_checkpoint(path)
+
+
 def test_solver_raises_on_divergence(digits):
     s = Solver(Softmax2Layer(64, 16, 10), digits, optim_config={"lr": 1e6}, batch_size=100, num_epochs=3,
                progress=False)
@@ -189,10 +224,96 @@ def test_fit_without_accuracy_uses_val_loss_and_bf16_autocast():
     assert hist["best_epoch"] == int(np.argmin(hist["val_loss"]))
 
 
+def _fit_resume_setup(seed=0):
+    """A shuffling loader with its own generator, a model, Adam and a scheduler, all from ``seed``."""
+    torch.manual_seed(seed)
+    X, y = make_blobs(120, 3, seed=1)
+    Xt, yt = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
+    train = DataLoader(TensorDataset(Xt[::2], yt[::2]), batch_size=16, shuffle=True,
+                       generator=torch.Generator().manual_seed(seed))
+    val = DataLoader(TensorDataset(Xt[1::2], yt[1::2]), batch_size=64)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    sched = torch.optim.lr_scheduler.StepLR(opt, 1, gamma=0.7)
+    return model, train, val, opt, sched
+
+
+def test_fit_resume_equals_straight_run(tmp_path):
+    kw = dict(loss_fn=torch.nn.functional.cross_entropy, device="cpu", progress=False)
+    model, train, val, opt, sched = _fit_resume_setup()
+    straight = fit(model, train, val, epochs=4, optimizer=opt, scheduler=sched, **kw)
+
+    path = tmp_path / "half.pt"
+    m1, train1, val1, opt1, sched1 = _fit_resume_setup()
+    fit(m1, train1, val1, epochs=2, optimizer=opt1, scheduler=sched1, checkpoint_path=path, **kw)
+    # fresh objects with different weights and an unused loader generator: all state comes from the file
+    m2, train2, val2, opt2, sched2 = _fit_resume_setup(seed=7)
+    resumed = fit(m2, train2, val2, epochs=4, optimizer=opt2, scheduler=sched2, resume_from=path, **kw)
+
+    for key in ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "best_epoch"):
+        assert resumed[key] == straight[key], key
+    assert len(resumed["time"]) == 4
+    for (k, a), b in zip(model.state_dict().items(), m2.state_dict().values()):
+        assert torch.equal(a, b), k
+    assert opt2.state_dict()["state"][0]["step"] == opt.state_dict()["state"][0]["step"]
+
+
+def test_fit_resume_from_old_checkpoint_is_a_clear_error(tmp_path):
+    model = torch.nn.Linear(2, 3)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "old.pt"
+    torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": 0,
+                "history": {}}, path)
+    train, val = _blob_loaders()
+    with pytest.raises(ValueError, match="cannot resume.*best_state"):
+        fit(model, train, val, epochs=2, optimizer=opt, loss_fn=torch.nn.functional.cross_entropy,
+            device="cpu", resume_from=path, progress=False)
+
+
 def test_progress_bar_runs(capsys):
     train, val = _blob_loaders()
-    fit(torch.nn.Linear(2, 3), train, val, epochs=1, optimizer=torch.optim.SGD(torch.nn.Linear(2, 3).parameters(), lr=0.1),
+    model = torch.nn.Linear(2, 3)
+    before = [p.detach().clone() for p in model.parameters()]
+    fit(model, train, val, epochs=1, optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
         loss_fn=torch.nn.functional.cross_entropy, device="cpu", progress=True)
+    err = capsys.readouterr().err
+    assert "epochs" in err and "100%" in err
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
     X, y = make_blobs(20, 3, seed=0)
-    Solver(Softmax2Layer(2, 4, 3), {"X_train": X, "y_train": y, "X_val": X, "y_val": y}, batch_size=10,
+    net = Softmax2Layer(2, 4, 3)
+    w_before = {k: v.copy() for k, v in net.params.items()}
+    Solver(net, {"X_train": X, "y_train": y, "X_val": X, "y_val": y}, batch_size=10,
            num_epochs=1, progress=True).train()
+    err = capsys.readouterr().err
+    assert "train" in err and "100%" in err
+    assert any(not np.array_equal(w_before[k], net.params[k]) for k in w_before)
+
+
+# ---- run only where a GPU exists (checked on a GPU machine) ----------------------------
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@cuda
+def test_fit_float16_amp_uses_grad_scaler(monkeypatch):
+    steps = []
+
+    class CountingScaler(torch.amp.GradScaler):
+        def step(self, optimizer, *args, **kwargs):
+            steps.append(self.get_scale())
+            return super().step(optimizer, *args, **kwargs)
+
+    monkeypatch.setattr(torch.amp, "GradScaler", CountingScaler)
+    torch.manual_seed(0)
+    train, val = _blob_loaders()
+    model = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    before = [p.detach().clone() for p in model.parameters()]
+    hist = fit(model, train, val, epochs=5, optimizer=torch.optim.SGD(model.parameters(), lr=0.2),
+               loss_fn=torch.nn.functional.cross_entropy, device="cuda", amp=True,
+               amp_dtype=torch.float16, restore_best=False, progress=False)
+    assert len(steps) == 5 * len(train)          # every optimiser step went through the scaler
+    # the scaler may skip the first steps (overflow at its initial scale) but not all of them
+    assert any(not torch.equal(a, b.cpu()) for a, b in zip(before, model.parameters()))
+    assert all(np.isfinite(hist["train_loss"]))
+    assert next(model.parameters()).dtype == torch.float32   # master weights stay float32
