@@ -79,7 +79,7 @@ def bench_conv(threads: int, dtype=np.float32) -> list[dict]:
 
     t_naive, t_ref = time_pair(ours_naive, ref, repeats=2, warmup=0)
     rows.append(_row("conv2d fwd+bwd naive (loops)", shape, dtype, t_naive, t_ref, threads,
-                     note=f"naive timed at N={nn_} and scaled x{n // nn_} to N={n}", scale=n / nn_))
+                     note=f"estimate: naive timed at N={nn_} and scaled x{n // nn_} to N={n}", scale=n / nn_))
     return rows
 
 

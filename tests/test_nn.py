@@ -471,6 +471,46 @@ def test_pool_fast_equals_naive_even_with_ties(cfg):
         close(dx_f.sum(), dout.sum(), f"{kind} pool gradient total", rtol=1e-12)
 
 
+# the two paths of the fast max pool: windows that tile the input (a reshape, exact or with a
+# dropped border) and overlapping or gapped windows (strided slices)
+TILE_CASES = [(2, 2), (3, 3), (1, 1)]          # (pool size, stride) with stride == pool size
+SLICE_CASES = [(3, 2), (2, 1), (2, 3)]         # overlapping, overlapping, gaps
+
+
+@pytest.mark.parametrize("size,stride", TILE_CASES + SLICE_CASES)
+@pytest.mark.parametrize("hw", [(12, 12), (9, 13), (7, 6)])
+def test_max_pool_fast_paths_match_torch_and_naive(rng, size, stride, hw):
+    x = odd(rng, 2, 3, *hw)
+    x[0, 0, :3, :3] = 1.5    # a block of ties: the gradient still goes to the first maximum only
+    out, cache = nn.max_pool_forward_fast(x, size, size, stride)
+    dout = odd(rng, *out.shape)
+    dx = nn.max_pool_backward_fast(dout, cache)
+    t_out, (tdx,) = torch_run(lambda t: F.max_pool2d(t, size, stride), [x], dout)
+    close(out, t_out, f"max pool fast {size}/{stride} {hw} out")
+    close(dx, tdx, f"max pool fast {size}/{stride} {hw} dx")
+    out_n, cache_n = nn.max_pool_forward_naive(x, size, size, stride)
+    np.testing.assert_array_equal(out, out_n)
+    # overlapping windows sum into an input in another order: equal up to rounding
+    close(dx, nn.max_pool_backward_naive(dout, cache_n), f"max pool fast vs naive {size}/{stride} dx")
+    # the fast backward also accepts the naive forward's cache (no argmax stored)
+    np.testing.assert_array_equal(nn.max_pool_backward_fast(dout, cache_n), dx)
+    assert out.dtype == dx.dtype == np.float64
+
+
+@pytest.mark.parametrize("size,stride", [(2, 2), (3, 2)])
+def test_max_pool_fast_nan_and_float32_match_naive(rng, size, stride):
+    x = odd(rng, 2, 2, 8, 7).astype(np.float32)
+    x[0, 1, 1, 1] = x[1, 0, 4, 5] = x[1, 0, 5, 4] = np.nan
+    x[1, 1, 2, 2] = np.inf
+    out, cache = nn.max_pool_forward_fast(x, size, size, stride)
+    out_n, cache_n = nn.max_pool_forward_naive(x, size, size, stride)
+    np.testing.assert_array_equal(out, out_n)   # NaN in the same places (array_equal equates NaNs)
+    dout = np.arange(1, out.size + 1, dtype=np.float32).reshape(out.shape)
+    dx = nn.max_pool_backward_fast(dout, cache)
+    np.testing.assert_array_equal(dx, nn.max_pool_backward_naive(dout, cache_n))
+    assert out.dtype == dx.dtype == np.float32 and np.isnan(out).any()
+
+
 # =========================================================================== RNN
 def test_rnn_step_matches_torch(rng):
     x, h, Wx, Wh, b = odd(rng, 3, 7), odd(rng, 3, 5), odd(rng, 7, 5, scale=0.4), odd(rng, 5, 5, scale=0.4), odd(rng, 5)

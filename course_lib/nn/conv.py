@@ -12,8 +12,10 @@ from ``numpy.lib.stride_tricks.sliding_window_view`` gathers single elements and
 made the forward pass 2-4x slower in our measurements.)  The backward pass
 accumulates the input gradient with the same loop over the kernel offsets (one
 small matrix product and one strided slice add each), much faster than
-``np.add.at``.  Fast pooling uses the same per-offset strided slices (no window
-copy).  The naive versions are for reading, not for speed.
+``np.add.at``.  Fast pooling uses the same one-view-per-offset idea (no window
+copy); when the windows tile the input (stride == window size, the usual 2x2/2) the
+views come from a reshape and the max-pool backward writes each input once.  The
+naive versions are for reading, not for speed.
 """
 from __future__ import annotations
 
@@ -280,29 +282,57 @@ def max_pool_backward_naive(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     return dx
 
 
+def _tiles(ph: int, pw: int, stride: int) -> bool:
+    """Whether the windows are non-overlapping and gap-free (stride equals both window sides)."""
+    return ph == pw == stride
+
+
+def _window_slices(x: np.ndarray, ph: int, pw: int, stride: int, ho: int, wo: int) -> list[np.ndarray]:
+    """The ph * pw views ``x[:, :, r * stride + a, s * stride + b]`` over (r, s), offsets row-major.
+
+    When the windows tile the input they come from one reshape of the covered part
+    (``(N, C, H', ph, W', pw)``; a view, no copy); otherwise from strided slices.
+    """
+    if _tiles(ph, pw, stride):
+        n, c = x.shape[:2]
+        xr = x[:, :, :ho * ph, :wo * pw].reshape(n, c, ho, ph, wo, pw)
+        return [xr[:, :, :, a, :, b] for a in range(ph) for b in range(pw)]
+    he, we = (ho - 1) * stride + 1, (wo - 1) * stride + 1
+    return [x[:, :, a:a + he:stride, b:b + we:stride] for a in range(ph) for b in range(pw)]
+
+
 def max_pool_forward_fast(x: np.ndarray, pool_height: int = 2, pool_width: int = 2,
                           stride: int = 2) -> tuple[np.ndarray, PoolCache]:
-    """Max pooling by strided slices (one per window offset, no window copy); same results and
+    """Max pooling by one view per window offset (no window copy); same results and
     conventions as :func:`max_pool_forward_naive`.
 
-    The maximum is the running ``np.maximum`` of the pool_height * pool_width strided slices;
-    the argmax is then the first offset (row-major) whose slice equals the maximum.
+    Two paths, same results: when ``stride == pool_height == pool_width`` (the usual
+    2x2/2) the views come from reshaping the input to ``(N, C, H', ph, W', pw)``, and the
+    backward pass writes each input once instead of accumulating; otherwise they are
+    strided slices.  The maximum is the running ``np.maximum`` of the views; the argmax
+    is the first offset (row-major) whose view equals the maximum, found with boolean
+    masks (``first = equal & ~taken``), which is several times faster than indexed writes.
     """
     ho, wo = _pool_sizes(x, pool_height, pool_width, stride)
-    he, we = (ho - 1) * stride + 1, (wo - 1) * stride + 1
-    slices = [x[:, :, a:a + he:stride, b:b + we:stride]
-              for a in range(pool_height) for b in range(pool_width)]
+    slices = _window_slices(x, pool_height, pool_width, stride, ho, wo)
     out = slices[0].copy()
     for sl in slices[1:]:
         np.maximum(out, sl, out=out)
-    # offsets in reverse order, so the FIRST maximum is written last and wins ties
-    argmax = np.zeros(out.shape, dtype=np.int16 if len(slices) < 2**15 else np.int64)
-    for o in range(len(slices) - 1, -1, -1):
-        argmax[slices[o] == out] = o
+    k = len(slices)
+    idx_dtype = np.int8 if k < 2**7 else np.int16 if k < 2**15 else np.int64
+    argmax = np.zeros(out.shape, dtype=idx_dtype)
     # NaN: np.maximum propagates it and NaN equals nothing; route to the first NaN (as np.argmax does)
-    if np.issubdtype(out.dtype, np.floating) and np.isnan(out).any():
-        for o in range(len(slices) - 1, -1, -1):
-            argmax[np.isnan(slices[o])] = o
+    has_nan = np.issubdtype(out.dtype, np.floating) and np.isnan(out).any()
+    taken = np.zeros(out.shape, dtype=bool)
+    first = np.empty(out.shape, dtype=bool)
+    for o, sl in enumerate(slices):
+        np.equal(sl, out, out=first)
+        if has_nan:  # where the maximum is NaN only a NaN matches; elsewhere no view holds a NaN
+            first |= np.isnan(sl)
+        first &= ~taken
+        taken |= first
+        if o:
+            argmax += np.multiply(first, o, dtype=idx_dtype)
     return out, PoolCache(x_shape=x.shape, pool_height=pool_height, pool_width=pool_width,
                           stride=stride, x=x, argmax=argmax)
 
@@ -318,13 +348,19 @@ def max_pool_backward_fast(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     if argmax is None:  # cache from the naive forward
         argmax = max_pool_forward_fast(cache.x, ph, pw, st)[1].argmax
     n, c, ho, wo = dout.shape
-    dx = np.zeros(cache.x_shape, dtype=dout.dtype)
-    he, we = (ho - 1) * st + 1, (wo - 1) * st + 1
     zero = np.zeros((), dtype=dout.dtype)
-    for a in range(ph):
-        for b in range(pw):
-            sel = argmax == a * pw + b
-            dx[:, :, a:a + he:st, b:b + we:st] += np.where(sel, dout, zero)
+    tiles = _tiles(ph, pw, st)
+    # tiling windows write every covered input exactly once, so only an uncovered border needs zeros
+    exact = tiles and cache.x_shape[2] == ho * ph and cache.x_shape[3] == wo * pw
+    dx = np.empty(cache.x_shape, dtype=dout.dtype) if exact else np.zeros(cache.x_shape, dtype=dout.dtype)
+    views = _window_slices(dx, ph, pw, st, ho, wo)
+    for o, view in enumerate(views):
+        # np.where, not dout * mask: an infinite dout times a False mask would give NaN
+        sel = np.where(argmax == o, dout, zero)
+        if tiles:
+            view[...] = sel
+        else:
+            view += sel
     return dx
 
 
