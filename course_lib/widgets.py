@@ -24,6 +24,7 @@ from typing import Any, Callable
 import numpy as np
 import ipywidgets as W
 
+from . import nn as _nn
 from . import optim as _optim
 from .viz import decision_regions, figure_to_png, new_figure
 
@@ -162,9 +163,17 @@ def _slider(value, lo, hi, step, desc, log=False):
 # Linear classifier on a 2-D, three-class toy set
 # =============================================================================
 
+def _linear_loss(loss_fn: Callable, Wm: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray,
+                 reg: float) -> tuple[float, np.ndarray, np.ndarray]:
+    # the data loss and its score gradient come from the tested course_lib.nn; only the
+    # chain rule through the linear scores and the L2 term live here
+    loss, dscores = loss_fn(X @ Wm.T + b, y)
+    return float(loss + reg * np.sum(Wm * Wm)), dscores.T @ X + 2 * reg * Wm, dscores.sum(0)
+
+
 def softmax_loss(Wm: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float
                  ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Softmax loss of scores ``X @ Wm.T + b`` plus ``reg * sum(Wm**2)``.
+    """Softmax loss (:func:`course_lib.nn.softmax_loss`) of scores ``X @ Wm.T + b`` plus ``reg * sum(Wm**2)``.
 
     Args:
         Wm: (C, D) one row per class; b: (C,); X: (N, D); y: (N,) ints; reg: L2 strength.
@@ -172,29 +181,14 @@ def softmax_loss(Wm: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray, re
     Returns:
         (loss, dW (C, D), db (C,)).
     """
-    n = len(X)
-    s = X @ Wm.T + b
-    s = s - s.max(1, keepdims=True)
-    p = np.exp(s) / np.exp(s).sum(1, keepdims=True)
-    loss = -np.log(p[np.arange(n), y]).mean() + reg * np.sum(Wm * Wm)
-    d = p
-    d[np.arange(n), y] -= 1
-    d /= n
-    return float(loss), d.T @ X + 2 * reg * Wm, d.sum(0)
+    return _linear_loss(_nn.softmax_loss, Wm, b, X, y, reg)
 
 
 def svm_loss(Wm: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float
              ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Multiclass hinge loss (margin 1) of ``X @ Wm.T + b`` plus ``reg * sum(Wm**2)``; same shapes as :func:`softmax_loss`."""
-    n = len(X)
-    s = X @ Wm.T + b
-    margins = np.maximum(0, s - s[np.arange(n), y][:, None] + 1.0)
-    margins[np.arange(n), y] = 0
-    loss = margins.sum() / n + reg * np.sum(Wm * Wm)
-    d = (margins > 0).astype(np.float64)
-    d[np.arange(n), y] = -d.sum(1)
-    d /= n
-    return float(loss), d.T @ X + 2 * reg * Wm, d.sum(0)
+    """Multiclass hinge loss (:func:`course_lib.nn.svm_loss`, margin 1) of ``X @ Wm.T + b`` plus
+    ``reg * sum(Wm**2)``; same shapes as :func:`softmax_loss`."""
+    return _linear_loss(_nn.svm_loss, Wm, b, X, y, reg)
 
 
 class LinearClassifierExplorer(Explorer):
@@ -238,7 +232,8 @@ class LinearClassifierExplorer(Explorer):
             "loss": W.Dropdown(options=["softmax", "svm"], value="softmax", description="loss"),
             "reg": _slider(0.0, 0.0, 2.0, 0.01, "reg"),
             "lr": _slider(0.1, -3, 1, 0.1, "lr", log=True),
-            "steps": _slider(0, 0, 200, 5, "GD steps"),
+            # a few steps by default, so that the loss curve has something to show from the start
+            "steps": _slider(20, 0, 200, 5, "GD steps"),
         }
 
     def _on_control(self, name, value) -> None:
@@ -283,7 +278,12 @@ class LinearClassifierExplorer(Explorer):
         # the edited row's weight vector, drawn from the origin
         ax1.annotate("", xy=tuple(Wt[row]), xytext=(0, 0), arrowprops={"arrowstyle": "->", "lw": 2})
         ax1.set_title(f"regions after {steps} steps (acc {result['trained_accuracy']:.2f})", fontsize=9)
-        ax2.plot(result["_curve"])
+        curve = result["_curve"]
+        # markers (about 20 of them) keep a short curve, even the single point of steps = 0, visible
+        ax2.plot(curve, marker="o", markersize=3, markevery=max(1, len(curve) // 20))
+        if len(curve) == 1:
+            ax2.text(0.5, 0.5, "set GD steps > 0\nto see the curve", transform=ax2.transAxes,
+                     ha="center", va="center", fontsize=8, color="0.4")
         ax2.set_xlabel("GD step")
         ax2.set_ylabel("loss")
         ax2.set_title(f"loss {result['loss']:.3f} -> {result['trained_loss']:.3f}", fontsize=9)
@@ -483,12 +483,14 @@ def conv2d_single(image: np.ndarray, kernel: np.ndarray, stride: int = 1, pad: i
         (H', W') with ``H' = (H - HH + 2P) // S + 1`` and ``W' = (W - WW + 2P) // S + 1``.
     """
     HH, WW = kernel.shape
-    x = np.pad(image, pad)
-    Ho, Wo = (x.shape[0] - HH) // stride + 1, (x.shape[1] - WW) // stride + 1
-    if x.shape[0] < HH or x.shape[1] < WW:
-        raise ValueError(f"kernel {HH}x{WW} does not fit in the padded {x.shape} input")
-    win = np.lib.stride_tricks.sliding_window_view(x, (HH, WW))[::stride, ::stride][:Ho, :Wo]
-    return np.einsum("ijkl,kl->ij", win, kernel)
+    H, Wd = image.shape
+    if H + 2 * pad < HH or Wd + 2 * pad < WW:
+        raise ValueError(f"kernel {HH}x{WW} does not fit in the padded {(H + 2 * pad, Wd + 2 * pad)} input")
+    # one image, one channel, one filter: the tested course_lib.nn convolution
+    image = np.asarray(image, dtype=np.float64)
+    kernel = np.asarray(kernel, dtype=np.float64)
+    out, _ = _nn.conv_forward_fast(image[None, None], kernel[None, None], np.zeros(1), stride, pad)
+    return out[0, 0]
 
 
 class ConvKernelExplorer(Explorer):

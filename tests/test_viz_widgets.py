@@ -120,6 +120,39 @@ def test_linear_classifier_losses_gradients():
         np.testing.assert_allclose(db, num_db, rtol=1e-5, atol=1e-7)
 
 
+def test_linear_classifier_losses_match_torch():
+    X, y = make_blobs(12, 3, seed=3)
+    rng = np.random.default_rng(4)
+    Wm, b = rng.standard_normal((3, 2)), rng.standard_normal(3)
+    scores = torch.tensor(X @ Wm.T + b)
+    l2 = 0.3 * np.sum(Wm ** 2)
+    ce = torch.nn.functional.cross_entropy(scores, torch.tensor(y)).item()
+    hinge = torch.nn.functional.multi_margin_loss(scores, torch.tensor(y), margin=1.0).item() * 3
+    assert widgets.softmax_loss(Wm, b, X, y, 0.3)[0] == pytest.approx(ce + l2, rel=1e-12)
+    assert widgets.svm_loss(Wm, b, X, y, 0.3)[0] == pytest.approx(hinge + l2, rel=1e-12)
+
+
+def _loss_curve_line(ex):
+    ax = ex.fig.axes[1]
+    (line,) = ax.get_lines()
+    return ax, line
+
+
+def test_linear_classifier_loss_curve_is_visible():
+    ex = widgets.LinearClassifierExplorer(resolution=20)
+    # by default a few gradient-descent steps are run, so the curve panel is not empty
+    assert ex.controls["steps"].value > 0
+    ax, line = _loss_curve_line(ex)
+    assert len(line.get_xdata()) == ex.controls["steps"].value + 1
+    np.testing.assert_allclose(line.get_ydata()[[0, -1]], [ex.last["loss"], ex.last["trained_loss"]])
+    assert line.get_marker() not in (None, "", "None") and line.get_markersize() > 0
+    # with no steps, the single point is still drawn (a marker) and the panel says what to do
+    ex.update(steps=0)
+    ax, line = _loss_curve_line(ex)
+    assert len(line.get_xdata()) == 1 and line.get_marker() not in (None, "", "None")
+    assert any("GD steps" in t.get_text() for t in ax.texts)
+
+
 def test_ui_change_triggers_update():
     ex = widgets.LinearClassifierExplorer(resolution=30)
     before = ex.last["loss"]
