@@ -8,6 +8,7 @@ and the index where it occurs, expected versus got.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import sys
 from typing import Callable, Iterable
 
@@ -153,8 +154,21 @@ class ShortcutError(AssertionError):
 
 
 def _code_of(target):
-    target = getattr(target, "__wrapped__", target)
-    return getattr(target, "__code__", None)
+    # Unwrapped to the innermost function: decorators such as scikit-learn's ``_fit_context``
+    # share one wrapper code object among every method they decorate.
+    return getattr(inspect.unwrap(target), "__code__", None)
+
+
+def _forbidden_name(target) -> str:
+    """The name the target was forbidden under (never the name of the code that runs it).
+
+    A function made by a factory (``torch.nn.functional.max_pool2d`` is
+    ``boolean_dispatch.<locals>.fn``) is named by its ``__name__``, which the factory sets.
+    """
+    qualname = getattr(target, "__qualname__", None)
+    if qualname and "<locals>" not in qualname:
+        return qualname
+    return getattr(target, "__name__", None) or qualname or repr(target)
 
 
 def _shortcut_message(task: str, name: str) -> str:
@@ -172,21 +186,22 @@ def forbid_calls(targets: Iterable, task: str = "this task"):
     is caught as well as the dotted name.  A profile hook is the one mechanism that
     sees every call whatever name it is made under; no library offers this check.
     """
-    codes, builtins_ = set(), set()
+    codes: dict = {}          # code object -> forbidden name
+    builtins_: dict = {}      # id of a builtin -> forbidden name
     for t in targets:
         code = _code_of(t)
         if code is not None:
-            codes.add(code)
+            codes.setdefault(code, _forbidden_name(t))
         else:
-            builtins_.add(id(t))
+            builtins_.setdefault(id(t), _forbidden_name(t))
     hit: list = []
 
     def profiler(frame, event, arg):
         if event == "call" and frame.f_code in codes:
-            hit.append(frame.f_code.co_qualname)
-            raise ShortcutError(_shortcut_message(task, frame.f_code.co_qualname))
+            hit.append(codes[frame.f_code])
+            raise ShortcutError(_shortcut_message(task, codes[frame.f_code]))
         if event == "c_call" and id(arg) in builtins_:
-            hit.append(getattr(arg, "__qualname__", repr(arg)))
+            hit.append(builtins_[id(arg)])
 
     old = sys.getprofile()
     sys.setprofile(profiler)
