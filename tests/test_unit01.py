@@ -3,8 +3,9 @@
 The notebook-executing tests run the solution notebook's code cells in-process, in one
 namespace, without a Jupyter kernel (fast); the lead's shared tests run it under nbval and
 through real nbgrader grading. For each mutant (tests/mutants/unit01.py) the mutant's source
-replaces its task's solution cell and the task's test cell (visible + hidden tests) must fail;
-for each correct alternative it must pass. The harness is tests/unit_harness.py.
+replaces its task's solution cell and the task's test cell (visible + hidden tests) must fail,
+and so must its hidden tests alone; for each correct alternative it must pass. The harness is
+tests/unit_harness.py.
 """
 from __future__ import annotations
 
@@ -34,6 +35,42 @@ def test_release_has_no_solutions_or_hidden_tests():
     NB.check_release()
 
 
+def test_release_stubs_score_zero():
+    NB.check_release_scores_zero()
+
+
+# The mistakes the unit's issue names; each must be among the mutants (by its existing name).
+NAMED_MUTANTS = [
+    ("task1_6", "forgot to subtract the max"),                 # softmax without the max shift
+    ("task1_7", "forgot to subtract the max"),
+    ("task1_5", "np.max for np.maximum in the hinge"),
+    ("task1_4", "missing regularisation gradient"),
+    ("task1_5", "missing regularisation gradient"),
+    ("task1_6", "missing regularisation gradient"),
+    ("task1_5", "averaging over the wrong axis"),
+]
+
+
+def test_named_mutants_exist():
+    present = {(m.task, m.name) for m in NB.mutants}
+    missing = [pair for pair in NAMED_MUTANTS if pair not in present]
+    assert not missing, f"mutants named by the issue are missing: {missing}"
+
+
+def test_lecture_structure():
+    """Cheap checks on the lecture (the shared tests execute it): device line first, progress bars
+    from tqdm.auto, the course_lib.widgets explorer driven by update(), asserted numbers, no outputs."""
+    code = [c.source for c in NB.lecture_notebook().cells if c.cell_type == "code"]
+    assert "course_lib.device.describe()" in code[0]
+    assert any("%matplotlib inline" in c for c in code)
+    text = "\n".join(code)
+    for needed in ("from tqdm.auto import tqdm", "from course_lib.widgets import LinearClassifierExplorer",
+                   "LinearClassifierExplorer("):
+        assert needed in text, needed
+    assert text.count(".update(") >= 2 and text.count("assert") >= 20
+    NB.check_no_outputs(NB.lecture)
+
+
 # ----------------------------------------------------------------------------- execution
 @pytest.fixture(scope="module")
 def executed():
@@ -46,6 +83,8 @@ def executed():
 def test_solution_notebook_passes_all_tests(executed):
     assert executed["__warnings__"] == [], f"cells of the notebook warned: {executed['__warnings__']}"
     assert executed["best_val_acc"] >= 0.93
+    NB.check_budgets(executed)
+    NB.check_hidden_tests_pass(executed)
 
 
 @pytest.mark.slow

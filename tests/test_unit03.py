@@ -3,7 +3,8 @@ pass every correct alternative; the notebook's structure follows the unit contra
 
 The notebook's code cells are exec'd in one namespace in this process (no Jupyter kernel):
 much faster than nbclient, and enough to measure the hidden tests. The shared notebook tests
-run the real kernel (nbval) and nbgrader. The harness is tests/unit_harness.py.
+run the real kernel (nbval) and nbgrader. The harness is tests/unit_harness.py: every mutant
+must fail its task's test cell and its hidden tests alone.
 """
 from __future__ import annotations
 
@@ -13,6 +14,12 @@ from tests.mutants import unit03
 from tests.unit_harness import UnitNotebook, mutant_ids
 
 NB = UnitNotebook(unit03)
+
+# Mutants the whole test cell kills but the hidden tests alone let through (only the visible
+# asserts catch them), each reported to the unit's owner; the harness fails once one of them is
+# killed by the hidden tests, so the list only shrinks. Empty: the two found first ("an MLP
+# without convolutions", "trains far too long" in task3_6) are now caught by the hidden tests.
+KNOWN_HIDDEN_SURVIVORS: set[tuple[str, str]] = set()
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +31,9 @@ def namespace():
 @pytest.mark.slow
 @pytest.mark.xdist_group("unit03")
 def test_solution_notebook_passes_its_tests(namespace):
-    # wall time on a shared 2-core runner says little; CPU time is the budget (30 s notebook, 20 s tests)
-    assert namespace["__elapsed__"] < 180, f"solution notebook took {namespace['__elapsed__']:.1f} s in-process"
+    NB.check_budgets(namespace)
+    NB.check_hidden_tests_pass(namespace)
+    # this unit keeps well inside DESIGN's budgets: 30 s of CPU for the notebook, 20 s for its tests
     assert namespace["__cpu__"] < 30, f"solution notebook took {namespace['__cpu__']:.1f} s of CPU"
     assert namespace["__test_cpu__"] < 20, f"test cells took {namespace['__test_cpu__']:.1f} s of CPU"
 
@@ -34,7 +42,8 @@ def test_solution_notebook_passes_its_tests(namespace):
 @pytest.mark.xdist_group("unit03")
 @pytest.mark.parametrize("mutant", NB.mutants, ids=mutant_ids(NB.mutants))
 def test_mutant_is_killed(namespace, mutant):
-    NB.expect_killed(namespace, mutant)
+    NB.expect_killed(namespace, mutant,
+                     known_hidden_survivor=(mutant.task, mutant.name) in KNOWN_HIDDEN_SURVIVORS)
 
 
 @pytest.mark.slow
@@ -44,8 +53,27 @@ def test_correct_alternative_passes(namespace, alt):
     NB.expect_passes(namespace, alt)
 
 
-def test_every_task_has_mutants():
-    NB.check_every_task_has_mutants()
+def test_mutants_are_well_formed():
+    NB.check_mutants()
+
+
+# The mistakes the unit's issue names; each must be among the mutants (by its existing name).
+NAMED_MUTANTS = [
+    ("task3_2", "flipped kernel (true convolution)"),
+    ("task3_2", "padding applied to one side only"),
+    ("task3_1", "padding counted on one side only"),
+    ("task3_3", "stride ignored in the backward pass"),
+    ("task3_4", "gradient routed to every max in a window"),
+    ("task3_2", "channels paired in the wrong order"),
+    ("task3_3", "channels summed into dw (wrong axis)"),
+]
+
+
+def test_named_mutants_exist():
+    present = {(m.task, m.name) for m in NB.mutants}
+    missing = [pair for pair in NAMED_MUTANTS if pair not in present]
+    assert not missing, f"mutants named by the issue are missing: {missing}"
+    assert KNOWN_HIDDEN_SURVIVORS <= present, f"unknown survivors listed: {KNOWN_HIDDEN_SURVIVORS - present}"
 
 
 def test_structure_points_and_ids():
@@ -55,6 +83,10 @@ def test_structure_points_and_ids():
 
 def test_release_has_no_solutions_or_hidden_tests():
     NB.check_release()
+
+
+def test_release_stubs_score_zero():
+    NB.check_release_scores_zero()
 
 
 def test_lecture_structure():

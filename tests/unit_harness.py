@@ -6,16 +6,18 @@ order in one namespace, which is much faster than nbclient and enough to measure
 tests. The shared notebook tests run the real kernel (nbval) and real nbgrader grading.
 
 For each mutant of ``tests/mutants/unitNN.py`` the mutant's source replaces its task's solution
-cell and the task's test cell (visible + hidden tests) must fail; for each correct alternative
-it must pass. The solution cell is exec'd again afterwards, so the namespace is left as the
+cell and the task's test cell (visible + hidden tests) must fail, and so must the hidden tests
+run alone (what nbgrader grades is the whole cell, but DESIGN asks the hidden tests to catch
+wrong implementations, not the visible asserts); for each correct alternative it must pass. The solution cell is exec'd again afterwards, so the namespace is left as the
 solution made it. :class:`UnitNotebook` also checks the notebook's structure against the unit
-contract (nbgrader metadata, points, headings, no outputs) and that the student release holds
-no solutions or hidden tests.
+contract (nbgrader metadata, points, headings, no outputs), that the student release holds
+no solutions or hidden tests, and that the release's stubs score 0 on every grade cell.
 """
 from __future__ import annotations
 
 import io
 import re
+import textwrap
 import time
 import warnings
 from contextlib import redirect_stderr, redirect_stdout
@@ -34,6 +36,7 @@ SETUP_NBGRADER = {"grade": False, "solution": False, "locked": True, "grade_id":
 # A mutant killed by one of these says nothing about the tests: it only shows the cell is broken.
 TRIVIAL_KILLS = (NameError, SyntaxError, NotImplementedError)
 RELEASE_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "HIDDEN TESTS")
+NOTEBOOK_BUDGET_S, TESTS_BUDGET_S = 90.0, 60.0   # DESIGN, unit contract 6
 
 
 def cell_source(cell) -> str:
@@ -73,6 +76,15 @@ def exec_cell(source: str, ns: dict, name: str, *, check_stderr: bool = True,
     if check_warnings:
         assert not caught, f"{name} emitted warnings: {[str(w.message) for w in caught][:3]}"
     return list(caught)
+
+
+def hidden_tests(test_source: str) -> str:
+    """The hidden tests of a test cell: the lines between ``### BEGIN HIDDEN TESTS`` and
+    ``### END HIDDEN TESTS`` (the marker lines themselves are comments), dedented as one block."""
+    begin = test_source.index("### BEGIN HIDDEN TESTS")
+    end = test_source.index("### END HIDDEN TESTS", begin)
+    body = test_source[test_source.index("\n", begin) + 1:end]
+    return textwrap.dedent(body.rsplit("\n", 1)[0] if "\n" in body else body)
 
 
 def mutant_ids(mutants) -> list[str]:
@@ -157,6 +169,21 @@ class UnitNotebook:
         ns["__warnings__"] = test_warnings
         return ns
 
+    @staticmethod
+    def check_budgets(ns: dict) -> None:
+        """DESIGN's budgets for a namespace from :meth:`run_all`, in CPU seconds (wall time on a
+        shared 2-core runner measures the neighbours): solution notebook <= 90 s, its test cells
+        (visible and hidden) <= 60 s. ``python -m bench notebooks`` measures the real kernel."""
+        assert ns["__cpu__"] <= NOTEBOOK_BUDGET_S, f"solution notebook took {ns['__cpu__']:.1f} s of CPU"
+        assert ns["__test_cpu__"] <= TESTS_BUDGET_S, f"test cells took {ns['__test_cpu__']:.1f} s of CPU"
+
+    def check_hidden_tests_pass(self, ns: dict) -> None:
+        """Each test cell's hidden tests, run alone on the solution's namespace from :meth:`run_all`,
+        pass: a mutant's failure of the hidden tests alone is then its own, not the block's."""
+        for grade_id, cell in self.test_cells().items():
+            exec_cell(hidden_tests(cell.source), ns, f"{self.unit} {grade_id} hidden tests alone",
+                      check_stderr=self.strict, check_warnings=self.strict)
+
     def restore(self, ns: dict, task: str) -> None:
         """Exec ``task``'s solution cell again, undoing a mutant or an alternative."""
         exec(compile(python_source(self.solution_cells()[task].source), f"<{self.unit} {task}>", "exec"), ns)
@@ -166,28 +193,43 @@ class UnitNotebook:
         assert mutant.source not in (solution, python_source(solution)), \
             f"{mutant.task} / {mutant.name}: the mutant equals the solution"
 
-    def expect_killed(self, ns: dict, mutant) -> None:
-        """Exec ``mutant`` in place of its solution cell: its task's test cell must raise.
+    def expect_killed(self, ns: dict, mutant, *, known_hidden_survivor: bool = False) -> None:
+        """Exec ``mutant`` in place of its solution cell: its task's whole test cell must raise,
+        and so must the cell's hidden tests run alone (DESIGN: the hidden tests fail wrong
+        implementations, so a mutant caught only by the visible asserts is not killed).
 
         The kill must not be trivial (:data:`TRIVIAL_KILLS`), and a mutant named
         ``shortcut...`` (correct numbers from a forbidden library call) must be refused by the
-        shortcut check itself (:class:`ShortcutError` naming the task). Warnings and output are
-        ignored here. The solution cell is restored afterwards.
+        shortcut check itself (:class:`ShortcutError` naming the task and the forbidden
+        function). ``known_hidden_survivor`` marks a mutant listed by its unit as escaping the
+        hidden tests alone: that run must then still let it through, so the list cannot go stale.
+        Warnings and output are ignored here. The solution cell is restored afterwards.
         """
         self._assert_differs_from_solution(mutant)
         tests = self.test_cells()[f"test_{mutant.task}"].source
         try:
-            with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                exec(compile(python_source(mutant.source), f"<{self.unit} mutant {mutant.name}>", "exec"), ns)
-                with pytest.raises(Exception) as caught:
-                    exec(compile(python_source(tests), f"<{self.unit} test_{mutant.task}>", "exec"), ns)
-            assert not isinstance(caught.value, TRIVIAL_KILLS), \
-                f"mutant killed for a trivial reason: {caught.value!r}"
-            if mutant.name.startswith("shortcut"):
-                # a shortcut computes correct numbers: only the shortcut check may refuse it
-                assert isinstance(caught.value, ShortcutError), f"refused for another reason: {caught.value!r}"
-                assert mutant.task in str(caught.value)
+            # the mutant is exec'd afresh before each run: the visible part may rebind its names
+            for part, source in (("test cell", tests), ("hidden tests alone", hidden_tests(tests))):
+                caught = None
+                with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    exec(compile(python_source(mutant.source), f"<{self.unit} mutant {mutant.name}>", "exec"), ns)
+                    try:
+                        exec(compile(python_source(source), f"<{self.unit} test_{mutant.task} {part}>", "exec"), ns)
+                    except Exception as exc:  # noqa: BLE001  (any failure scores 0; judged below)
+                        caught = exc
+                if part == "hidden tests alone" and known_hidden_survivor:
+                    assert caught is None, (f"{mutant.task} / {mutant.name} is now killed by the hidden tests "
+                                            f"alone ({caught!r}): remove it from the unit's known survivors")
+                    continue
+                assert caught is not None, f"{mutant.task} / {mutant.name}: survives the {part}"
+                assert not isinstance(caught, TRIVIAL_KILLS), \
+                    f"{part}: mutant killed for a trivial reason: {caught!r}"
+                if mutant.name.startswith("shortcut"):
+                    # a shortcut computes correct numbers: only the shortcut check may refuse it
+                    assert isinstance(caught, ShortcutError), f"{part}: refused for another reason: {caught!r}"
+                    assert mutant.task in str(caught)
+                    assert "<locals>" not in str(caught), f"the message names a wrapper: {caught}"
         finally:
             self.restore(ns, mutant.task)
 
@@ -203,6 +245,34 @@ class UnitNotebook:
                       check_stderr=self.strict)
         finally:
             self.restore(ns, alt.task)
+
+    def check_release_scores_zero(self) -> None:
+        """The student release as handed out (stubs unfilled) scores 0: every grade cell raises.
+
+        Its code cells run in order in one fresh namespace, errors allowed as nbgrader's
+        autograde allows them (a stub's NotImplementedError in a demo cell must not stop the
+        run); output and warnings are ignored. A grade cell that runs through would give points
+        for nothing. Skipped until the release is built.
+        """
+        if not self.release.exists():
+            pytest.skip(f"{self.release.relative_to(REPO)} not built yet (course build {self.unit})")
+        nb = nbformat.read(str(self.release), as_version=4)
+        ns: dict = {"__name__": "__main__"}
+        passed = []
+        for i, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            try:
+                with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    exec(compile(python_source(cell.source), f"<{self.unit} release cell {i}>", "exec"), ns)
+            except Exception:  # noqa: BLE001  (a failing cell is what the stubs must cause)
+                continue
+            if nbgrader(cell).get("grade"):
+                passed.append(nbgrader(cell)["grade_id"])
+        graded = sum(1 for c in nb.cells if c.cell_type == "code" and nbgrader(c).get("grade"))
+        assert graded == len(self.test_cells()), f"release has {graded} grade cells, source {len(self.test_cells())}"
+        assert not passed, f"grade cells that pass on the release's stubs: {passed}"
 
     # ------------------------------------------------------------------------- static checks
     def check_structure(self, *, require_shortcut_check: bool = True) -> None:
@@ -238,6 +308,7 @@ class UnitNotebook:
             meta, src = nbgrader(cell), python_source(cell.source)
             assert meta["locked"] is True and not meta["solution"] and meta["schema_version"] == 3
             assert src.count("### BEGIN HIDDEN TESTS") == 1 and src.count("### END HIDDEN TESTS") == 1
+            compile(hidden_tests(src), f"{grade_id} hidden tests", "exec")   # runnable on their own
             assert "assert" in src.split("### BEGIN HIDDEN TESTS")[0], f"{grade_id}: no visible test"
             if require_shortcut_check:
                 assert "forbid_calls" in src, f"{grade_id}: the hidden tests need a shortcut check"
