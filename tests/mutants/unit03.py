@@ -853,6 +853,195 @@ def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
     model.eval()
     return losses
 '''),
+    Mutant(task='task3_6', name='trains far too long (1000 epochs by default)', source=r'''def make_cnn(num_classes=10):
+    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(2),                                   # (N, 16, 4, 4)
+        nn.Flatten(), nn.Linear(16 * 4 * 4, num_classes))
+
+
+def train_cnn(model, X, y, *, epochs=1000, lr=1e-2, batch_size=64, seed=0):
+    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
+    device = get_device()
+    model.to(device).train()
+    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
+    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(epochs):
+        perm = torch.randperm(len(Xt), generator=gen).to(device)
+        total = 0.0
+        for k in range(0, len(Xt), batch_size):
+            idx = perm[k:k + batch_size]
+            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        losses.append(total / len(Xt))
+    model.eval()
+    return losses
+'''),
+    Mutant(task='task3_6', name='model left in train mode', source=r'''def make_cnn(num_classes=10):
+    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(2),                                   # (N, 16, 4, 4)
+        nn.Flatten(), nn.Linear(16 * 4 * 4, num_classes))
+
+
+def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
+    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
+    device = get_device()
+    model.to(device).train()
+    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
+    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(epochs):
+        perm = torch.randperm(len(Xt), generator=gen).to(device)
+        total = 0.0
+        for k in range(0, len(Xt), batch_size):
+            idx = perm[k:k + batch_size]
+            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        losses.append(total / len(Xt))
+    return losses
+'''),
+    Mutant(task='task3_6', name='shuffled once: the same order every epoch', source=r'''def make_cnn(num_classes=10):
+    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(2),                                   # (N, 16, 4, 4)
+        nn.Flatten(), nn.Linear(16 * 4 * 4, num_classes))
+
+
+def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
+    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
+    device = get_device()
+    model.to(device).train()
+    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
+    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    perm = torch.randperm(len(Xt), generator=gen).to(device)   # shuffled once, not every epoch
+    losses = []
+    for _ in range(epochs):
+        total = 0.0
+        for k in range(0, len(Xt), batch_size):
+            idx = perm[k:k + batch_size]
+            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        losses.append(total / len(Xt))
+    model.eval()
+    return losses
+'''),
+    Mutant(task='task3_6', name='shuffled with the global generator (seed ignored)', source=r'''def make_cnn(num_classes=10):
+    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(2),                                   # (N, 16, 4, 4)
+        nn.Flatten(), nn.Linear(16 * 4 * 4, num_classes))
+
+
+def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
+    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
+    device = get_device()
+    model.to(device).train()
+    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
+    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(epochs):
+        perm = torch.randperm(len(Xt)).to(device)
+        total = 0.0
+        for k in range(0, len(Xt), batch_size):
+            idx = perm[k:k + batch_size]
+            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        losses.append(total / len(Xt))
+    model.eval()
+    return losses
+'''),
+    Mutant(task='task3_6', name='never shuffled', source=r'''def make_cnn(num_classes=10):
+    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(2),                                   # (N, 16, 4, 4)
+        nn.Flatten(), nn.Linear(16 * 4 * 4, num_classes))
+
+
+def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
+    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
+    device = get_device()
+    model.to(device).train()
+    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
+    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(epochs):
+        perm = torch.arange(len(Xt), device=device)
+        total = 0.0
+        for k in range(0, len(Xt), batch_size):
+            idx = perm[k:k + batch_size]
+            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        losses.append(total / len(Xt))
+    model.eval()
+    return losses
+'''),
+    Mutant(task='task3_6', name='get_device() ignored (always the CPU)', source=r'''def make_cnn(num_classes=10):
+    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
+    return nn.Sequential(
+        nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
+        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(),
+        nn.MaxPool2d(2),                                   # (N, 16, 4, 4)
+        nn.Flatten(), nn.Linear(16 * 4 * 4, num_classes))
+
+
+def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
+    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
+    device = torch.device("cpu")
+    model.to(device).train()
+    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
+    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for _ in range(epochs):
+        perm = torch.randperm(len(Xt), generator=gen).to(device)
+        total = 0.0
+        for k in range(0, len(Xt), batch_size):
+            idx = perm[k:k + batch_size]
+            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        losses.append(total / len(Xt))
+    model.eval()
+    return losses
+'''),
     Mutant(task='task3_7', name='saliency without abs', source=r'''def saliency(model, x, y):
     """|d score_y / d x|, max over channels. x: (N, C, H, W) tensor, y: (N,) -> (N, H, W) ndarray."""
     model.eval()
@@ -1153,6 +1342,39 @@ def train_cnn(model, X, y, *, epochs=12, lr=0.05, batch_size=32, seed=0):
         history.append(total / count)
     model.eval()
     return history
+'''),
+    Mutant(task='task3_6', name='NumPy generator shuffle, dropout, SGD momentum', source=r'''def make_cnn(num_classes=10):
+    """Two conv blocks with pooling, dropout before the classifier."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),      # 16x4x4
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),     # 32x2x2
+        nn.Flatten(), nn.Dropout(0.2), nn.Linear(128, num_classes))
+
+
+def train_cnn(model, X, y, *, epochs=15, lr=0.05, batch_size=32, seed=0):
+    """NumPy generator for the shuffling, batches moved to the device one at a time, SGD with momentum."""
+    rng = np.random.default_rng(seed)
+    dev = get_device()
+    model = model.to(dev)
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray(y, dtype=np.int64)
+    losses = []
+    for epoch in range(epochs):
+        model.train()
+        order = rng.permutation(len(X))
+        batch_losses = []
+        for start in range(0, len(X), batch_size):
+            sel = order[start:start + batch_size]
+            xb, yb = torch.from_numpy(X[sel]).to(dev), torch.from_numpy(y[sel]).to(dev)
+            opt.zero_grad()
+            loss = F.cross_entropy(model(xb), yb, reduction="sum")
+            (loss / len(sel)).backward()
+            opt.step()
+            batch_losses.append(loss.item())
+        losses.append(sum(batch_losses) / len(X))
+    model.eval()
+    return losses
 '''),
     Mutant(task='task3_7', name='one image at a time with backward()', source=r'''def saliency(model, x, y):
     """One image at a time, with .backward()."""
