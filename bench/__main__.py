@@ -1,4 +1,4 @@
-"""Run the benchmarks: ``python -m bench`` (all) or ``python -m bench layers grading`` (named ones).
+"""Run the benchmarks: ``python -m bench`` (all) or ``python -m bench layers notebooks`` (named ones).
 
 Every module ``bench/<name>.py`` (not starting with ``_``) that defines ``run() -> list[dict]``
 is a benchmark called ``<name>``.  The rows are printed as a table and saved in
