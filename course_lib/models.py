@@ -9,6 +9,11 @@
 - :class:`Generator`, :class:`Discriminator` and the GAN losses.
 - :class:`VAE` with the reparameterisation trick and :func:`vae_loss`.
 
+Masks follow :mod:`course_lib.nn.attention`: a boolean mask is True where attending is
+allowed (:func:`causal_mask` is lower triangular; ``token_mask`` is True at real tokens),
+and a query with nothing to attend to gets zeros, not NaN. ``torch.nn.Transformer``'s
+masks mean the opposite (True = blocked); the models convert at that boundary.
+
 Constructors draw initial weights from PyTorch's global generator (as every
 ``torch.nn`` layer does) but never reseed it; seed in the notebook with
 :func:`course_lib.device.seed_everything`. Nothing here calls ``.cuda()``:
@@ -217,27 +222,63 @@ class CharRNN(nn.Module):
 # =============================================================================
 
 def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-                                 mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """softmax(q k^T / sqrt(d)) v, returning the weights too (for heat maps).
+                                 mask: torch.Tensor | None = None, scale: float | None = None
+                                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """softmax(q k^T * scale) v, returning the weights too (for heat maps).
+
+    Mask convention, the same as :mod:`course_lib.nn.attention` and as
+    ``torch.nn.functional.scaled_dot_product_attention`` with a boolean ``attn_mask``:
+    ``mask[..., i, j] = True`` means query ``i`` MAY attend to key ``j``.  (Careful:
+    ``torch.nn.MultiheadAttention``, ``nn.Transformer`` and their ``*_key_padding_mask``
+    arguments use the opposite meaning; the models below convert.)
+
+    A query that may attend to no key (a fully masked row) gets weights of all zeros,
+    hence an output of zeros and zero gradients, not NaN.
 
     Args:
         q: (..., Tq, d); k: (..., Tk, d); v: (..., Tk, dv).
-        mask: boolean, broadcastable to (..., Tq, Tk); True marks positions that may
-            NOT be attended to (PyTorch's ``attn_mask`` convention for bool masks is the opposite!).
+        mask: boolean, broadcastable to (..., Tq, Tk); True = may attend. ``None``: all visible.
+            For causal attention use :func:`causal_mask`.
+        scale: multiplies the scores; default ``1 / sqrt(d)``.
 
     Returns:
-        out (..., Tq, dv), weights (..., Tq, Tk) whose rows sum to 1.
+        out (..., Tq, dv), weights (..., Tq, Tk) whose rows sum to 1 (0 for a fully masked row).
     """
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-    if mask is not None:
-        scores = scores.masked_fill(mask, float("-inf"))
-    weights = F.softmax(scores, dim=-1)
+    scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
+    scores = q @ k.transpose(-2, -1) * scale
+    if mask is None:
+        weights = F.softmax(scores, dim=-1)
+        return weights @ v, weights
+    mask = torch.as_tensor(mask, device=scores.device)
+    if mask.dtype != torch.bool:
+        raise TypeError(f"mask must be boolean (True = may attend), got dtype {mask.dtype}")
+    any_key = mask.any(dim=-1, keepdim=True)
+    # A fully masked row would be softmax([-inf, ...]) = 0/0 = NaN (in the gradient too); give
+    # it finite scores instead and zero its weights afterwards, as course_lib.nn does.
+    scores = scores.masked_fill(~mask, float("-inf")).masked_fill(~any_key, 0.0)
+    weights = F.softmax(scores, dim=-1).masked_fill(~any_key, 0.0)
     return weights @ v, weights
 
 
 def causal_mask(T: int, device=None) -> torch.Tensor:
-    """(T, T) bool, True above the diagonal: position t may not look at t' > t."""
-    return torch.triu(torch.ones(T, T, dtype=torch.bool, device=device), diagonal=1)
+    """(T, T) bool, True on and below the diagonal: position t may attend to t' <= t only."""
+    return torch.tril(torch.ones(T, T, dtype=torch.bool, device=device))
+
+
+def _blocked(mask: torch.Tensor | None) -> torch.Tensor | None:
+    """Our masks (True = may attend) to ``torch.nn``'s attention-layer masks (True = blocked)."""
+    return None if mask is None else ~mask
+
+
+def _check_token_mask(mask: torch.Tensor | None, x: torch.Tensor, name: str) -> None:
+    if mask is None:
+        return
+    if mask.dtype != torch.bool or mask.shape != x.shape:
+        raise ValueError(f"{name} must be a bool tensor of shape {tuple(x.shape)} (True = real token), "
+                         f"got {mask.dtype} {tuple(mask.shape)}")
+    if not bool(mask.any(dim=1).all()):
+        # nn.Transformer gives NaN for a sequence that nothing may attend to
+        raise ValueError(f"{name}: every sequence needs at least one real token (True)")
 
 
 class PositionalEncoding(nn.Module):
@@ -263,9 +304,11 @@ def _encoder(d_model, nhead, num_layers, dim_ff, dropout) -> nn.TransformerEncod
 
 
 class TransformerClassifier(nn.Module):
-    """Token embedding + positions -> Transformer encoder -> mean pool -> linear.
+    """Token embedding + positions -> Transformer encoder -> mean pool over real tokens -> linear.
 
-    Shapes: x (B, T) int64 -> (B, num_classes). ``padding_mask`` (B, T) bool, True at padding.
+    Shapes: x (B, T) int64 -> (B, num_classes). ``token_mask`` (B, T) bool, True at real
+    tokens and False at padding (True = may be attended to, as in :func:`scaled_dot_product_attention`);
+    padding is neither attended to nor pooled.
     """
 
     def __init__(self, vocab_size: int, num_classes: int, d_model: int = 64, nhead: int = 4,
@@ -276,20 +319,22 @@ class TransformerClassifier(nn.Module):
         self.encoder = _encoder(d_model, nhead, num_layers, dim_ff, dropout)
         self.head = nn.Linear(d_model, num_classes)
 
-    def forward(self, x: torch.Tensor, padding_mask: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.encoder(self.pos(self.embed(x)), src_key_padding_mask=padding_mask)
-        if padding_mask is None:
+    def forward(self, x: torch.Tensor, token_mask: torch.Tensor | None = None) -> torch.Tensor:
+        _check_token_mask(token_mask, x, "token_mask")
+        h = self.encoder(self.pos(self.embed(x)), src_key_padding_mask=_blocked(token_mask))
+        if token_mask is None:
             pooled = h.mean(1)
         else:
-            keep = (~padding_mask).unsqueeze(-1).to(h.dtype)
-            pooled = (h * keep).sum(1) / keep.sum(1).clamp_min(1)
+            keep = token_mask.unsqueeze(-1).to(h.dtype)
+            pooled = (h * keep).sum(1) / keep.sum(1)
         return self.head(pooled)
 
 
 class TransformerLM(nn.Module):
     """Decoder-only (GPT-style) language model: causal self-attention blocks.
 
-    Shapes: x (B, T) int64, T <= max_len -> logits (B, T, V).
+    Shapes: x (B, T) int64, T <= max_len -> logits (B, T, V); ``logits[:, t]`` depends on
+    ``x[:, :t + 1]`` only.
     """
 
     def __init__(self, vocab_size: int, d_model: int = 64, nhead: int = 4, num_layers: int = 2,
@@ -303,18 +348,45 @@ class TransformerLM(nn.Module):
         self.head = nn.Linear(d_model, vocab_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mask = causal_mask(x.shape[1], x.device)
-        h = self.blocks(self.pos(self.embed(x)), mask=mask, is_causal=True)
+        if x.shape[1] > self.max_len:
+            raise ValueError(f"sequence length {x.shape[1]} exceeds max_len={self.max_len}")
+        blocked = _blocked(causal_mask(x.shape[1], x.device))
+        h = self.blocks(self.pos(self.embed(x)), mask=blocked, is_causal=True)
         return self.head(self.norm(h))
 
     loss = staticmethod(CharRNN.loss)
+
+    @torch.no_grad()
+    def generate(self, prompt: torch.Tensor, length: int, *, temperature: float = 1.0,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """Like :meth:`CharRNN.generate`: ``length`` more ids after ``prompt`` ((T0,), T0 >= 1) -> (T0 + length,).
+
+        The model sees the last ``max_len`` ids (it has no state to carry further context).
+        """
+        was_training = self.training
+        self.eval()
+        dev = next(self.parameters()).device
+        ids = prompt.to(dev).view(-1)
+        for _ in range(length):
+            last = self(ids[-self.max_len:].view(1, -1))[0, -1]
+            if temperature == 0:
+                nxt = last.argmax().view(1)
+            else:
+                probs = F.softmax(last / temperature, dim=-1)
+                nxt = torch.multinomial(probs.cpu(), 1, generator=generator).to(dev)
+            ids = torch.cat([ids, nxt])
+        self.train(was_training)
+        return ids.cpu()
 
 
 class Seq2SeqTransformer(nn.Module):
     """Encoder-decoder Transformer (``torch.nn.Transformer``) with shared-size vocabularies.
 
     Shapes: src (B, S) int64, tgt (B, T) int64 (teacher forcing: the decoder input,
-    i.e. the target shifted right) -> logits (B, T, tgt_vocab). The decoder is causal.
+    i.e. the target shifted right behind a start token) -> logits (B, T, tgt_vocab).
+    The decoder is causal: ``logits[:, t]`` depends on ``tgt[:, :t + 1]`` (and all of src).
+    ``src_token_mask`` (B, S) and ``tgt_token_mask`` (B, T): bool, True at real tokens,
+    False at padding (True = may be attended to, as in :func:`scaled_dot_product_attention`).
     """
 
     def __init__(self, src_vocab: int, tgt_vocab: int, d_model: int = 64, nhead: int = 4,
@@ -330,13 +402,42 @@ class Seq2SeqTransformer(nn.Module):
                                               dropout, batch_first=True, norm_first=True)
         self.head = nn.Linear(d_model, tgt_vocab)
 
-    def forward(self, src: torch.Tensor, tgt: torch.Tensor, src_padding_mask: torch.Tensor | None = None,
-                tgt_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
-        mask = causal_mask(tgt.shape[1], tgt.device)
-        h = self.transformer(self.pos(self.src_embed(src)), self.pos(self.tgt_embed(tgt)), tgt_mask=mask,
-                             src_key_padding_mask=src_padding_mask, tgt_key_padding_mask=tgt_padding_mask,
-                             memory_key_padding_mask=src_padding_mask, tgt_is_causal=True)
+    def encode(self, src: torch.Tensor, src_token_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Encoder memory (B, S, d_model)."""
+        _check_token_mask(src_token_mask, src, "src_token_mask")
+        return self.transformer.encoder(self.pos(self.src_embed(src)), src_key_padding_mask=_blocked(src_token_mask))
+
+    def decode(self, tgt: torch.Tensor, memory: torch.Tensor, src_token_mask: torch.Tensor | None = None,
+               tgt_token_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, T, tgt_vocab) of the causal decoder over ``memory`` from :meth:`encode`."""
+        _check_token_mask(tgt_token_mask, tgt, "tgt_token_mask")
+        blocked = _blocked(causal_mask(tgt.shape[1], tgt.device))
+        h = self.transformer.decoder(self.pos(self.tgt_embed(tgt)), memory, tgt_mask=blocked,
+                                     tgt_key_padding_mask=_blocked(tgt_token_mask),
+                                     memory_key_padding_mask=_blocked(src_token_mask), tgt_is_causal=True)
         return self.head(h)
+
+    def forward(self, src: torch.Tensor, tgt: torch.Tensor, src_token_mask: torch.Tensor | None = None,
+                tgt_token_mask: torch.Tensor | None = None) -> torch.Tensor:
+        return self.decode(tgt, self.encode(src, src_token_mask), src_token_mask, tgt_token_mask)
+
+    @torch.no_grad()
+    def greedy_decode(self, src: torch.Tensor, start_id: int, length: int,
+                      src_token_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Decode ``length`` tokens after ``start_id``, each the argmax given those before it.
+
+        Returns:
+            (B, length) int64 on src's device, without the start token.
+        """
+        was_training = self.training
+        self.eval()
+        memory = self.encode(src, src_token_mask)
+        out = torch.full((src.shape[0], 1), start_id, dtype=torch.long, device=src.device)
+        for _ in range(length):
+            nxt = self.decode(out, memory, src_token_mask)[:, -1].argmax(-1, keepdim=True)
+            out = torch.cat([out, nxt], dim=1)
+        self.train(was_training)
+        return out[:, 1:]
 
 
 # =============================================================================
