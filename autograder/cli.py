@@ -208,7 +208,7 @@ def make_parser() -> argparse.ArgumentParser:
                                    "submissions, autograde them in parallel, write feedback and grades, print a table.")
     d.add_argument("unit", nargs="?", metavar="UNIT", help="unit (default: 01_linear_classifiers, else the first unit)")
     d.add_argument("--students", type=_positive_int, default=22, help="number of students (at least 20; default 22)")
-    d.add_argument("--instance", metavar="DIR", help="instance dir (default <root>/instance/demo; wiped first)")
+    d.add_argument("--instance", metavar="DIR", help="instance dir (default <root>/instance/demo); an earlier demo's is replaced, any other non-empty dir is refused")
     grade_opts(d, 20)  # generous enough for a busy laptop; the looping student costs one slot this long
     d.set_defaults(func=cmd_demo)
 

@@ -1,6 +1,7 @@
 """``course demo``: the instructor's whole job on one unit, on synthetic students.
 
-Throwaway instance (``<root>/instance/demo``, wiped first) -> >= 20 students
+Throwaway instance (``<root>/instance/demo``, wiped first if it is a former demo instance;
+any other non-empty directory is refused) -> >= 20 students
 -> synthetic submissions (perfect, blank, partly wrong, raising, an infinite
 loop, a malformed file) -> parallel autograde -> feedback HTML -> grades CSV
 -> a table in the terminal.
@@ -20,6 +21,10 @@ from .course import Course, CourseError
 from .instance import Instance
 
 DEFAULT_UNIT = "01_linear_classifiers"
+MIN_STUDENTS = 20
+# Written into every demo instance: only a directory carrying it is ever wiped, so that
+# `--instance` pointed at a real class's instance (or any other directory) cannot destroy it.
+MARKER = ".course-demo-instance"
 
 
 def pick_unit(course: Course, unit: str | None) -> str:
@@ -33,19 +38,40 @@ def pick_unit(course: Course, unit: str | None) -> str:
     return units[0]
 
 
+def prepare_instance_dir(root: Path) -> None:
+    """Empty ``root`` for a new demo, or refuse: only a former demo instance (it has the marker)
+    or an empty directory is used; anything else may be someone's work and is left alone."""
+    if root.exists() and not root.is_dir():
+        raise CourseError(f"demo instance {root} exists and is not a directory; pass --instance with a new directory")
+    if root.is_dir() and any(root.iterdir()):
+        if not (root / MARKER).is_file():
+            raise CourseError(f"refusing to wipe {root}: it is not empty and is not a demo instance (no {MARKER}); "
+                              "remove it yourself if it is an old demo, or pass --instance with a new or "
+                              "empty directory")
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / MARKER).write_text("made by `course demo`; `course demo` wipes and recreates this directory\n")
+
+
 def run_demo(course: Course, unit: str | None = None, students: int = 22, workers: int | None = None,
-             cell_timeout: int = 20, instance_dir: Path | None = None, out=sys.stdout,
+             cell_timeout: int = 20, instance_dir: Path | None = None, out=None,
              progress: bool = True, **grading_kwargs) -> dict:
-    """Run the demo; returns a dict with the instance, summary, rows, feedback paths and CSV path."""
+    """Run the demo; returns a dict with the instance, summary, rows, feedback paths and CSV path.
+
+    ``out`` (default: ``sys.stdout`` when called, not when this module was imported) gets the report.
+    """
     from .feedback import export, feedback
     from .grading import autograde, grades_table
 
     t0 = time.monotonic()
     unit = pick_unit(course, unit)
-    students = max(20, int(students))
+    students = int(students)
+    if students < MIN_STUDENTS:
+        raise CourseError(f"--students must be at least {MIN_STUDENTS} (the demo grades a class of at least "
+                          f"{MIN_STUDENTS}); got {students}")
     root = Path(instance_dir or course.root / "instance" / "demo").resolve()
-    if root.exists():
-        shutil.rmtree(root)
+    prepare_instance_dir(root)
+    out = out or sys.stdout
     say = lambda s="": print(s, file=out, flush=True)  # noqa: E731
     say(f"course demo: unit {unit}, {students} synthetic students")
     say(f"  instance: {root} (wiped and recreated)")

@@ -118,3 +118,43 @@ def test_autograde_help_names_the_limits(capsys):
     out = " ".join(capsys.readouterr().out.split())
     for flag in ("--memory-mb", "--max-processes", "--max-output-bytes", "--no-sandbox"):
         assert flag in out
+
+
+def test_demo_refuses_to_wipe_a_directory_it_did_not_make(capsys, tmp_path):
+    """`course demo --instance instance` must not destroy a real class's gradebook."""
+    real = tmp_path / "instance"
+    (real / "submitted" / "alice").mkdir(parents=True)
+    (real / "gradebook.db").write_bytes(b"a real class's grades")
+    (real / "submitted" / "alice" / "work.ipynb").write_text("{}")
+    err = _err(capsys, ["--root", FIX, "demo", "--instance", str(real), "--no-progress"], code=1)
+    assert "refusing to wipe" in err and str(real) in err and "--instance" in err
+    assert (real / "gradebook.db").read_bytes() == b"a real class's grades"
+    assert (real / "submitted" / "alice" / "work.ipynb").read_text() == "{}"
+    stray = tmp_path / "a_file"
+    stray.write_text("x")
+    assert "not a directory" in _err(capsys, ["--root", FIX, "demo", "--instance", str(stray)], code=1)
+    assert stray.read_text() == "x"
+
+
+def test_demo_wipes_only_its_own_instance(tmp_path):
+    from autograder.demo import MARKER, prepare_instance_dir
+
+    old = tmp_path / "old_demo"
+    (old / "submitted" / "s001").mkdir(parents=True)
+    (old / MARKER).write_text("")
+    prepare_instance_dir(old)
+    assert sorted(p.name for p in old.iterdir()) == [MARKER]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    prepare_instance_dir(empty)
+    assert (empty / MARKER).is_file()
+    prepare_instance_dir(tmp_path / "new" / "dir")
+    assert (tmp_path / "new" / "dir" / MARKER).is_file()
+
+
+@pytest.mark.parametrize("n", ["19", "1"])
+def test_demo_rejects_fewer_than_20_students(capsys, tmp_path, n):
+    target = tmp_path / "demo"
+    err = _err(capsys, ["--root", FIX, "demo", "--students", n, "--instance", str(target)], code=1)
+    assert "--students must be at least 20" in err and f"got {n}" in err
+    assert not target.exists(), "nothing may be created before the arguments are checked"

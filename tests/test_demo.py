@@ -12,6 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 import course_helpers as H  # noqa: E402
 
 from autograder.cli import main  # noqa: E402
+from autograder.demo import MARKER  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
 
@@ -26,6 +27,7 @@ def test_demo_grades_a_class_and_prints_the_table(tmp_path, capsys):
     assert seconds < 180, f"demo took {seconds:.0f} s"
     inst = root / "instance" / "demo"
     assert f"instance: {inst}" in out
+    assert (inst / MARKER).is_file(), "a demo instance must carry the marker that lets the next demo wipe it"
     lines = out.splitlines()
     head = next(i for i, ln in enumerate(lines) if ln.split()[:2] == ["student", "submission"])
     table = [ln.split() for ln in lines[head + 2: head + 22]]
