@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test test-fast lab lab-demo bench build check clean
+.PHONY: setup system-deps demo test test-fast lab lab-release lab-demo bench build check clean
 
 # The virtual environment is (re)built when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -40,8 +40,14 @@ test-fast: setup
 
 # JupyterLab at the repo root (where nbgrader_config.py is), opening on
 # notebooks/; the venv's bin on PATH because nbgrader runs its `alembic`.
-lab: setup
+lab: setup lab-release
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --ServerApp.default_url=/lab/tree/notebooks
+
+# The Assignments tab lists what is in nbgrader's exchange (instance/exchange,
+# course dl-course, from nbgrader_config.py): put the committed release of every
+# unit there, replacing an older copy, so a student can fetch it.
+lab-release:
+	@$(BIN)/python -c "from autograder.build import release_to_exchange; release_to_exchange()"
 
 # nbgrader's formgrader on the demo instance (run `make demo` first).
 lab-demo: setup

@@ -273,3 +273,25 @@ def check_release(course: Course, units: list[str] | None = None) -> list[str]:
             if d.is_dir() and d.name not in units:
                 problems.append(f"extra: {Path(os.path.relpath(d, course.root)).as_posix()}/ (no solutions/{d.name})")
     return problems
+
+
+def release_to_exchange(config_dir: str | os.PathLike = ".") -> list[str]:
+    """Put the committed release of every unit into the nbgrader exchange that
+    ``<config_dir>/nbgrader_config.py`` names (``make lab``), replacing an older copy, so that the
+    Assignments tab lists it. nbgrader's own release_assignment, all units in one process.
+    Returns the units released; raises CourseError naming a unit nbgrader could not release."""
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config.loader import PyFileConfigLoader
+
+    cfg = PyFileConfigLoader("nbgrader_config.py", path=str(config_dir)).load_config()
+    cfg.ExchangeReleaseAssignment.force = True
+    api = NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
+    release = Path(api.coursedir.root) / api.coursedir.release_directory
+    units = sorted(p.name for p in release.iterdir() if p.is_dir()) if release.is_dir() else []
+    for unit in units:
+        res = api.release_assignment(unit)
+        if not res["success"]:
+            raise CourseError(f"nbgrader could not release {unit}: {res.get('error') or res.get('log')}")
+        print(f"released {unit} to {cfg.Exchange.root}")
+    return units

@@ -110,18 +110,28 @@ def browser(chromium_path):
 
 
 @pytest.fixture(scope="session")
-def lab(course_source, browser_tmp, demo_instance):
+def lab(course_source, browser_tmp, demo_instance, browser):
     """JupyterLab on a temporary copy of the course (notebooks/, solutions/,
     nbgrader_config.py); stopped at the end of the session."""
     root = bh.copy_course(course_source, browser_tmp / "course")
     server = bh.JupyterLab(root, browser_tmp / "lab-state")
-    try:
-        server.start(timeout=180)
-    except RuntimeError as exc:
-        pytest.fail(f"JupyterLab did not start: {exc}", pytrace=False)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # each worker starts its own server
+    start_server(browser, bh.Steps(f"lab-{worker}" if worker else "lab"), server, "start JupyterLab (student)")
     yield server
     server.stop()
     _keep_log(server, "jupyterlab-student.log")
+
+
+def start_server(browser, steps: bh.Steps, server: bh.JupyterLab, name: str) -> None:
+    """Start ``server`` as a screenshotted step: the picture shows its log (a failure's cause)."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    try:
+        with steps.step(context.new_page(), name, show=lambda: f"{server.base}\n\n{server.log_tail(60)}"):
+            server.start(timeout=180)
+    except AssertionError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    finally:
+        context.close()
 
 
 def _details(server: bh.JupyterLab, page):
@@ -180,10 +190,14 @@ def test_lecture_01_runs_and_explorer_responds(lab, page):
         )
         print(f"lecture 01 ran in the browser in {elapsed:.1f} s")
 
-    with steps.step(page, "no error output"):
+    with steps.step(page, "no error output, widget progress bars"):
         errors = bh.error_outputs(page)
         assert not errors, "error output in the lecture:\n" + "\n".join(
             f"cell {e['cell']}: {e['text']}" for e in errors
+        )
+        text_bars = bh.text_bar_warnings(bh.stderr_outputs(page))
+        assert not text_bars, "tqdm fell back to text progress bars (no notebook widget bars):\n" + "\n".join(
+            f"cell {e['cell']}: {e['text']}" for e in text_bars
         )
 
     with steps.step(page, "explorer plot changes when a slider moves", extra=_details(lab, page)):
@@ -300,7 +314,8 @@ def test_assignment_01_validate(lab, page):
         assert "Success! Your notebook passes all the tests." in text, (
             f"Validate did not report success for the reference solutions:\n{text[:3000]}"
         )
-    bh.close_dialog(page)
+    with steps.step(page, "close the Validation Results dialog"):
+        bh.close_dialog(page)
 
     # leave one task as the stub the student receives: the last one (in unit 01
     # the hyperparameter search, the slowest to run, so this Validate is quicker)
@@ -323,28 +338,33 @@ def test_assignment_01_validate(lab, page):
             assert task.group(0) in text, f"Validate did not name {task.group(0)}:\n{text[:3000]}"
         # the screenshot shows the error that names the task
         page.locator(".jp-Dialog-body pre", has_text="NotImplementedError").last.scroll_into_view_if_needed()
-    bh.close_dialog(page)
+    with steps.step(page, "close the Validation Results dialog"):
+        bh.close_dialog(page)
 
 
-def test_formgrader_shows_demo_students_and_scores(demo_instance, browser_tmp, page):
+def test_formgrader_shows_demo_students_and_scores(demo_instance, browser_tmp, browser, page):
     steps = bh.Steps("formgrader")
     assert demo_instance is not None
     demo: bh.SharedDemo = demo_instance
     instance, fg_root = demo.instance, demo.root
 
-    with steps.step(None, "course demo", extra=demo.log_tail):
+    # the screenshot shows the demo's terminal output (its table of scores)
+    with steps.step(page, "course demo", extra=demo.log_tail, show=lambda: demo.log_tail(80)):
         demo.wait()
         gradebook = bh.find_gradebook(instance)
         students = bh.expected_students(instance, gradebook)
         assert students, f"the demo gradebook {gradebook} has no students"
+        # the short cell timeout must not have cut correct work: a full score, a zero and more between
+        scores = sorted({float(s["score"]) for s in students})
+        full = max(float(s["max_score"]) for s in students)
+        assert scores[0] == 0 and scores[-1] == full and len(scores) >= 3, (
+            f"the demo's scores do not span 0..{full:g} (a cell timed out on correct code?): {scores}"
+        )
 
     bh.write_formgrader_config(fg_root, instance, gradebook)
     server = bh.JupyterLab(fg_root, browser_tmp / "lab-state-instructor")
     try:
-        server.start(timeout=180)
-    except RuntimeError as exc:
-        pytest.fail(f"JupyterLab (instructor) did not start: {exc}", pytrace=False)
-    try:
+        start_server(browser, steps, server, "start JupyterLab (instructor)")
         with steps.step(page, "open Formgrader from the Nbgrader menu", extra=_details(server, page)):
             page.goto(server.url("/lab", reset=None))
             page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").first.wait_for(
