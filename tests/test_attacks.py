@@ -156,6 +156,13 @@ def test_honest_submissions_get_the_same_grade_as_alone(run):
         assert sum(together.values()) == h.max_points, (h.name, together)
 
 
+def test_honest_mistakes_lose_exactly_their_task(run):
+    """The mistakes issue 2 names, graded for real: each costs its own task's points and no other."""
+    assert set(A.HONEST_TASK_POINTS) <= {h.name for h in A.HONEST}
+    for name, want in A.HONEST_TASK_POINTS.items():
+        assert run["together"][name] == want, (name, run["together"][name])
+
+
 def test_the_submissions_themselves_are_never_changed(run):
     inst = run["inst"]
     for name, digest in run["before"].items():

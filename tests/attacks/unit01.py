@@ -600,10 +600,50 @@ ATTACKS = [
            "extra files beside a full solution"),
 ]
 
+
+
+def mutant(task: str, name: str) -> str:
+    """The source of the named mutant of ``task`` in ``tests/mutants/unit01.py``."""
+    from tests.mutants.unit01 import MUTANTS
+
+    found = [m.source for m in MUTANTS if m.task == task and m.name == name]
+    if len(found) != 1:
+        raise LookupError(f"{len(found)} mutants of {task} named {name!r} in tests/mutants/unit01.py")
+    return found[0]
+
+
+def _one_wrong(task: str, name: str):
+    """The full solution with ``task`` replaced by the named mutant (as a student would hand it in)."""
+    return lambda ctx: files(full(ctx, **{task: mutant(task, name)}))
+
+
 # ordinary submissions graded in the same run: their grade must be exact
 HONEST = [
     Attack("honest_full", "honest", lambda ctx: files(full(ctx)), 100, 100, ("ok",)),
     Attack("honest_mutant", "honest", lambda ctx: files(full(ctx, task1_5=ctx.wrong["task1_5"])), 88, 88, ("ok",)),
     Attack("honest_partial", "honest", lambda ctx: files(_with(ctx, {t: ctx.solutions[t] for t in TASKS[:5]})),
            52, 52, ("ok",)),
+    # the wrong answers issue 2 names, each alone in an otherwise full solution: only its task is lost
+    Attack("honest_softmax_no_max", "honest", _one_wrong("task1_7", "forgot to subtract the max"), 88, 88, ("ok",),
+           "softmax without subtracting the row max (overflows on large scores)"),
+    Attack("honest_np_max", "honest", _one_wrong("task1_5", "np.max for np.maximum in the hinge"), 88, 88, ("ok",),
+           "np.max(0, margins) for np.maximum(0, margins)"),
+    Attack("honest_no_reg_grad", "honest", _one_wrong("task1_4", "missing regularisation gradient"), 88, 88, ("ok",),
+           "the 2 * reg * W term left out of dW"),
+    Attack("honest_wrong_axis", "honest", _one_wrong("task1_5", "averaging over the wrong axis"), 88, 88, ("ok",),
+           "hinge loss averaged over classes, not over the batch"),
+    Attack("honest_blank", "honest", lambda ctx: files(_with(ctx, {})), 0, 0, ("ok",),
+           "the release as given, nothing filled in"),
 ]
+
+POINTS = {"task1_1": 8, "task1_2": 12, "task1_3": 8, **{t: 12 for t in TASKS[3:]}}
+
+# the points each task of an honest submission must get (the attack suite checks only the totals)
+HONEST_TASK_POINTS = {
+    "honest_full": dict(POINTS),
+    "honest_softmax_no_max": {**POINTS, "task1_7": 0},
+    "honest_np_max": {**POINTS, "task1_5": 0},
+    "honest_no_reg_grad": {**POINTS, "task1_4": 0},
+    "honest_wrong_axis": {**POINTS, "task1_5": 0},
+    "honest_blank": {t: 0 for t in TASKS},
+}
