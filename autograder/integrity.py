@@ -448,10 +448,12 @@ def _course_guard_install(TOKEN, KEY, MODULES, CLASS_PACKAGES, TRUSTED_DIRS):
     VOLATILE = {"builtins.input", "builtins.raw_input", "getpass.getpass", "sys.excepthook"}
     state = {"mods": {}, "classes": {}, "defaults": {}, "ns": None, "ns_arrays": {}}
     def snap_modules():
+        added = False
         for name, mod in list(sys.modules.items()):
             d = getattr(mod, "__dict__", None)
             if not isinstance(d, dict) or name in state["mods"] or d is ip.user_ns or name == "__main__":
                 continue  # __main__ is the user namespace: its setup names are guarded on their own
+            added = True
             # ipykernel swaps these per request (stdin forwarding, run_code's excepthook): not the student's
             state["mods"][name] = (mod, {k: v for k, v in d.items() if callable_like(v)
                                          and f"{name}.{k}" not in VOLATILE})
@@ -466,7 +468,8 @@ def _course_guard_install(TOKEN, KEY, MODULES, CLASS_PACKAGES, TRUSTED_DIRS):
                     if isinstance(v, types.FunctionType):
                         # __code__ too: ctypes.memmove can swap a function's code without any audit event
                         state["defaults"][id(v)] = (v, v.__defaults__, dict(v.__kwdefaults__ or {}), v.__code__)
-        state["fast"] = None
+        if added:  # the identity tables are rebuilt only when there is something new to watch
+            state["fast"] = None
     snap_modules()
     sys_modules = dict(sys.modules)
 
@@ -769,6 +772,9 @@ def _course_guard_install(TOKEN, KEY, MODULES, CLASS_PACKAGES, TRUSTED_DIRS):
         return {"names": len(keep)}
 
     DO = {"restore": restore, "verify": verify, "setup": setup_done, "ping": lambda: {}}
+    # built now, with the state just snapshotted, not at the first check: a warm kernel's guard is
+    # installed while the previous notebook is graded, so its first check costs no more than the rest
+    state["fast"] = build_fast()
     sys.addaudithook(hook)
     return len(state["mods"])
 '''
