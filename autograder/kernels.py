@@ -28,6 +28,7 @@ KERNEL_ARGS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=E
 
 _spare: dict[tuple, tuple] = {}   # (kernel_name, preimports) -> (km, workdir, launched_at)
 _finalizer = None
+_deferred = None  # (key, _launch_spare args): the spare take_kernel(defer_spare=True) left to launch
 
 
 def preimport_lines(modules: tuple[str, ...]) -> list[str]:
@@ -179,7 +180,7 @@ def _launch_spare(kernel_name, modules, sandbox, fork, guard, template=None):
 
 def take_kernel(kernel_name: str = "python3", modules: tuple[str, ...] = ("numpy",), sandbox=None,
                 fork: tuple[str, ...] | None = None, guard: tuple[str, ...] | None = None,
-                template: str | None = None):
+                template: str | None = None, defer_spare: bool = False):
     """A started kernel (``AsyncKernelManager``) and its empty working dir; launches the next one.
 
     ``sandbox``: None, or ``(sandbox.Limits, hide_paths)``: the kernel runs in its own Sandbox.
@@ -188,6 +189,8 @@ def take_kernel(kernel_name: str = "python3", modules: tuple[str, ...] = ("numpy
     ``guard``: install the kernel guard (importing these modules) in the spare ahead of time;
     the taken kernel's ``km.course_guard`` is then that guard (None: the grader installs one).
     ``template``: the socket of the run's shared template (:class:`forkserver.TemplateClient`).
+    ``defer_spare``: the next kernel is launched by :func:`launch_deferred_spare` (once this one runs
+    its first cell) instead of now, so that its start-up does not compete with this one's.
     Returns ``(km, workdir, waited_s)``: ``waited_s`` is 0 when a spare was ready to hand.
     """
     global _finalizer
@@ -209,10 +212,10 @@ def take_kernel(kernel_name: str = "python3", modules: tuple[str, ...] = ("numpy
         km, workdir, _ = _launch(kernel_name, key[1], sandbox, fork, template)
         km.course_guard = None
     waited = time.perf_counter() - t0
-    try:
-        _spare[key] = _launch_spare(kernel_name, key[1], sandbox, fork, guard, template)
-    except Exception:
-        pass
+    global _deferred
+    _deferred = (key, (kernel_name, key[1], sandbox, fork, guard, template))
+    if not defer_spare:
+        launch_deferred_spare()
     if _finalizer is None:
         # multiprocessing workers leave through os._exit (no atexit); Finalize still runs
         _finalizer = multiprocessing.util.Finalize(None, _shutdown_spares, exitpriority=10)
@@ -220,6 +223,20 @@ def take_kernel(kernel_name: str = "python3", modules: tuple[str, ...] = ("numpy
 
         atexit.register(_shutdown_spares)
     return km, workdir, waited
+
+
+def launch_deferred_spare() -> None:
+    """Launch the spare that the last ``take_kernel(..., defer_spare=True)`` left to launch (if any)."""
+    global _deferred
+    if _deferred is None:
+        return
+    (key, args), _deferred = _deferred, None
+    if key in _spare:
+        return
+    try:
+        _spare[key] = _launch_spare(*args)
+    except Exception:  # no spare: the next take_kernel starts its kernel itself
+        pass
 
 
 def _ppid(pid: int) -> int | None:

@@ -184,6 +184,7 @@ def _guarded_execute_class():
         """nbgrader's Execute with a whole-notebook deadline and dead-kernel survival."""
 
         notebook_timeout = 600.0
+        after_first_cell = None  # called once the first cell has run (kernels.launch_deferred_spare)
 
         def preprocess(self, nb, resources=None, km=None):
             self._deadline = time.monotonic() + float(self.notebook_timeout)
@@ -240,10 +241,15 @@ def _guarded_execute_class():
                     "this cell was not run."))
                 self._done.add(index)
                 return cell, resources
-            if not self._done:
+            first = not self._done
+            if first:
                 self.kernel_start_s = time.perf_counter() - self._t_start
             cell, resources = super().preprocess_cell(cell, resources, index)
             self._done.add(index)
+            if first and self.after_first_cell is not None:
+                # the next kernel starts now, beside this notebook's cells rather than its kernel's start
+                hook, self.after_first_cell = self.after_first_cell, None
+                hook()
             if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])) and self.outcome == "ok":
                 if getattr(self, "_cut_by_deadline", False):
                     self.outcome = "timeout"
@@ -394,10 +400,13 @@ def _run_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> Noteb
         # (the setup cell's and those the source's locked cells import)
         ahead = job.fork_modules if job.integrity else None
         km, kdir, kwait = take_kernel(kernel_name, job.preimports, sandbox=spec, fork=job.fork_modules, guard=ahead,
-                                      template=job.template)
+                                      template=job.template, defer_spare=True)
         sbx = getattr(km, "course_sandbox", None)
         if getattr(km, "course_guard", None) is not None:
             ex.guard, ex.guard_installed = km.course_guard, True
+        from .kernels import launch_deferred_spare
+
+        ex.after_first_cell = launch_deferred_spare
     elif spec is not None:
         from .kernels import kernel_dir
         from .sandbox import Sandbox, SandboxedKernelManager
