@@ -271,7 +271,6 @@ def reap_orphans() -> int:
                 continue
             if pids and all(_ppid(p) in (1, None) for p in pids):
                 orphans.update(pids)
-            if pids and all(_ppid(p) in (1, None) for p in pids):
                 groups.append(cg)
             elif not pids and time.time() - cg.stat().st_mtime > 60:  # not one a live run is just filling
                 groups.append(cg)

@@ -350,6 +350,12 @@ class UnitNotebook:
             names.add((m.task, m.name))
         self.check_every_task_has_mutants()
 
+    def check_named_mutants(self, named: list[tuple[str, str]]) -> None:
+        """Every (task, mutant name) an issue names is kept among the unit's mutants."""
+        present = {(m.task, m.name) for m in self.mutants}
+        missing = [pair for pair in named if pair not in present]
+        assert not missing, f"mutants named by the issue are missing: {missing}"
+
     def check_every_task_has_mutants(self) -> None:
         """Every solution cell has at least one mutant, and no mutant names an unknown task."""
         assert set(self.solution_cells()) == {m.task for m in self.mutants}, "every task needs at least one mutant"
