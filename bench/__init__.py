@@ -33,23 +33,31 @@ def timeit(fn: Callable[[], object], repeats: int = 7, warmup: int = 1) -> dict:
 
 
 def time_pair(ours: Callable[[], object], ref: Callable[[], object], repeats: int = 7,
-              warmup: int = 1) -> tuple[dict, dict]:
-    """Time two functions interleaved (ours, ref, ours, ref, ...) so that both see the same
-    machine load; returns ``(timing_ours, timing_ref)`` as :func:`timeit`."""
+              warmup: int = 1, block: int = 3, settle: float = 0.25) -> tuple[dict, dict]:
+    """Time two functions in alternating blocks: ``repeats`` rounds of ``block`` timed calls of
+    ``ours``, then ``block`` of ``ref``; returns ``(timing_ours, timing_ref)`` as :func:`timeit`
+    (over all ``repeats * block`` calls of each).
+
+    Each block starts after ``settle`` seconds of sleep.  NumPy's BLAS (OpenBLAS) and PyTorch
+    (OpenMP) each keep worker threads that spin for a while after a call; on a 2-core machine
+    the other library's spinning threads slowed whichever ran next by 1.5-2x, and calling the two
+    one after the other (our first version) made both times, and their ratio, swing between runs.
+    A user runs one library at a time, so each is timed once the other's threads have gone idle.
+    Alternating rounds still spread a change in machine load over both.
+    """
     for _ in range(warmup):
         ours()
         ref()
-    t_o, t_r = [], []
+    times: dict[int, list[float]] = {0: [], 1: []}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        ours()
-        t1 = time.perf_counter()
-        ref()
-        t2 = time.perf_counter()
-        t_o.append(t1 - t0)
-        t_r.append(t2 - t1)
+        for k, fn in enumerate((ours, ref)):
+            time.sleep(settle)
+            for _ in range(block):
+                t0 = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - t0)
 
     def summary(ts):
-        return {"best_ms": 1e3 * min(ts), "median_ms": 1e3 * statistics.median(ts), "repeats": repeats}
+        return {"best_ms": 1e3 * min(ts), "median_ms": 1e3 * statistics.median(ts), "repeats": len(ts)}
 
-    return summary(t_o), summary(t_r)
+    return summary(times[0]), summary(times[1])

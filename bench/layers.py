@@ -2,8 +2,8 @@
 
 PyTorch is given as many threads as NumPy's BLAS uses (read with threadpoolctl when it is
 installed), so the ratio compares implementations, not thread counts.  Each row times
-forward + backward; ours and PyTorch's runs are interleaved so both see the same machine
-load.  ``ratio`` is ours / torch on the best (minimum) time: 1.0 is parity, 2.0 twice as slow.
+forward + backward; ours and PyTorch's are timed in alternating blocks, each after the other's
+threads have gone idle (see :func:`bench.time_pair`).  ``ratio`` is ours / torch on the best (minimum) time: 1.0 is parity, 2.0 twice as slow.
 
 ``BENCH_THREADS=1 python -m bench layers`` pins both libraries to that many threads
 (NumPy's BLAS through threadpoolctl); on a loaded machine one thread each gives steadier numbers.
@@ -16,7 +16,7 @@ import numpy as np
 
 from bench import time_pair
 
-REPEATS = 11
+REPEATS = 7     # rounds of bench.time_pair; each times 3 calls of each library
 
 
 def blas_threads() -> int:
@@ -77,7 +77,7 @@ def bench_conv(threads: int, dtype=np.float32) -> list[dict]:
         out, cache = nn.conv_forward_naive(xs, w, b, stride=1, pad=1)
         nn.conv_backward_naive(ds, cache)
 
-    t_naive, t_ref = time_pair(ours_naive, ref, repeats=2, warmup=0)
+    t_naive, t_ref = time_pair(ours_naive, ref, repeats=2, warmup=0, block=1)
     rows.append(_row("conv2d fwd+bwd naive (loops)", shape, dtype, t_naive, t_ref, threads,
                      note=f"estimate: naive timed at N={nn_} and scaled x{n // nn_} to N={n}", scale=n / nn_))
     return rows

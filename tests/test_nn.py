@@ -358,6 +358,8 @@ CONV_CASES = [  # (N, C, H, W, F, HH, WW, stride, pad)
     (3, 2, 7, 7, 5, 3, 3, 2, 1),
     (2, 3, 6, 5, 4, 3, 2, 1, 0),
     (1, 1, 8, 8, 2, 5, 5, 3, 2),
+    (3, 4, 6, 7, 5, 3, 3, 1, 1),   # the benchmark's form: stride 1, "same" padding
+    (2, 3, 5, 6, 2, 1, 2, 1, 2),   # pad larger than the kernel
 ]
 
 
@@ -398,6 +400,29 @@ def test_conv_fast_backward_numerically(rng):
     assert rel_error(dx, numeric_gradient_array(lambda z: nn.conv_forward_fast(z, w, b, 2, 1)[0], x, dout)) < 1e-7
     assert rel_error(dw, numeric_gradient_array(lambda z: nn.conv_forward_fast(x, z, b, 2, 1)[0], w, dout)) < 1e-7
     assert rel_error(db, numeric_gradient_array(lambda z: nn.conv_forward_fast(x, w, z, 2, 1)[0], b, dout)) < 1e-7
+
+
+def test_conv_fast_backward_twice_on_one_cache(rng):
+    """The backward pass reuses the cached columns' memory; a second call must rebuild them."""
+    x, w, b = odd(rng, 2, 3, 6, 5), odd(rng, 4, 3, 3, 3), odd(rng, 4)
+    out, cache = nn.conv_forward_fast(x, w, b, 1, 1)
+    dout = odd(rng, *out.shape)
+    first = nn.conv_backward_fast(dout, cache)
+    second = nn.conv_backward_fast(dout, cache)
+    for a, e, name in zip(second, first, ("dx", "dw", "db")):
+        close(a, e, f"second backward {name}", rtol=1e-12)
+
+
+def test_conv_fast_float32_forward_float64_dout(rng):
+    x, w, b = (a.astype(np.float32) for a in (odd(rng, 2, 3, 6, 6), odd(rng, 4, 3, 3, 3), odd(rng, 4)))
+    out, cache = nn.conv_forward_fast(x, w, b, 1, 1)
+    dout = odd(rng, *out.shape)
+    grads = nn.conv_backward_fast(dout, cache)
+    want = nn.conv_backward_naive(dout, nn.conv_forward_naive(x.astype(np.float64), w.astype(np.float64),
+                                                              b.astype(np.float64), 1, 1)[1])
+    for a, e, name in zip(grads, want, ("dx", "dw", "db")):
+        assert a.dtype == np.float64, f"{name} should be float64 with a float64 dout"
+        close(a, e, f"mixed-precision {name}", rtol=1e-10)
 
 
 def test_conv_rejects_mismatched_shapes(rng):

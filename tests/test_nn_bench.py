@@ -45,5 +45,17 @@ def test_main_rejects_unknown_names(tmp_path):
 def test_timers_report_best_and_median():
     t = bench.timeit(lambda: sum(range(100)), repeats=3)
     assert t["repeats"] == 3 and 0 <= t["best_ms"] <= t["median_ms"]
-    a, b = bench.time_pair(lambda: None, lambda: sum(range(100)), repeats=3, warmup=0)
+    a, b = bench.time_pair(lambda: None, lambda: sum(range(100)), repeats=3, warmup=0, settle=0)
     assert a["best_ms"] >= 0 and b["best_ms"] >= 0
+
+
+def test_time_pair_alternates_blocks_after_a_pause(monkeypatch):
+    """Each library is timed in blocks, each block after a pause, never call by call (see its docstring)."""
+    calls, pauses = [], []
+    monkeypatch.setattr(bench.time, "sleep", lambda s: (pauses.append(s), calls.append("pause")))
+    a, b = bench.time_pair(lambda: calls.append("ours"), lambda: calls.append("ref"), repeats=2,
+                           warmup=1, block=3, settle=0.5)
+    round_ = ["pause"] + ["ours"] * 3 + ["pause"] + ["ref"] * 3
+    assert calls == ["ours", "ref"] + round_ * 2
+    assert pauses == [0.5] * 4
+    assert a["repeats"] == b["repeats"] == 6

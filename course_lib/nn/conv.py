@@ -5,17 +5,20 @@ Shapes follow PyTorch: inputs are (N, C, H, W), filters (F, C, HH, WW).  The
 Output sizes are ``H' = (H + 2 * pad - HH) // stride + 1`` (and the same for W);
 rows/columns that do not fit a whole window are dropped, as in PyTorch.
 
-The fast convolution builds the im2col matrix from a channels-last copy of the
-input with one strided slice copy per kernel offset (HH * WW copies, each moving
-runs of C contiguous values), then does one large matrix product.  (Building it
-from ``numpy.lib.stride_tricks.sliding_window_view`` gathers single elements and
-made the forward pass 2-4x slower in our measurements.)  The backward pass
-accumulates the input gradient with the same loop over the kernel offsets (one
-small matrix product and one strided slice add each), much faster than
-``np.add.at``.  Fast pooling uses the same one-view-per-offset idea (no window
-copy); when the windows tile the input (stride == window size, the usual 2x2/2) the
-views come from a reshape and the max-pool backward writes each input once.  The
-naive versions are for reading, not for speed.
+The fast convolution is im2col and one matrix product.  Its input is padded and laid out
+channels first, each channel's images as one flat row (see ``_Layout``), so that at stride 1
+the columns for each kernel offset are one contiguous shifted slice of those rows: HH * WW
+copies of long rows (copies in runs of W, or of single elements with
+``sliding_window_view``, were 1.5-4x slower in our measurements).  The kernel is evaluated
+at every position of the padded grid and the positions that are not outputs are dropped.
+A row of ones in the columns adds the bias in the same product.  The backward pass is two
+products (``dw`` and ``db`` together, then the columns' gradient) and col2im, one add per
+kernel offset into the slice the forward pass copied.
+
+Fast pooling uses one view per window offset too (no window copy); when the windows tile
+the input (stride == window size, the usual 2x2/2) the views come from a reshape and the
+max-pool backward writes each input once.  The naive versions are for reading, not for
+speed.
 """
 from __future__ import annotations
 
@@ -57,8 +60,8 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, pad: int = 0) -> i
 class ConvCache:
     """What the convolution backward passes need.
 
-    ``cols`` is the im2col matrix of the fast version, (N * H' * W', C * HH * WW), or
-    ``None`` for the naive version.
+    ``cols`` is the im2col matrix of the fast version (see ``_im2col``), or ``None`` for the
+    naive version and after a fast backward pass, which reuses its memory.
     """
     x: np.ndarray
     w: np.ndarray
@@ -140,22 +143,84 @@ def conv_backward_naive(dout: np.ndarray, cache: ConvCache) -> ConvGrads:
 
 
 # --------------------------------------------------------------------------- fast conv
-def _im2col(x: np.ndarray, hh: int, ww: int, stride: int, pad: int, ho: int, wo: int) -> np.ndarray:
-    """The im2col matrix (N * H' * W', HH * WW * C), columns ordered (kernel row, kernel col, channel).
+class _Layout(NamedTuple):
+    """Where the fast convolution keeps a padded input: one flat row per channel, (C, length).
 
-    The input is first made channels-last (N, H + 2 pad, W + 2 pad, C), then each of the
-    HH * WW kernel offsets copies one strided slice: the copies move runs of C contiguous
-    values instead of single elements.
+    Image ``n``'s value at (row a, column b) sits at ``head + n * hq * wq + a * wq + b``; every
+    other value of the row is zero.  The images' rows are ``wq = W + z`` long, and ``hq = H + zv``
+    rows apart: the z zeros that end one row are also the left padding of the next, and the zv zero
+    rows that end one image are the top padding of the next (z = pad, more only when pad > WW - 1).
+    A window whose top-left corner is at flat index ``p`` reads ``p + i * wq + j`` for its kernel
+    offset (i, j): every window is one set of shifts of the flat row, and so is every position.
     """
-    n, c, h, wd = x.shape
-    xp = np.zeros((n, h + 2 * pad, wd + 2 * pad, c), dtype=x.dtype)
-    xp[:, pad:pad + h, pad:pad + wd, :] = x.transpose(0, 2, 3, 1)
-    cols = np.empty((n, ho, wo, hh, ww, c), dtype=x.dtype)
-    he, we = (ho - 1) * stride + 1, (wo - 1) * stride + 1
+    hq: int
+    wq: int
+    head: int
+    length: int
+
+
+def _layout(n: int, h: int, wd: int, hh: int, ww: int, pad: int) -> _Layout:
+    z, zv = max(pad, 2 * pad - ww + 1), max(pad, 2 * pad - hh + 1)   # room for the output positions too
+    hq, wq = h + zv, wd + z
+    head = pad * wq + pad
+    return _Layout(hq, wq, head, n * hq * wq + max(head, (hh - 1) * wq + ww - 1))
+
+
+def _grid(buf: np.ndarray, start: int, n: int, lay: _Layout) -> np.ndarray:
+    """The (C, N, hq, wq) view of ``buf``'s N * hq * wq values from flat index ``start``."""
+    return buf[:, start:start + n * lay.hq * lay.wq].reshape(buf.shape[0], n, lay.hq, lay.wq)
+
+
+def _positions(lay: _Layout, stride: int, ho: int, wo: int) -> tuple[int, int]:
+    """(R, S): where the fast convolution evaluates the kernel, per image (see :func:`_offset_views`)."""
+    return (lay.hq, lay.wq) if stride == 1 else (ho, wo)
+
+
+def _offset_views(buf: np.ndarray, n: int, lay: _Layout, hh: int, ww: int, stride: int,
+                  ho: int, wo: int) -> list[np.ndarray]:
+    """For each kernel offset (i, j), row-major: the (C, N, R, S) view of ``buf`` that this
+    offset of the kernel reads at every position (R, S from :func:`_positions`).
+
+    Stride 1: the positions are every top-left corner of the (N, hq, wq) grid, so the view of
+    offset (i, j) is ONE contiguous slice of each channel's row, shifted by ``i * wq + j``.  The
+    positions past the last whole window (the last HH - 1 rows and WW - 1 columns of each image)
+    read into the next row or image; their results are computed and thrown away.  That is 13% more
+    arithmetic at 16x16 with pad 1, but NumPy then copies and adds rows of N * hq * wq values
+    instead of runs of W, which made the convolution about 1.5x faster in our measurements.
+    Stride > 1: the positions are the output positions, a strided subset of the same slices.
+    """
+    views = []
     for i in range(hh):
         for j in range(ww):
-            cols[:, :, :, i, j, :] = xp[:, i:i + he:stride, j:j + we:stride, :]
-    return cols.reshape(n * ho * wo, hh * ww * c)
+            grid = _grid(buf, i * lay.wq + j, n, lay)
+            views.append(grid if stride == 1 else
+                         grid[:, :, :(ho - 1) * stride + 1:stride, :(wo - 1) * stride + 1:stride])
+    return views
+
+
+def _im2col(x: np.ndarray, lay: _Layout, hh: int, ww: int, stride: int, ho: int, wo: int) -> np.ndarray:
+    """The im2col matrix, transposed, with a row of ones: (HH * WW * C + 1, N * R * S), rows
+    ordered (kernel row, kernel col, channel), one column per position of :func:`_positions`.
+
+    One copy per kernel offset.  The last row is all ones (the "bias trick"): with the biases as
+    the weight matrix's last column, one matrix product adds them, and the backward pass's
+    product for ``dw`` gives ``db`` as its last column.
+    """
+    n, c, h, wd = x.shape
+    buf = np.zeros((c, lay.length), dtype=x.dtype)
+    _grid(buf, lay.head, n, lay)[:, :, :h, :wd] = x.transpose(1, 0, 2, 3)
+    views = _offset_views(buf, n, lay, hh, ww, stride, ho, wo)
+    cols = np.empty((len(views) * c + 1, views[0].size // c), dtype=x.dtype)
+    for o, view in enumerate(views):
+        cols[o * c:(o + 1) * c].reshape(view.shape)[...] = view
+    cols[-1] = 1
+    return cols
+
+
+def _weight_matrix(w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """(F, HH * WW * C [+ 1]): the filters in the order of :func:`_im2col`'s rows, then the biases."""
+    w_mat = w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
+    return w_mat if b is None else np.concatenate([w_mat, b[:, None].astype(w_mat.dtype)], axis=1)
 
 
 def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
@@ -170,26 +235,30 @@ def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int =
 
     Returns:
         out: (N, F, H', W') and a :class:`ConvCache` holding the im2col matrix
-        (N * H' * W', HH * WW * C), so the memory cost is about HH * WW times the input's.
+        (HH * WW * C + 1, positions), so the memory cost is about HH * WW times the padded input's.
     """
     n, c, h, wd = x.shape
     f, c2, hh, ww = w.shape
     if c != c2:
         raise ValueError(f"x has {c} channels but the filters expect {c2}")
     ho, wo = conv_output_size(h, hh, stride, pad), conv_output_size(wd, ww, stride, pad)
+    lay = _layout(n, h, wd, hh, ww, pad)
     dtype = np.result_type(x, w, b)
-    cols = _im2col(x.astype(dtype, copy=False), hh, ww, stride, pad, ho, wo)
-    w_mat = w.transpose(0, 2, 3, 1).reshape(f, -1)               # (F, HH*WW*C), same column order
-    out = cols @ w_mat.T                                         # (N*H'*W', F)
-    out += b
-    out = np.ascontiguousarray(out.reshape(n, ho, wo, f).transpose(0, 3, 1, 2))
+    cols = _im2col(x.astype(dtype, copy=False), lay, hh, ww, stride, ho, wo)
+    out_all = _weight_matrix(w, b).astype(dtype, copy=False) @ cols   # (F, positions), bias added
+    out_all = out_all.reshape(f, n, *_positions(lay, stride, ho, wo))
+    out = np.ascontiguousarray(out_all[:, :, :ho, :wo].transpose(1, 0, 2, 3))   # the output positions
     return out, ConvCache(x=x, w=w, stride=stride, pad=pad, cols=cols)
 
 
 def conv_backward_fast(dout: np.ndarray, cache: ConvCache) -> ConvGrads:
-    """Backward pass of :func:`conv_forward_fast` (col2im by a loop over the HH * WW offsets).
+    """Backward pass of :func:`conv_forward_fast`: ``dw`` and ``db`` are one matrix product,
+    ``dx`` is another (the columns' gradient) then col2im, one add per kernel offset into the
+    view the forward pass copied from.
 
-    Works with a cache from :func:`conv_forward_naive` too (the columns are rebuilt).
+    The columns' gradient overwrites the cached columns, which are then dropped from the cache:
+    a second backward pass on the same cache rebuilds them, as does a cache from
+    :func:`conv_forward_naive`.
 
     Args:
         dout: (N, F, H', W') upstream gradient.
@@ -201,18 +270,23 @@ def conv_backward_fast(dout: np.ndarray, cache: ConvCache) -> ConvGrads:
     n, c, h, wd = x.shape
     f, _, hh, ww = w.shape
     _, _, ho, wo = dout.shape
+    lay = _layout(n, h, wd, hh, ww, pad)
     dtype = np.result_type(x, w, dout)
-    if cols is None:  # a cache from the naive forward: rebuild the columns
-        cols = _im2col(x.astype(dtype, copy=False), hh, ww, stride, pad, ho, wo)
-    dmat = dout.transpose(0, 2, 3, 1).reshape(-1, f)             # (N*H'*W', F)
-    db = dmat.sum(axis=0)
-    dw = (cols.T @ dmat).T.reshape(f, hh, ww, c).transpose(0, 3, 1, 2)
-    dxp = np.zeros((n, h + 2 * pad, wd + 2 * pad, c), dtype=dtype)   # channels-last, padded
-    he, we = (ho - 1) * stride + 1, (wo - 1) * stride + 1
-    for i in range(hh):   # col2im: per kernel offset, one (N*H'*W', F) @ (F, C) product and one slice add
-        for j in range(ww):
-            dxp[:, i:i + he:stride, j:j + we:stride, :] += (dmat @ w[:, :, i, j]).reshape(n, ho, wo, c)
-    dx = np.ascontiguousarray(dxp[:, pad:pad + h, pad:pad + wd, :].transpose(0, 3, 1, 2))
+    if cols is None or cols.dtype != dtype:  # naive forward, used once already, or a wider dout
+        cols = _im2col(x.astype(dtype, copy=False), lay, hh, ww, stride, ho, wo)
+    d_all = np.zeros((f, n, *_positions(lay, stride, ho, wo)), dtype=dtype)   # 0 where thrown away
+    d_all[:, :, :ho, :wo] = dout.transpose(1, 0, 2, 3)
+    d_mat = d_all.reshape(f, -1)
+    dwb = (cols @ d_mat.T).T                                     # (F, HH*WW*C + 1): dw, then db
+    dw, db = dwb[:, :-1].reshape(f, hh, ww, c).transpose(0, 3, 1, 2), dwb[:, -1]
+    # dx: the columns' gradient, written over the columns (fresh memory that size cost more
+    # than the product), then col2im: each offset's rows added into the view it was copied from
+    cache.cols = None
+    dcols = np.matmul(_weight_matrix(w).astype(dtype, copy=False).T, d_mat, out=cols[:-1])
+    dbuf = np.zeros((c, lay.length), dtype=dtype)
+    for o, view in enumerate(_offset_views(dbuf, n, lay, hh, ww, stride, ho, wo)):
+        view += dcols[o * c:(o + 1) * c].reshape(view.shape)
+    dx = np.ascontiguousarray(_grid(dbuf, lay.head, n, lay)[:, :, :h, :wd].transpose(1, 0, 2, 3))
     return ConvGrads(dx, np.ascontiguousarray(dw), db)
 
 
