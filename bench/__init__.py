@@ -17,6 +17,20 @@ from typing import Callable
 __all__ = ["timeit", "time_pair"]
 
 
+def _times(fn: Callable[[], object], calls: int) -> list[float]:
+    """Seconds taken by each of ``calls`` calls of ``fn()``."""
+    times = []
+    for _ in range(calls):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _summary(times: list[float]) -> dict:
+    return {"best_ms": 1e3 * min(times), "median_ms": 1e3 * statistics.median(times), "repeats": len(times)}
+
+
 def timeit(fn: Callable[[], object], repeats: int = 7, warmup: int = 1) -> dict:
     """Time ``fn()``: ``warmup`` untimed calls, then ``repeats`` timed ones.
 
@@ -24,12 +38,7 @@ def timeit(fn: Callable[[], object], repeats: int = 7, warmup: int = 1) -> dict:
     """
     for _ in range(warmup):
         fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return {"best_ms": 1e3 * min(times), "median_ms": 1e3 * statistics.median(times), "repeats": repeats}
+    return _summary(_times(fn, repeats))
 
 
 def time_pair(ours: Callable[[], object], ref: Callable[[], object], repeats: int = 7,
@@ -48,16 +57,10 @@ def time_pair(ours: Callable[[], object], ref: Callable[[], object], repeats: in
     for _ in range(warmup):
         ours()
         ref()
-    times: dict[int, list[float]] = {0: [], 1: []}
+    t_ours: list[float] = []
+    t_ref: list[float] = []
     for _ in range(repeats):
-        for k, fn in enumerate((ours, ref)):
+        for fn, times in ((ours, t_ours), (ref, t_ref)):
             time.sleep(settle)
-            for _ in range(block):
-                t0 = time.perf_counter()
-                fn()
-                times[k].append(time.perf_counter() - t0)
-
-    def summary(ts):
-        return {"best_ms": 1e3 * min(ts), "median_ms": 1e3 * statistics.median(ts), "repeats": len(ts)}
-
-    return summary(times[0]), summary(times[1])
+            times += _times(fn, block)
+    return _summary(t_ours), _summary(t_ref)
