@@ -16,7 +16,7 @@ import numpy as np
 
 from bench import time_pair
 
-REPEATS = 7     # rounds of bench.time_pair; each times 3 calls of each library
+REPEATS = 15    # rounds of bench.time_pair; each times 3 calls of each library
 GOAL_CONV_RATIO = 2.0   # issue 3: the fast convolution within 2x of PyTorch's
 
 
