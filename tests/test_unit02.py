@@ -91,7 +91,7 @@ def test_shortcut_message_names_the_forbidden_function():
 
 
 def test_structure_points_and_ids():
-    NB.check_structure()
+    NB.check_structure(require_shortcut_check=True)
     NB.check_no_outputs()
 
 

@@ -76,7 +76,7 @@ def test_named_mutants_exist():
 
 
 def test_structure_points_and_ids():
-    NB.check_structure()
+    NB.check_structure(require_shortcut_check=True)
     NB.check_no_outputs()
 
 

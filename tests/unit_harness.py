@@ -275,15 +275,26 @@ class UnitNotebook:
         assert not passed, f"grade cells that pass on the release's stubs: {passed}"
 
     # ------------------------------------------------------------------------- static checks
-    def check_structure(self, *, require_shortcut_check: bool = True) -> None:
+    def written_questions(self) -> dict:
+        """Manually graded answer cells (markdown, nbgrader grade + solution) by grade id (``qU_K``)."""
+        return {nbgrader(c)["grade_id"]: c for c in self.cells()
+                if c.cell_type == "markdown" and nbgrader(c).get("grade") and nbgrader(c).get("solution")}
+
+    def check_structure(self, *, require_shortcut_check: bool = False, written: tuple[int, int] = (0, 0)) -> None:
         """The notebook follows the unit contract.
 
         Valid nbformat, the course kernelspec, the locked ``setup`` cell first; every solution
-        cell is a ``taskU_K`` with BEGIN/END SOLUTION and ``course`` metadata (task, title), and
-        has exactly one locked ``test_taskU_K`` grade cell after it, with visible asserts, one
-        HIDDEN TESTS block (calling ``forbid_calls`` when ``require_shortcut_check``) and no bare
-        number as its last line; points sum to 100 and the markdown heading
+        cell is a ``taskU_K`` with BEGIN/END SOLUTION and ``course`` metadata (task, title, and
+        ``forbid``, a list of dotted module names, where given), and has exactly one locked
+        ``test_taskU_K`` grade cell after it, with visible asserts, one HIDDEN TESTS block (calling
+        ``forbid_calls`` when ``require_shortcut_check``) and no bare number as its last line;
+        points of the test cells and the written questions sum to 100 and the markdown heading
         ``## Task U.K: ... (P points)`` before each task states its points.
+
+        ``written``: (least, most) number of written questions (manually graded markdown answer
+        cells ``qU_K``, each after a heading ``## Question U.K: ... (P points)``, whose rubric sits
+        between BEGIN/END SOLUTION so that the release holds none of it); the contract asks for
+        2-4 of them, worth 10-20 points together.
         """
         nb = self.notebook()
         nbformat.validate(nb)
@@ -294,12 +305,17 @@ class UnitNotebook:
         assert nbgrader(first) == SETUP_NBGRADER
         solutions, tests = self.solution_cells(), self.test_cells()
         assert solutions, "no solution cells"
+        default_forbid = nb.metadata.get("course", {}).get("forbid", [])
+        assert isinstance(default_forbid, list) and all(isinstance(m, str) for m in default_forbid)
         for task, cell in solutions.items():
             assert self.task_re.match(task), f"bad task id {task!r}"
             assert nbgrader(cell) == {"grade": False, "solution": True, "locked": False, "grade_id": task,
                                       "schema_version": 3}
             assert cell.metadata.get("course", {}).get("task") == task
             assert cell.metadata["course"].get("title"), f"{task}: course.title is empty"
+            forbid = cell.metadata["course"].get("forbid", default_forbid)
+            assert isinstance(forbid, list) and all(isinstance(m, str) and m for m in forbid), \
+                f"{task}: course.forbid must be a list of dotted module names"
             src = python_source(cell.source)
             assert "### BEGIN SOLUTION" in src and "### END SOLUTION" in src
             assert f"test_{task}" in tests, f"{task} has no test cell"
@@ -315,7 +331,20 @@ class UnitNotebook:
             last = [ln for ln in src.strip().splitlines() if ln.strip()][-1]
             assert not re.fullmatch(r"\s*[-+0-9.eE()]+\s*", last), \
                 f"{grade_id}: a test cell must not end with a bare number"
-        assert sum(nbgrader(c)["points"] for c in tests.values()) == 100
+        questions = self.written_questions()
+        least, most = written
+        assert least <= len(questions) <= most, f"{len(questions)} written questions, expected {least}-{most}"
+        q_re = re.compile(rf"^q{self.number}_[1-9][0-9]*$")
+        for qid, cell in questions.items():
+            meta = nbgrader(cell)
+            assert q_re.match(qid), f"bad written-question id {qid!r}"
+            assert meta["locked"] is False and meta["schema_version"] == 3 and meta.get("points", 0) > 0
+            assert "### BEGIN SOLUTION" in cell.source and "### END SOLUTION" in cell.source, \
+                f"{qid}: the rubric must sit between BEGIN/END SOLUTION (the release must not show it)"
+        written_points = sum(nbgrader(c)["points"] for c in questions.values())
+        if questions:
+            assert 10 <= written_points <= 20, f"written questions are worth {written_points} points, not 10-20"
+        assert sum(nbgrader(c)["points"] for c in tests.values()) + written_points == 100
         # Each test cell follows its solution cell, with a markdown "## Task U.K: ... (P points)" before.
         pos = {nbgrader(c)["grade_id"]: i for i, c in enumerate(cells) if nbgrader(c).get("grade_id")}
         all_md = "\n".join(c.source for c in cells if c.cell_type == "markdown")
@@ -329,6 +358,13 @@ class UnitNotebook:
             assert re.search(rf"{re.escape(heading)} .+\({points} points\)", md[-1]), \
                 f"{task}: heading must state ({points} points)"
             assert re.search(rf"^{re.escape(heading)} .+ \({points} points\)", all_md, re.M), task
+        for qid, cell in questions.items():
+            u, k = qid[1:].split("_")
+            heading = f"## Question {u}.{k}:"
+            before = [c.source for c in cells[:pos[qid]] if c.cell_type == "markdown" and heading in c.source]
+            assert before, f"no markdown heading {heading!r} before {qid}"
+            assert re.search(rf"{re.escape(heading)} .+\({nbgrader(cell)['points']} points\)", before[-1]), \
+                f"{qid}: heading must state ({nbgrader(cell)['points']} points)"
 
     def check_no_outputs(self, path: Path | None = None) -> None:
         """The notebook (default: the source notebook) is committed without outputs or counts."""
