@@ -16,7 +16,7 @@ import numpy as np
 
 __all__ = [
     "rel_error", "assert_close", "assert_shape", "numeric_gradient", "numeric_gradient_array",
-    "check_gradient", "ShortcutError", "forbid_calls", "assert_no_shortcut",
+    "check_gradient", "ShortcutError", "forbid_calls", "assert_no_shortcut", "measure", "Measurement",
 ]
 
 
@@ -147,6 +147,57 @@ def check_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, analytic, *,
             f"{name}: analytic and numeric gradients disagree (relative error {err:.2e} > {tol:g}); "
             f"worst at index {idx}: numeric {num[idx]:.8g}, analytic {analytic[idx]:.8g}")
     return err
+
+
+class Measurement:
+    """What :func:`measure` saw: ``cpu_s`` (CPU seconds), ``wall_s`` and ``peak_mb`` (peak memory
+    allocated above the level at the start, in MB). Filled in when the ``with`` block ends."""
+
+    def __init__(self) -> None:
+        self.cpu_s = 0.0
+        self.wall_s = 0.0
+        self.peak_mb = 0.0
+
+    def __repr__(self) -> str:
+        return f"Measurement(cpu_s={self.cpu_s:.3f}, wall_s={self.wall_s:.3f}, peak_mb={self.peak_mb:.1f})"
+
+
+# Set by the grader's judge while it grades: measurement then happens outside the student's
+# process (the kernel's cgroup or /proc), never from the kernel's own word.
+_MEASURE_BACKEND: Callable | None = None
+
+
+@contextlib.contextmanager
+def measure():
+    """Measure the code in the block: ``with measure() as m: f(x)``, then ``m.cpu_s``, ``m.peak_mb``.
+
+    In a student's own kernel (Validate) this measures this process (CPU time and, with
+    ``tracemalloc``, the peak of memory allocated by Python and NumPy). When the grader's judge
+    runs the test, the student's code runs in another process and the judge measures that
+    process from outside.
+    """
+    if _MEASURE_BACKEND is not None:
+        with _MEASURE_BACKEND() as m:
+            yield m
+        return
+    import time
+    import tracemalloc
+
+    m = Measurement()
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    c0, t0 = time.process_time(), time.perf_counter()
+    try:
+        yield m
+    finally:
+        m.cpu_s = time.process_time() - c0
+        m.wall_s = time.perf_counter() - t0
+        m.peak_mb = max(0, tracemalloc.get_traced_memory()[1] - base) / 2**20
+        if started:
+            tracemalloc.stop()
 
 
 class ShortcutError(AssertionError):
