@@ -35,6 +35,7 @@ from unittest import mock
 
 from .course import CourseError
 from .instance import Instance
+from .spec import unit_spec
 from .worker import IGNORE, GradeJob, GradeResult, _ignored, grade_submission
 
 STATE_TABLE = "course_autograde_state"
@@ -333,17 +334,18 @@ def autograde(instance: Instance, unit: str, students: list[str] | None = None, 
     inst.ensure_registered(unit)
     with _run_lock(inst):
         _tidy_after_killed_run(inst, unit)
-        # Warm sandboxed kernels are forks of one template that has done what the locked cells
-        # import (PyTorch among them): started first, so that its seconds of imports overlap with
-        # reading the gradebook, hashing submissions and starting the workers.
-        fork_modules = _template_imports(inst, unit) if warm_kernels and sandbox else None
-        template = _SharedTemplate.start(fork_modules) if fork_modules is not None else None
+        # What grading needs of the unit's instructor notebooks, read once: setup, tasks, references,
+        # profiles.  Warm sandboxed kernels are forks of one template per profile that has done what
+        # the setup imports (and nothing the profile forbids): started first, so that their seconds of
+        # imports overlap with reading the gradebook, hashing submissions and starting the workers.
+        specs = unit_spec(inst.source_dir / unit, _source_notebooks(inst, unit))
+        templates = _SharedTemplate.start_all(specs) if warm_kernels and sandbox else {}
         try:
             return _autograde(inst, unit, students, workers, cluster, scheduler, force, progress, cell_timeout,
                               notebook_timeout, warm_kernels, sandbox, memory_mb, max_processes, max_output_bytes,
-                              fork_modules, template)
+                              specs, templates)
         finally:
-            if template is not None:
+            for template in templates.values():
                 template.close()
 
 
@@ -402,7 +404,7 @@ def _tidy_after_killed_run(inst: Instance, unit: str) -> None:
 
 def _autograde(inst, unit, students, workers, cluster, scheduler, force, progress, cell_timeout,
                notebook_timeout, warm_kernels, sandbox, memory_mb, max_processes, max_output_bytes,
-               fork_modules, template) -> Summary:
+               specs, templates) -> Summary:
     from tqdm import tqdm
 
     workers = max(1, int(workers or os.cpu_count() or 1))
@@ -420,7 +422,6 @@ def _autograde(inst, unit, students, workers, cluster, scheduler, force, progres
     with inst.gradebook() as gb:
         fingerprint = assignment_fingerprint(gb, unit)
         notebooks = sorted(nb.name for nb in gb.find_assignment(unit).notebooks)
-        preimports = _setup_imports(gb, unit) if warm_kernels else ()
         hidden_cells = tuple(c.name for nb in gb.find_assignment(unit).notebooks for c in nb.source_cells
                              if "BEGIN HIDDEN TESTS" in (c.source or ""))
     state = load_state(inst, unit)
@@ -459,7 +460,7 @@ def _autograde(inst, unit, students, workers, cluster, scheduler, force, progres
         raise CourseError(f"cannot reach the Dask scheduler {scheduler}: {exc.__class__.__name__}: {exc}") \
             from None
     return _run_jobs(inst, unit, summary, t0, executor, snap_url, todo, notebooks, cell_timeout, notebook_timeout,
-                     warm_kernels, preimports, hidden_cells, fork_modules, template, sandbox, memory_mb,
+                     warm_kernels, hidden_cells, specs, templates, sandbox, memory_mb,
                      max_processes, max_output_bytes, hashes, progress)
 
 
@@ -471,6 +472,21 @@ class _SharedTemplate:
     def __init__(self, server, directory: str):
         self.server, self.dir = server, directory
         self.socket = os.path.join(directory, "template.sock")
+
+    @classmethod
+    def start_all(cls, specs) -> dict:
+        """One template per profile of the unit (its forbid tuple -> template), those that start."""
+        from .spec import kernel_modules
+
+        out = {}
+        for spec in specs.values():
+            for prof in spec.profiles:
+                if prof.forbid in out:
+                    continue
+                t = cls.start(kernel_modules(spec, prof))
+                if t is not None:
+                    out[prof.forbid] = t
+        return out
 
     @classmethod
     def start(cls, modules) -> "_SharedTemplate | None":
@@ -493,7 +509,7 @@ class _SharedTemplate:
 
 
 def _run_jobs(inst, unit, summary, t0, executor, snap_url, todo, notebooks, cell_timeout, notebook_timeout,
-              warm_kernels, preimports, hidden_cells, fork_modules, template, sandbox, memory_mb, max_processes,
+              warm_kernels, hidden_cells, specs, templates, sandbox, memory_mb, max_processes,
               max_output_bytes, hashes, progress) -> Summary:
     from tqdm import tqdm
 
@@ -511,8 +527,8 @@ def _run_jobs(inst, unit, summary, t0, executor, snap_url, todo, notebooks, cell
                 notebooks=notebooks, db_url=snap_url, course_id=inst.course_id,
                 cell_timeout=int(cell_timeout), notebook_timeout=notebook_timeout,
                 config=inst.config(), snapshot_bytes=snapshot_bytes,
-                warm_kernel=warm_kernels, preimports=preimports, hidden_cells=hidden_cells,
-                fork_modules=fork_modules, template=template.socket if template is not None else None,
+                warm_kernel=warm_kernels, hidden_cells=hidden_cells, specs=specs,
+                fork=bool(warm_kernels and sandbox), templates={k: t.socket for k, t in templates.items()},
                 sandbox=sandbox, memory_mb=int(memory_mb), max_processes=int(max_processes),
                 max_output_bytes=int(max_output_bytes), hide=hide,
             )
@@ -582,33 +598,9 @@ def _hidden_paths(inst: Instance) -> tuple[str, ...]:
     return tuple(dict.fromkeys(hidden + list(temp_dirs_to_hide((root, Path(course_lib.__file__).parent)))))
 
 
-def _setup_imports(gb, unit: str) -> tuple[str, ...]:
-    """Modules imported by the unit's setup cells: what a warm kernel imports ahead of time."""
-    from .kernels import setup_modules
-
-    mods: list[str] = []
-    for nb in gb.find_assignment(unit).notebooks:
-        for c in nb.source_cells:
-            if c.name == "setup":
-                mods += setup_modules(c.source)
-    return tuple(dict.fromkeys(mods)) or ("numpy",)
-
-
-def _template_imports(inst: Instance, unit: str) -> tuple[str, ...]:
-    """What a kernel template imports: every module the unit's locked cells (setup, tests, hidden
-    tests) import, e.g. PyTorch as a test's oracle. Read from the instance's copy of the sources,
-    not the gradebook, so the template can start before the gradebook is opened."""
-    import nbformat
-
-    from .integrity import locked_imports
-
-    mods: list[str] = []
-    for path in sorted((inst.source_dir / unit).glob("*.ipynb")):
-        try:
-            mods += locked_imports(nbformat.read(str(path), as_version=4))
-        except Exception:  # the source is checked elsewhere; a template with fewer imports still works
-            pass
-    return tuple(dict.fromkeys(mods)) or ("numpy",)
+def _source_notebooks(inst: Instance, unit: str) -> list[str]:
+    """Names of the unit's instructor notebooks (``source/<unit>/*.ipynb``)."""
+    return sorted(p.stem for p in (inst.source_dir / unit).glob("*.ipynb"))
 
 
 def _read_files(path: Path) -> dict[str, bytes]:

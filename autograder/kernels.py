@@ -31,6 +31,52 @@ _finalizer = None
 _deferred = None  # (key, _launch_spare args): the spare take_kernel(defer_spare=True) left to launch
 
 
+class AgentListener:
+    """The judge's end of a kernel's agent socket (:mod:`course_lib.agent`): a Unix socket the kernel
+    connects to when it starts, before any student code runs; again after a restart."""
+
+    def __init__(self, path: Path, uid: int | None = None):
+        import socket
+
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        os.chmod(self.path, 0o666)  # the kernel's own uid connects; its directory is the grader's
+        self.sock.listen(4)
+
+    def accept(self, timeout: float):
+        """The newest connection of the kernel (None if none comes within ``timeout`` seconds)."""
+        import select
+
+        conn = None
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic() if conn is None else 0
+            r, _, _ = select.select([self.sock], [], [], max(0.0, left))
+            if not r:
+                return conn
+            new, _ = self.sock.accept()
+            if conn is not None:
+                conn.close()
+            conn = new
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+def agent_line(path: str, forbid: tuple[str, ...] = ()) -> str:
+    """The kernel's first start-up line: connect to the judge (and, as a courtesy where no sandbox
+    takes modules away, refuse to import the forbidden ones)."""
+    line = f"import course_lib.agent as _course_agent\n_course_agent.connect({path!r})\n"
+    if forbid:
+        line += f"_course_agent.refuse_imports({tuple(forbid)!r})\n"
+    return line + "del _course_agent"
+
+
 def preimport_lines(modules: tuple[str, ...]) -> list[str]:
     lines = []
     for i, mod in enumerate(modules):
@@ -81,7 +127,9 @@ def temp_dirs_to_hide(needed: tuple = ()) -> tuple[str, ...]:
 
 
 def _launch(kernel_name: str, modules: tuple[str, ...], sandbox=None, fork: tuple[str, ...] | None = None,
-            template: str | None = None):
+            template: str | None = None, forbid: tuple[str, ...] = ()):
+    """Start a kernel in a fresh directory (in a Sandbox when ``sandbox`` is ``(Limits, hide)``),
+    with its agent connecting to ``km.course_agent`` and ``modules`` imported ahead of time."""
     from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
@@ -90,13 +138,15 @@ def _launch(kernel_name: str, modules: tuple[str, ...], sandbox=None, fork: tupl
     if sandbox is not None:
         from .sandbox import Sandbox, SandboxedKernelManager
 
-        sbx = Sandbox(limits=sandbox[0], hide=tuple(sandbox[1]), workdir=workdir).__enter__()
+        sbx = Sandbox(limits=sandbox[0], hide=tuple(sandbox[1]), workdir=workdir, forbid=tuple(forbid)).__enter__()
         km = SandboxedKernelManager(sbx, fork_modules=fork, template=template, kernel_name=kernel_name)
     else:
         km = AsyncKernelManager(kernel_name=kernel_name)
     km.course_sandbox = sbx
-    args = list(KERNEL_ARGS)
-    for line in preimport_lines(modules):
+    km.course_agent = AgentListener(workdir.parent / "agent")
+    km.course_forbid = tuple(forbid)
+    args = list(KERNEL_ARGS) + [f"--IPKernelApp.exec_lines={agent_line(km.course_agent.path, tuple(forbid))}"]
+    for line in preimport_lines(tuple(m for m in modules if m != "course_lib.agent")):
         args.append(f"--IPKernelApp.exec_lines={line}")
     try:
         run_sync(km.start_kernel)(extra_arguments=args, cwd=str(workdir))
@@ -118,102 +168,56 @@ def _shutdown(km, workdir: Path | None) -> None:
     if sbx is not None:  # kills whatever the submission left running, removes its cgroups
         km.course_sandbox = None
         sbx.__exit__(None, None, None)
+    agent = getattr(km, "course_agent", None)
+    if agent is not None:
+        km.course_agent = None
+        agent.close()
     if workdir is not None:
         shutil.rmtree(workdir.parent, ignore_errors=True)
 
 
 def _shutdown_spares() -> None:
     while _spare:
-        _, (km, workdir, _, prep) = _spare.popitem()
-        if prep is not None:
-            prep[0].join(timeout=10)
+        _, (km, workdir, _) = _spare.popitem()
         _shutdown(km, workdir)
 
 
-def _install_guard(conn: dict, modules: tuple[str, ...], out: dict) -> None:
-    """In a thread, while the worker grades: wait until the spare kernel answers, then install the
-    kernel guard (``integrity.KernelGuard``) in it, so that the notebook that takes it starts at once.
-    ``out['guard']``: the installed guard; absent if anything went wrong."""
-    from jupyter_client import BlockingKernelClient
-
-    from .integrity import KernelGuard
-
-    kc = BlockingKernelClient()
-    try:
-        kc.load_connection_info(conn)
-        kc.start_channels()
-        kc.wait_for_ready(timeout=120)
-        guard = KernelGuard(modules=tuple(modules))
-        msg_id = kc.execute(guard.prelude(), silent=True, store_history=False, allow_stdin=False,
-                            stop_on_error=False)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            reply = kc.get_shell_msg(timeout=max(0.1, deadline - time.monotonic()))
-            if reply["parent_header"].get("msg_id") == msg_id:
-                if reply["content"].get("status") == "ok":
-                    out["guard"] = guard
-                else:
-                    out["error"] = str(reply["content"].get("evalue"))[:200]
-                return
-    except Exception as exc:
-        out["error"] = f"{exc.__class__.__name__}: {exc}"[:200]
-    finally:
-        try:
-            kc.stop_channels()
-        except Exception:
-            pass
-
-
-def _launch_spare(kernel_name, modules, sandbox, fork, guard, template=None):
-    import threading
-
-    km, workdir, launched = _launch(kernel_name, modules, sandbox, fork, template)
-    prep = None
-    if guard is not None:
-        out = {}
-        t = threading.Thread(target=_install_guard, args=(km.get_connection_info(), guard, out),
-                             name="course-guard-install", daemon=True)
-        t.start()
-        prep = (t, out)
-    return km, workdir, launched, prep
+def _launch_spare(kernel_name, modules, sandbox, fork, template=None, forbid=()):
+    km, workdir, launched = _launch(kernel_name, modules, sandbox, fork, template, forbid)
+    return km, workdir, launched
 
 
 def take_kernel(kernel_name: str = "python3", modules: tuple[str, ...] = ("numpy",), sandbox=None,
-                fork: tuple[str, ...] | None = None, guard: tuple[str, ...] | None = None,
-                template: str | None = None, defer_spare: bool = False):
+                fork: tuple[str, ...] | None = None, template: str | None = None, defer_spare: bool = False,
+                forbid: tuple[str, ...] = ()):
     """A started kernel (``AsyncKernelManager``) and its empty working dir; launches the next one.
 
     ``sandbox``: None, or ``(sandbox.Limits, hide_paths)``: the kernel runs in its own Sandbox.
     ``fork``: with a sandbox, fork the kernel from a template that imported these modules
     (:mod:`autograder.forkserver`) instead of starting a new interpreter.
-    ``guard``: install the kernel guard (importing these modules) in the spare ahead of time;
-    the taken kernel's ``km.course_guard`` is then that guard (None: the grader installs one).
     ``template``: the socket of the run's shared template (:class:`forkserver.TemplateClient`).
     ``defer_spare``: the next kernel is launched by :func:`launch_deferred_spare` (once this one runs
     its first cell) instead of now, so that its start-up does not compete with this one's.
+    ``forbid``: modules this kernel must not be able to import (taken away by the sandbox).
+    The kernel's agent connects to ``km.course_agent`` (:class:`AgentListener`).
     Returns ``(km, workdir, waited_s)``: ``waited_s`` is 0 when a spare was ready to hand.
     """
     global _finalizer
     fork = tuple(fork) if fork is not None and sandbox is not None else None
-    guard = tuple(guard) if guard is not None else None
-    key = (kernel_name, tuple(modules), sandbox, fork, guard, template)
+    forbid = tuple(forbid)
+    key = (kernel_name, tuple(modules), sandbox, fork, template, forbid)
     t0 = time.perf_counter()
     got = _spare.pop(key, None)
     if got is not None:
-        km, workdir, _, prep = got
-        km.course_guard = None
-        if prep is not None:
-            prep[0].join(timeout=150)
-            km.course_guard = prep[1].get("guard")
-        if not km.has_kernel or not _alive(km) or (prep is not None and km.course_guard is None):
-            _shutdown(km, workdir)  # died while waiting, or the guard did not go in: a fresh one
+        km, workdir, _ = got
+        if not km.has_kernel or not _alive(km):
+            _shutdown(km, workdir)  # died while waiting: a fresh one
             got = None
     if got is None:
-        km, workdir, _ = _launch(kernel_name, key[1], sandbox, fork, template)
-        km.course_guard = None
+        km, workdir, _ = _launch(kernel_name, key[1], sandbox, fork, template, forbid)
     waited = time.perf_counter() - t0
     global _deferred
-    _deferred = (key, (kernel_name, key[1], sandbox, fork, guard, template))
+    _deferred = (key, (kernel_name, key[1], sandbox, fork, template, forbid))
     if not defer_spare:
         launch_deferred_spare()
     if _finalizer is None:

@@ -46,6 +46,7 @@ UID_BASE = 200_000  # far above ordinary users; no passwd entry needed
 
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWNET = 0x40000000
+_CLONE_NEWIPC = 0x08000000
 _MS_REC = 16384
 _MS_PRIVATE = 1 << 18
 _MS_RDONLY = 1
@@ -141,6 +142,7 @@ class Sandbox:
     limits: Limits = field(default_factory=Limits)
     hide: tuple = ()
     workdir: Path | None = None
+    forbid: tuple = ()          # dotted module names the kernel must not be able to import
     isolate: bool | None = None
     name: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     isolation: str = "none"
@@ -184,6 +186,7 @@ class Sandbox:
             "hide": [str(Path(p).resolve()) for p in self.hide if Path(p).exists()],
             "cover": list(cover_roots(self.hide)),
             "keep": list(keep_paths(self.workdir)),
+            "forbid": forbid_spec(self.forbid),
         }
         fd, path = tempfile.mkstemp(prefix="course-sbx-spec-", suffix=".json")
         with os.fdopen(fd, "w") as f:
@@ -199,6 +202,12 @@ class Sandbox:
             for d in (mem, pids):
                 d.mkdir(parents=True, exist_ok=True)
                 self._cgroups.append(d)
+            cpu = _cgroup_dir("cpuacct", self.name)
+            try:  # CPU time measured from outside (course_lib.grading.measure in the judge)
+                cpu.mkdir(parents=True, exist_ok=True)
+                self._cgroups.append(cpu)
+            except OSError:
+                pass
             _write(mem / "memory.limit_in_bytes", self.limits.memory_mb * 2**20)
             swap = mem / "memory.memsw.limit_in_bytes"
             if swap.exists():
@@ -234,6 +243,13 @@ class Sandbox:
                 except OSError:
                     time.sleep(0.05)
         self._cgroups = []
+
+    def cgroup(self, controller: str) -> Path | None:
+        """This sandbox's cgroup directory for ``controller`` (``memory``, ``cpuacct``), if made."""
+        for d in self._cgroups:
+            if d.parent.parent.name == controller:
+                return d
+        return None
 
     def oom_killed(self) -> bool:
         """True when the memory cgroup hit its cap (the kernel or a child was killed for memory)."""
@@ -323,6 +339,65 @@ def SandboxedKernelManager(sandbox: Sandbox, fork_modules: tuple[str, ...] | Non
         km.ip = str(ipc_dir / "k")
     km.connection_file = str(ipc_dir / "connection.json")
     return km
+
+
+# ---------------------------------------------------------------- modules a task may not use
+
+FORBID_MESSAGE = ("{module} is not available while this task is graded: the task asks you to write it "
+                  "yourself without it (its rule in the notebook). Remove the import.")
+
+
+def forbid_spec(modules) -> list[dict]:
+    """Where each forbidden module lives (found here, in the grader, which may import anything):
+    ``{"module", "path", "package"}``; modules that are not installed need nothing."""
+    import importlib.util
+
+    out = []
+    for name in dict.fromkeys(modules):
+        try:
+            found = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            found = None
+        if found is None:
+            continue
+        if found.submodule_search_locations:
+            for loc in found.submodule_search_locations:
+                out.append({"module": name, "path": str(Path(loc).resolve()), "package": True})
+        elif found.origin and os.path.isfile(found.origin):
+            out.append({"module": name, "path": str(Path(found.origin).resolve()), "package": False})
+    return out
+
+
+def _stub_source(module: str) -> bytes:
+    return ("raise ImportError(" + repr(FORBID_MESSAGE.format(module=module)) + ", name="
+            + repr(module) + ")\n").encode()
+
+
+def _take_away(forbid: list[dict], stage_dir: str) -> None:
+    """Replace each forbidden module, in this mount namespace, by one that raises ImportError: a
+    package's directory by an empty tmpfs holding only that ``__init__.py``; a module's file (and
+    its cached bytecode) by a stub.  Nothing of the module is left to read, import or exec."""
+    libc = _libc()
+    for i, item in enumerate(forbid):
+        path, module = item["path"], item["module"]
+        if not os.path.exists(path):
+            continue
+        if item["package"]:
+            _check(libc.mount(b"tmpfs", path.encode(), b"tmpfs", _MS_NOSUID | _MS_NODEV, b"size=64k,mode=755"),
+                   f"take away {module}")
+            with open(os.path.join(path, "__init__.py"), "wb") as fh:
+                fh.write(_stub_source(module))
+            libc.mount(b"tmpfs", path.encode(), None, 32 | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, None)  # MS_REMOUNT
+        else:
+            stub = os.path.join(stage_dir, f"forbidden-{i}.py")
+            with open(stub, "wb") as fh:
+                fh.write(_stub_source(module))
+            os.chmod(stub, 0o644)
+            _check(libc.mount(stub.encode(), path.encode(), None, 4096, None), f"take away {module}")  # MS_BIND
+            cache = Path(path).parent / "__pycache__"
+            if cache.is_dir():
+                for pyc in cache.glob(Path(path).stem + ".*.pyc"):
+                    libc.mount(b"/dev/null", str(pyc).encode(), None, 4096, None)
 
 
 # ---------------------------------------------------------------- the launcher
@@ -421,15 +496,20 @@ def enter(spec: dict) -> dict:  # pragma: no cover - runs in the child
     forked from a template (:mod:`autograder.forkserver`), which runs it in-process.
     """
     lim = spec["limits"]
+    loaded = sorted({f["module"] for f in spec.get("forbid", []) if f["module"] in sys.modules})
+    if loaded:  # a kernel forked from a template that imported them would hold them in memory
+        raise RuntimeError(f"refusing to become a kernel: forbidden modules already imported: {loaded}")
     if spec["isolate"]:
         for d in spec["cgroups"]:
             _write(Path(d) / "cgroup.procs", os.getpid())
         libc = _libc()
-        flags = _CLONE_NEWNS | (0 if lim["network"] else _CLONE_NEWNET)
+        flags = _CLONE_NEWNS | _CLONE_NEWIPC | (0 if lim["network"] else _CLONE_NEWNET)
         _check(libc.unshare(flags), "unshare")
         _hide(spec["hide"])
         _confine(spec.get("cover", []), spec.get("keep", []))
         _expose(sys.base_prefix)
+        if spec.get("forbid"):
+            _take_away(spec["forbid"], os.path.dirname(spec["workdir"]))
     if not spec.get("memory_via_cgroup"):
         mem = lim["memory_mb"] * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))

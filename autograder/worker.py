@@ -17,11 +17,15 @@ dead kernel (its remaining cells get an error, so they score 0, instead of the
 whole run failing), and a recorded error for an unreadable notebook.  The
 kernel runs in a ``sandbox.Sandbox`` (memory and process caps, own uid, no
 network, the course's sources / tests / git history and the instance hidden),
-and ``integrity`` adds the checks a hostile submission needs (kernel guard,
-verdict from the kernel protocol, output cap, structure and malformed input).
+and the grade cells are run by the judge, in this process, not in the kernel
+(``execute.JudgedExecute``, ``judge.Judge``): the kernel only answers with data.
+A notebook whose tasks forbid different modules is run once per set (*profile*),
+each in a kernel without those modules; ``integrity`` checks structure and
+malformed input.
 """
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import os
 import secrets
@@ -56,16 +60,15 @@ class GradeJob:
     files: dict[str, bytes] | None = None  # remote workers: the submission's files
     max_file_size: int = 100_000  # KB, like CourseDirectory.max_file_size
     warm_kernel: bool = False     # take a pre-started kernel from this worker's pool
-    preimports: tuple = ("numpy",)  # modules a warm kernel imports at start-up (the setup cell's)
     hidden_cells: tuple = ()     # grade ids whose source has hidden tests: their checksum change is expected
-    fork_modules: tuple | None = None  # sandboxed kernels fork from a template with these imports (None: exec)
-    template: str | None = None   # socket of the run's shared template (else each worker starts its own)
+    specs: dict | None = None     # notebook name -> spec.NotebookSpec (read once by the parent)
+    fork: bool = False            # sandboxed kernels fork from a template with the profile's imports
+    templates: dict | None = None  # profile's forbid tuple -> socket of the run's shared template
     sandbox: bool = True          # run the kernel in a sandbox.Sandbox (isolation needs root; rlimits otherwise)
     memory_mb: int = 2048         # sandbox caps (sandbox.Limits)
     max_processes: int = 256
     max_output_bytes: int = 1_000_000  # output kept per cell
     hide: tuple = ()              # paths the kernel must not see (course sources, tests, .git, the instance)
-    integrity: bool = True        # integrity.py's kernel guard and verdict checks (False: only to measure them)
 
 
 @dataclass
@@ -108,7 +111,7 @@ def preload() -> None:
     import jupyter_client  # noqa: F401
     import sqlalchemy  # noqa: F401
 
-    _guarded_execute_class()
+    _execute_class()
 
 
 def _ignored(name: str) -> bool:
@@ -298,9 +301,9 @@ _EXECUTE_CLASS = None
 def _execute_class():
     global _EXECUTE_CLASS
     if _EXECUTE_CLASS is None:
-        from .integrity import integrity_execute_class
+        from .execute import judged_execute_class
 
-        _EXECUTE_CLASS = integrity_execute_class(_guarded_execute_class())
+        _EXECUTE_CLASS = judged_execute_class(_guarded_execute_class())
     return _EXECUTE_CLASS
 
 
@@ -373,12 +376,64 @@ def _run_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> Noteb
         except Exception as exc:
             return NotebookResult(name, "error", error=f"sanitize failed: {exc.__class__.__name__}: {exc}"[:300],
                                   seconds=time.perf_counter() - t0)
-    # nbgrader's autograde pass up to (not including) SaveAutoGrades, which the parent runs
-    ex = (_execute_class() if job.integrity else _guarded_execute_class())(config=cfg, log=log)
-    guard_modules = tuple(dict.fromkeys(tuple(job.preimports) + integrity.locked_imports(nb)))
-    if job.integrity:
-        ex.guard = integrity.KernelGuard(modules=guard_modules)
-        ex.max_output_bytes = int(job.max_output_bytes)
+    # nbgrader's autograde pass up to (not including) SaveAutoGrades, which the parent runs; once per
+    # profile (the tasks that forbid the same modules), the last profile's run giving the notebook
+    spec = (job.specs or {}).get(name)
+    if spec is None:
+        from .spec import read_spec
+
+        try:
+            spec = read_spec(nbformat.read(str(src_path), as_version=4), name) if src_path.is_file() else None
+        except Exception:  # noqa: BLE001 - graded without references and profiles
+            spec = None
+    profiles = list(spec.profiles) if spec is not None and spec.profiles else [None]
+    runs = []
+    for prof in profiles:
+        main = prof is profiles[-1]
+        run_nb = nb if main else copy.deepcopy(nb)
+        run = _execute(job, run_nb, dict(resources, metadata=dict(resources["metadata"])), cfg, log, spec, prof,
+                       main, workdir)
+        if isinstance(run, NotebookResult):
+            return dataclasses.replace(run, seconds=time.perf_counter() - t0)
+        runs.append(run)
+    nb, resources = runs[-1]["nb"], runs[-1]["resources"]
+    for run in runs[:-1]:  # grade cells judged in another profile's kernel take that run's outputs
+        for i, action in run["plan"].items():
+            if action == "judge" and i < len(nb.cells):
+                nb.cells[i].outputs = run["nb"].cells[i].outputs
+    for cls in (IgnorePattern, ClearMetadataPreprocessor, LimitOutput):
+        nb, resources = cls(config=cfg, log=log)(nb, resources)
+    outcome, detail = "ok", None
+    for run in runs:
+        if run["outcome"] != "ok" and outcome == "ok":
+            outcome, detail = run["outcome"], run["detail"]
+    notes = structure + [n for run in runs for n in run["notes"]]
+    return NotebookResult(name, outcome, nbformat.writes(nb), error=detail,
+                          seconds=time.perf_counter() - t0,
+                          kernel_start_s=sum(r["kernel_start_s"] for r in runs),
+                          warnings=(_warnings(collected.messages, job.hidden_cells) + notes)[:30])
+
+
+def _execute(job: GradeJob, nb, resources, cfg, log, spec, prof, main: bool, workdir: Path):
+    """One run of the notebook in a kernel of profile ``prof`` (None: no profiles, one kernel):
+    a dict (nb, resources, plan, outcome, detail, notes, kernel_start_s), or a NotebookResult
+    when execution failed outright."""
+    import secrets
+    import time as _time
+
+    from nbgrader.utils import setenv
+
+    from .execute import plan_for
+    from .judge import meter_for
+    from .spec import kernel_modules
+
+    name = resources["metadata"]["name"]
+    t0 = _time.perf_counter()
+    ex = _execute_class()(config=cfg, log=log)
+    ex.spec = spec
+    ex.plan = plan_for(nb, spec, prof, main=main)
+    ex.meter_factory = meter_for
+    ex.max_output_bytes = int(job.max_output_bytes)
     ex.timeout = int(job.cell_timeout)
     # nbclient skips cells tagged "skip-execution", and the student writes the tags: a tagged test would
     # not run (no verdict, nothing to fail).  No cell of a submission may opt out of grading.
@@ -388,66 +443,43 @@ def _run_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> Noteb
     if not ex.extra_arguments:
         # keep the kernel's own start-up chatter (e.g. the TCP warning) out of the grader's output
         ex.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
-    km = kwait = sbx = None
+    forbid = tuple(prof.forbid) if prof is not None else ()
+    modules = kernel_modules(spec, prof) if (spec is not None and prof is not None) else ("course_lib.agent", "numpy")
     kernel_name = nb.metadata.get("kernelspec", {}).get("name", "python3")
-    spec = _sandbox_spec(job) if job.sandbox else None
-    kdir = workdir
+    sbx_spec = _sandbox_spec(job) if job.sandbox else None
+    template = (job.templates or {}).get(forbid)
+    fork = modules if (job.fork and job.sandbox) else None
+    from .kernels import launch_deferred_spare, release_kernel, take_kernel
+
+    # the kernel was launched in its own empty dir: the submission's files move there
+    km, kdir, kwait = take_kernel(kernel_name, modules, sandbox=sbx_spec, fork=fork, template=template,
+                                  defer_spare=True, forbid=forbid)
     if job.warm_kernel:
-        from .kernels import take_kernel
-
-        # the warm kernel was launched in its own empty dir: move the submission's files there
-        # with forked kernels, the spare's guard goes in ahead of time, importing the template's modules
-        # (the setup cell's and those the source's locked cells import)
-        ahead = job.fork_modules if job.integrity else None
-        km, kdir, kwait = take_kernel(kernel_name, job.preimports, sandbox=spec, fork=job.fork_modules, guard=ahead,
-                                      template=job.template, defer_spare=True)
-        sbx = getattr(km, "course_sandbox", None)
-        if getattr(km, "course_guard", None) is not None:
-            ex.guard, ex.guard_installed = km.course_guard, True
-        from .kernels import launch_deferred_spare
-
         ex.after_first_cell = launch_deferred_spare
-    elif spec is not None:
-        from .kernels import kernel_dir
-        from .sandbox import Sandbox, SandboxedKernelManager
-
-        sbx = Sandbox(limits=spec[0], hide=spec[1], workdir=kernel_dir(True)).__enter__()
-        km = SandboxedKernelManager(sbx, fork_modules=job.fork_modules, template=job.template,
-                                    kernel_name=kernel_name)
-        kdir = Path(sbx.workdir)
+    sbx = getattr(km, "course_sandbox", None)
     if kdir != workdir:
         _move_all(workdir, kdir)
         _give_to(getattr(sbx, "uid", None), kdir)
         resources["metadata"]["path"] = str(kdir)
+    oom = False
     try:
         with setenv(NBGRADER_EXECUTION="autograde"):
-            nb, resources = ex(nb, resources) if km is None else ex.preprocess(nb, resources, km=km)
+            nb, resources = ex.preprocess(nb, resources, km=km)
     except Exception as exc:
         return NotebookResult(name, "error", error=f"execution failed: {exc.__class__.__name__}: {exc}"[:300],
-                              seconds=time.perf_counter() - t0)
+                              seconds=_time.perf_counter() - t0)
     finally:
         oom = sbx is not None and sbx.oom_killed()
-        if kdir != workdir:  # hand the files back for the next notebook of this submission
+        if kdir != workdir:  # hand the files back for the next run or notebook of this submission
             _move_all(kdir, workdir)
-        if km is not None:
-            from .kernels import release_kernel
-
-            release_kernel(km, kdir if job.warm_kernel else None)
-        if sbx is not None and not job.warm_kernel:
-            sbx.__exit__(None, None, None)
-            shutil.rmtree(Path(sbx.workdir).parent, ignore_errors=True)
+        release_kernel(km, kdir)
     if getattr(ex, "unresponsive", None):
         ex.outcome, ex.detail = "timeout", (f"{ex.unresponsive} timed out and the kernel could not be interrupted; "
                                             "the cells after it were not run")
     elif ex.outcome == "kernel_died" and oom:
         ex.detail = f"the kernel was killed: it used more than the memory cap of {job.memory_mb} MB"
-    for cls in (IgnorePattern, ClearMetadataPreprocessor, LimitOutput):
-        nb, resources = cls(config=cfg, log=log)(nb, resources)
-    notes = structure + list(getattr(ex, "integrity_notes", []))
-    return NotebookResult(name, ex.outcome, nbformat.writes(nb), error=ex.detail,
-                          seconds=time.perf_counter() - t0,
-                          kernel_start_s=ex.kernel_start_s + (kwait or 0.0),
-                          warnings=(_warnings(collected.messages, job.hidden_cells) + notes)[:30])
+    return {"nb": nb, "resources": resources, "plan": ex.plan, "outcome": ex.outcome, "detail": ex.detail,
+            "notes": list(getattr(ex, "integrity_notes", [])), "kernel_start_s": ex.kernel_start_s + (kwait or 0.0)}
 
 
 def _repair_duplicates(nb, src_path: Path, structure: list[str]):
@@ -473,7 +505,7 @@ def _repair_duplicates(nb, src_path: Path, structure: list[str]):
 
 
 def _sandbox_spec(job: GradeJob):
-    """(Limits, hide): hashable, so that warm kernels are pooled per spec."""
+    """(Limits, hide): hashable, so that warm kernels are pooled per spec (and per forbid set)."""
     from .sandbox import Limits
 
     limits = Limits(cell_timeout=float(job.cell_timeout), notebook_timeout=float(job.notebook_timeout),

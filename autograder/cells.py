@@ -1,0 +1,144 @@
+"""The notebook vocabulary of the course, in one place: which cell is what, and its parts.
+
+nbgrader decides what a cell is (``nbgrader.utils.is_grade``, ``is_solution``,
+``is_locked``); this module adds what the course layers on top of it: task ids,
+the hidden-test region of a test cell, the forbidden modules of a task
+(``metadata.course.forbid``), and Python source without IPython's magics.
+"""
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+from dataclasses import dataclass, field
+
+from nbgrader import utils as nbutils
+
+__all__ = ["python_source", "cell_source", "grade_id", "is_test_cell", "is_solution_cell", "is_locked_cell",
+           "is_written_question", "hidden_tests", "visible_tests", "task_of", "TaskInfo", "tasks_of",
+           "forbidden_modules", "imported_modules", "HIDDEN_BEGIN", "HIDDEN_END"]
+
+HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
+HIDDEN_END = "### END HIDDEN TESTS"
+
+
+def cell_source(cell) -> str:
+    """A cell's source as one string (the JSON form may hold a list of lines)."""
+    src = cell["source"]
+    return "".join(src) if isinstance(src, list) else src
+
+
+def python_source(source: str) -> str:
+    """Cell source without IPython magics and shell escapes: lines starting with % or ! are
+    blanked, so line numbers in tracebacks still match the notebook."""
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+def _meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def grade_id(cell) -> str | None:
+    return _meta(cell).get("grade_id")
+
+
+def is_test_cell(cell) -> bool:
+    """An autograded test cell: a code cell nbgrader grades and that holds no solution."""
+    return cell.get("cell_type") == "code" and nbutils.is_grade(cell) and not nbutils.is_solution(cell)
+
+
+def is_solution_cell(cell) -> bool:
+    """A code cell where the student writes (a task's solution region)."""
+    return cell.get("cell_type") == "code" and nbutils.is_solution(cell) and not nbutils.is_grade(cell)
+
+
+def is_locked_cell(cell) -> bool:
+    return nbutils.is_locked(cell)
+
+
+def is_written_question(cell) -> bool:
+    """A manually graded answer cell (markdown, grade and solution)."""
+    return cell.get("cell_type") == "markdown" and nbutils.is_grade(cell) and nbutils.is_solution(cell)
+
+
+def hidden_tests(source: str) -> str:
+    """The hidden tests of a test cell: the lines between the markers, dedented as one block
+    ('' when the cell has none)."""
+    if HIDDEN_BEGIN not in source:
+        return ""
+    begin = source.index(HIDDEN_BEGIN)
+    end = source.index(HIDDEN_END, begin) if HIDDEN_END in source[begin:] else len(source)
+    body = source[source.index("\n", begin) + 1:end] if "\n" in source[begin:] else ""
+    return textwrap.dedent(body.rsplit("\n", 1)[0] if "\n" in body else body)
+
+
+def visible_tests(source: str) -> str:
+    """A test cell without its hidden tests (what the student's release shows)."""
+    if HIDDEN_BEGIN not in source:
+        return source
+    begin = source.index(HIDDEN_BEGIN)
+    end = source.find(HIDDEN_END, begin)
+    after = "" if end < 0 else source[source.find("\n", end) + 1:] if "\n" in source[end:] else ""
+    return source[:begin] + after
+
+
+_TASK = re.compile(r"^(?:test_)?(task\d+_\d+)$")
+
+
+def task_of(gid: str | None) -> str | None:
+    """``task3_2`` for ``task3_2`` and ``test_task3_2``; None for anything else."""
+    m = _TASK.match(gid or "")
+    return m.group(1) if m else None
+
+
+@dataclass
+class TaskInfo:
+    """A task of a notebook: its id, solution source, title, forbidden modules and names."""
+
+    task: str
+    source: str
+    title: str = ""
+    forbid: tuple[str, ...] = ()
+    forbid_names: tuple[str, ...] = ()
+    index: int = 0                  # position of the solution cell in the notebook
+    test_index: int | None = None   # position of its test cell
+
+
+def forbidden_modules(nb, cell) -> tuple[str, ...]:
+    """The modules a task may not import: its ``course.forbid``, else the notebook's."""
+    course = cell.get("metadata", {}).get("course", {}) or {}
+    if "forbid" in course:
+        return tuple(course.get("forbid") or ())
+    return tuple((nb.get("metadata", {}).get("course", {}) or {}).get("forbid") or ())
+
+
+def tasks_of(nb) -> list[TaskInfo]:
+    """The notebook's tasks in order (from its solution cells and their test cells)."""
+    out: dict[str, TaskInfo] = {}
+    for i, cell in enumerate(nb.cells):
+        task = task_of(grade_id(cell))
+        if task is None:
+            continue
+        if is_solution_cell(cell) and task not in out:
+            course = cell.get("metadata", {}).get("course", {}) or {}
+            out[task] = TaskInfo(task, cell_source(cell), title=str(course.get("title", "")),
+                                 forbid=forbidden_modules(nb, cell),
+                                 forbid_names=tuple(course.get("forbid_names") or ()), index=i)
+        elif is_test_cell(cell) and task in out and out[task].test_index is None:
+            out[task].test_index = i
+    return list(out.values())
+
+
+def imported_modules(source: str) -> tuple[str, ...]:
+    """Top-level modules a cell imports at its top level (absolute imports only)."""
+    mods = []
+    try:
+        tree = ast.parse(python_source(source))
+    except SyntaxError:
+        return ()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            mods += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            mods.append(node.module)
+    return tuple(dict.fromkeys(mods))

@@ -1,0 +1,348 @@
+"""Running a submission: the student's cells in their kernel, the test cells in the judge.
+
+:class:`JudgedExecute` is nbgrader's ``Execute`` preprocessor (through the
+worker's ``GuardedExecute``: notebook deadline, dead-kernel survival) with one
+change: a grade cell is not sent to the kernel.  The kernel enters its agent's
+serve loop (one silent request), the :class:`~autograder.judge.Judge` runs the
+cell here, and the verdict becomes the cell's outputs, which nbgrader's
+``SaveAutoGrades`` scores as usual (an error output: 0 points; otherwise the
+cell's points, or the number of its last expression).
+
+What a run does with each code cell is its *plan* (``index -> action``):
+``kernel`` (the student's cells and the setup), ``both`` (a locked cell that
+the judge also runs, e.g. a PyTorch task's imports), ``judge`` (a grade cell of
+a task of this kernel's profile) or ``skip`` (a grade cell of another profile,
+and anything after this profile's last test).
+
+Also here, because a judge makes the in-kernel guard unnecessary but not what
+the guard did for robustness: output capped as it arrives, and a kernel that
+ignores the interrupt after a timeout replaced by a fresh one that reruns the
+cells before (``max_restarts`` times).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from . import cells
+
+SERVE_CODE = "__import__('course_lib.agent', fromlist=['serve']).serve()"
+CONNECT_TIMEOUT = 60.0
+
+
+def _error(ename: str, evalue: str):
+    from nbformat.v4 import new_output
+
+    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def judged_execute_class(base):
+    """``base`` (the worker's GuardedExecute) with grade cells run by the judge."""
+    from jupyter_core.utils import ensure_async, run_sync
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    class UnresponsiveKernel(DeadKernelError):
+        """A timed-out cell whose kernel did not come back after the interrupt."""
+
+    class JudgedExecute(base):
+        plan: dict[int, str] = {}
+        spec: Any = None                 # autograder.spec.NotebookSpec
+        meter_factory: Any = None        # km -> a measure() backend for the judge
+        max_output_bytes: int = 1_000_000
+        max_restarts: int = 3
+        connect_timeout: float = CONNECT_TIMEOUT
+        integrity_notes: list
+        verdicts: dict
+
+        # ---------------------------------------------------------- outputs
+        def output(self, outs, msg, display_id, cell_index):
+            # nbclient keeps every output in memory and LimitOutput trims only afterwards: a print
+            # loop of hundreds of MB would fill the grader's memory first.  Cap it as it arrives.
+            if msg["msg_type"] != "error":
+                c = msg["content"]
+                size = len(c.get("text") or "") + sum(len(str(v)) for v in (c.get("data") or {}).values())
+                used = self._out_bytes.get(cell_index, 0)
+                self._out_bytes[cell_index] = used + size
+                if used + size > self.max_output_bytes:
+                    from nbformat.v4 import new_output
+
+                    stderr = msg["msg_type"] == "stream" and c.get("name") == "stderr"
+                    key = (cell_index, "stderr" if stderr else "other")
+                    if key not in self._out_capped:
+                        self._out_capped.add(key)
+                        outs.append(new_output("stream", name="stderr" if stderr else "stdout",
+                                               text=f"\n[output over {self.max_output_bytes} bytes dropped by the grader]\n"))
+                        self._note(f"cell {cell_index}: output capped at {self.max_output_bytes} bytes")
+                    return None
+            return super().output(outs, msg, display_id, cell_index)
+
+        def _note(self, text: str) -> None:
+            if text not in self.integrity_notes:
+                self.integrity_notes.append(text)
+
+        # ---------------------------------------------------------- the run
+        def preprocess(self, nb, resources=None, km=None):
+            self._out_bytes, self._out_capped = {}, set()
+            self.integrity_notes = []
+            self.verdicts = {}
+            self.unresponsive = None
+            self.restarts = 0
+            self.judge = None
+            self._judge_failed = None
+            self._extra_setup: list[str] = []
+            return super().preprocess(nb, resources, km)
+
+        def preprocess_cell(self, cell, resources, index):
+            action = self.plan.get(index, "kernel") if cell.cell_type == "code" else "kernel"
+            if action == "skip":
+                cell.outputs = []
+                if hasattr(self, "_done"):
+                    self._done.add(index)
+                return cell, resources
+            if action == "judge":
+                if hasattr(self, "_done") and self._deadline_passed(cell, index):
+                    return cell, resources
+                self._grade(cell, index)
+                if hasattr(self, "_done"):
+                    self._done.add(index)
+                return cell, resources
+            try:
+                cell, resources = super().preprocess_cell(cell, resources, index)
+            except CellTimeoutError:
+                # nbclient gave up waiting for the kernel to go idle after the interrupt
+                cell.outputs.append(_error("CellTimeoutError", "the cell timed out and the kernel did not respond "
+                                           "to the interrupt"))
+                if hasattr(self, "_done"):
+                    self._done.add(index)
+                self._fresh_kernel_or_stop(index, cells.grade_id(cell) or f"cell {index}")
+                return cell, resources
+            gid = cells.grade_id(cell)
+            if action == "both" and self.spec is not None and gid in self.spec.locked:
+                # the judge runs the instructor's version of this locked cell on its side too
+                if self.judge is not None:
+                    self.judge.add_setup(self.spec.locked[gid])
+                else:
+                    self._extra_setup.append(self.spec.locked[gid])
+            if any(o.get("ename") == "CellTimeoutError" for o in cell.get("outputs", [])):
+                # interrupted after the timeout: is the kernel back?  If not (SIGINT ignored, stuck in C),
+                # every later cell would wait out its own timeout: grading goes on in a fresh kernel instead.
+                if run_sync(self._silent)("None", 5.0) is None:
+                    self._fresh_kernel_or_stop(index, cells.grade_id(cell) or f"cell {index}")
+            return cell, resources
+
+        def _deadline_passed(self, cell, index) -> bool:
+            if time.monotonic() < self._deadline:
+                return False
+            if self.outcome == "ok":
+                self.outcome = "timeout"
+                self.detail = f"notebook time limit of {self.notebook_timeout:g} s reached"
+            cell.outputs = [_error("NotebookTimeout", f"The notebook ran longer than {self.notebook_timeout:g} s; "
+                                   "this test was not run.")]
+            self._done.add(index)
+            return True
+
+        # ---------------------------------------------------------- the judge
+        def _connect(self):
+            """A Link to this kernel's agent (it connected when the kernel started)."""
+            from .judge import DeadlineSocketTransport, Link
+
+            listener = getattr(self.km, "course_agent", None)
+            if listener is None:
+                return None
+            sock = listener.accept(self.connect_timeout)
+            if sock is None:
+                return None
+            return Link(DeadlineSocketTransport(sock))
+
+        def _get_judge(self):
+            if self.judge is not None or self._judge_failed:
+                return self.judge
+            from .judge import Judge
+
+            link = self._connect()
+            if link is None:
+                self._judge_failed = "the grader could not reach the kernel's agent (the kernel did not connect)"
+                self._note(self._judge_failed)
+                return None
+            meter = self.meter_factory(self.km) if self.meter_factory is not None else None
+            spec = self.spec
+            self.judge = Judge(link, spec.setup if spec is not None else "", meter=meter,
+                               reference=spec.reference() if spec is not None else None,
+                               extra_setup=list(self._extra_setup))
+            return self.judge
+
+        def _cell_deadline(self) -> float:
+            return min(time.monotonic() + float(self.timeout or 10**9), self._deadline)
+
+        def _grade(self, cell, index: int) -> None:
+            gid = cells.grade_id(cell) or f"cell {index}"
+            task = cells.task_of(gid)
+            judge = self._get_judge()
+            if judge is None:
+                cell.outputs = [_error("GraderError", self._judge_failed or "no judge")]
+                return
+            deadline = self._cell_deadline()
+            msg_id = self.kc.execute(SERVE_CODE, silent=True, store_history=False, allow_stdin=False,
+                                     stop_on_error=False)
+            earlier = self.spec.earlier_tasks(task) if (self.spec is not None and task) else []
+            verdict = judge.run_cell(cell.source, gid, deadline=deadline, earlier_tasks=earlier)
+            self.verdicts[gid] = verdict
+            link = judge.link
+            ended = False
+            if link.fault is None:
+                link.transport.deadline = time.monotonic() + 10
+                try:
+                    link.end()
+                    ended = True
+                except Exception:  # noqa: BLE001 - the kernel is handled below
+                    pass
+                link.transport.deadline = None
+            else:
+                ended = self._recover_serving(link)
+            reply = run_sync(self._await_reply)(msg_id, 10.0 if ended else 5.0)
+            run_sync(self._drain_iopub)()
+            cell.outputs = verdict.outputs()
+            if verdict.timed_out and self.outcome == "ok":
+                self.outcome, self.detail = "timeout", f"{gid} timed out"
+            if reply is None:
+                if not run_sync(self.km.is_alive)():
+                    raise DeadKernelError("Kernel died")
+                self._fresh_kernel_or_stop(index, gid)
+
+        def _recover_serving(self, link) -> bool:
+            """After a timeout: interrupt the student's code and end the serve loop; True if it ended."""
+            if link.transport.broken:
+                return False
+            try:
+                run_sync(self.km.interrupt_kernel)()
+            except Exception:  # noqa: BLE001
+                return False
+            link.fault = None
+            link.transport.deadline = time.monotonic() + 5
+            try:
+                link.end()
+                return True
+            except Exception:  # noqa: BLE001
+                return False
+            finally:
+                link.transport.deadline = None
+
+        # ---------------------------------------------------------- kernel plumbing
+        async def _silent(self, code: str, timeout: float = 60.0, drain: bool = False):
+            """Run ``code`` silently; its execute_reply, or None (no reply in ``timeout``, kernel gone)."""
+            msg_id = await ensure_async(self.kc.execute(code, silent=True, store_history=False,
+                                                        allow_stdin=False, stop_on_error=False))
+            return await self._await_reply(msg_id, timeout, drain)
+
+        async def _await_reply(self, msg_id: str, timeout: float, drain: bool = False):
+            deadline = time.monotonic() + timeout
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                if drain:
+                    await self._drain_iopub()
+                try:
+                    msg = await ensure_async(self.kc.shell_channel.get_msg(timeout=min(left, 0.2 if drain else 1.0)))
+                except Exception:  # queue.Empty: is the kernel still there?
+                    if not await ensure_async(self.kc.is_alive()):
+                        return None
+                    continue
+                if msg["parent_header"].get("msg_id") == msg_id:
+                    return msg
+
+        async def _drain_iopub(self) -> None:
+            while True:
+                try:
+                    await ensure_async(self.kc.iopub_channel.get_msg(timeout=0))
+                except Exception:  # queue.Empty
+                    return
+
+        def _fresh_kernel_or_stop(self, index: int, what: str) -> None:
+            """After cell ``index`` timed out and its kernel ignored the interrupt: grading goes on with
+            the next cell in a fresh kernel that has run the cells before it again (tests excepted).
+            Raises UnresponsiveKernel (the cells after it are not run) when that cannot be done."""
+            why = self._restart_and_replay(index)
+            if why is not None:
+                self.unresponsive = what
+                self._note(f"after {what}: no fresh kernel ({why})")
+                raise UnresponsiveKernel("the kernel did not respond after the interrupt")
+            self.restarts += 1
+            self._note(f"{what} timed out and ignored the interrupt: the kernel was restarted and the "
+                       "cells before it were run again")
+            if self.restarts == 1 and getattr(self, "outcome", "ok") in ("ok", "timeout"):
+                self.outcome = "timeout"
+                self.detail = (f"{what} timed out and the kernel could not be interrupted; the cells after it "
+                               "were graded in a fresh kernel")
+
+        def _restart_and_replay(self, index: int) -> str | None:
+            """Kill the kernel, start a fresh one, run the code cells before ``index`` again (test
+            cells excepted, outputs thrown away), reconnect the judge.  None when done, else why not."""
+            if self.restarts >= self.max_restarts:
+                return f"{self.max_restarts} restarts already"
+            deadline = getattr(self, "_deadline", None)
+            if deadline is not None and deadline - time.monotonic() < 5:
+                return "the notebook time limit is reached"
+
+            async def restart():
+                await ensure_async(self.kc.stop_channels())
+                await ensure_async(self.km.restart_kernel(now=True))  # same sandbox, working dir, connection
+                self.kc = self.km.client()
+                await ensure_async(self.kc.start_channels())
+                await ensure_async(self.kc.wait_for_ready(timeout=self.startup_timeout))
+                self.kc.allow_stdin = False
+
+            try:
+                run_sync(restart)()
+            except Exception as exc:  # noqa: BLE001
+                return f"restart failed: {exc.__class__.__name__}: {str(exc)[:100]}"
+            skip = getattr(self, "skip_cells_with_tag", "skip-execution")
+            for i, c in enumerate(self.nb.cells[:index]):
+                if c.cell_type != "code" or not c.source.strip() or skip in c.metadata.get("tags", []):
+                    continue
+                if self.plan.get(i, "kernel") in ("judge", "skip"):
+                    continue  # tests are scored already and define nothing later cells need
+                if any(o.get("ename") in ("CellTimeoutError", "NotebookTimeout") for o in c.get("outputs", [])):
+                    continue  # it would only time out again
+                timeout = self._cell_timeout(c) if hasattr(self, "_cell_timeout") else (self.timeout or 60)
+                if run_sync(self._silent)(c.source, timeout, True) is None:
+                    return f"cell {cells.grade_id(c) or i} did not finish when run again"
+            run_sync(self._drain_iopub)()
+            if self.judge is not None:
+                link = self._connect()
+                if link is None:
+                    return "the fresh kernel did not connect to the grader"
+                self.judge.link = link
+            return None
+
+    return JudgedExecute
+
+
+def plan_for(nb, spec, profile, *, main: bool) -> dict[int, str]:
+    """What a run of ``profile`` does with each code cell of the sanitized notebook ``nb``.
+
+    Grade cells of the profile's tasks: ``judge``; other grade cells: ``skip``; locked non-grade
+    cells other than the setup: ``both``; the rest: ``kernel``.  Unless ``main``, nothing after the
+    profile's last test cell runs (its outputs are not kept).
+    """
+    plan: dict[int, str] = {}
+    tasks = set(profile.tasks) if profile is not None else None
+    last_judged = -1
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        if cells.is_test_cell(cell):
+            task = cells.task_of(cells.grade_id(cell))
+            mine = tasks is None or task in tasks or (task is None and main)
+            plan[i] = "judge" if mine else "skip"
+            if mine:
+                last_judged = i
+        elif cells.is_locked_cell(cell) and cells.grade_id(cell) != "setup" and not cells.is_solution_cell(cell):
+            plan[i] = "both"
+        else:
+            plan[i] = "kernel"
+    if not main:
+        for i in plan:
+            if i > last_judged:
+                plan[i] = "skip"
+    return plan

@@ -1,0 +1,107 @@
+"""What grading needs to know about a unit, read once from the instructor's notebooks.
+
+The grading run reads each source notebook of the unit (``source/<unit>/*.ipynb``
+in the instance, the instructor's version with solutions and hidden tests)
+once, in the parent, and hands every worker the same :class:`NotebookSpec`:
+the setup cell and the other locked cells the judge runs on its side, the
+tasks with their forbidden modules (``metadata.course.forbid``), the
+instructor's solution of each task (the judge answers calls to an earlier
+task's functions with it), and the *profiles*: the distinct sets of forbidden
+modules, each graded in a kernel of its own.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import cells
+
+__all__ = ["NotebookSpec", "Profile", "read_spec", "unit_spec", "kernel_modules"]
+
+#: What every grading kernel imports at start-up besides the setup's modules: the agent.
+AGENT_MODULE = "course_lib.agent"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A set of forbidden modules and the tasks graded under it (in one kernel)."""
+
+    forbid: tuple[str, ...]
+    tasks: tuple[str, ...]
+    last_test_index: int          # the kernel of this profile need not run cells after it
+
+
+@dataclass
+class NotebookSpec:
+    """One notebook of a unit, as grading sees it."""
+
+    name: str
+    setup: str = ""                                          # the locked setup cell (grade id "setup")
+    locked: dict[str, str] = field(default_factory=dict)     # other locked, non-graded code cells by grade id
+    tasks: list[cells.TaskInfo] = field(default_factory=list)
+    profiles: list[Profile] = field(default_factory=list)    # the last one runs the whole notebook
+    imports: tuple[str, ...] = ()                            # modules the setup and locked cells import
+
+    def task(self, name: str) -> cells.TaskInfo | None:
+        return next((t for t in self.tasks if t.task == name), None)
+
+    def reference(self) -> dict[str, str]:
+        """The instructor's solution cells in order, ``{task: source}``."""
+        return {t.task: t.source for t in self.tasks}
+
+    def earlier_tasks(self, task: str) -> list[str]:
+        names = [t.task for t in self.tasks]
+        return names[:names.index(task)] if task in names else []
+
+    def profile_of(self, task: str) -> Profile | None:
+        return next((p for p in self.profiles if task in p.tasks), None)
+
+
+def read_spec(nb, name: str) -> NotebookSpec:
+    """The spec of one instructor notebook (an ``nbformat`` notebook)."""
+    spec = NotebookSpec(name)
+    imports: list[str] = []
+    for i, cell in enumerate(nb.cells):
+        if cell.get("cell_type") != "code":
+            continue
+        if cells.is_locked_cell(cell) and not cells.is_test_cell(cell) and not cells.is_solution_cell(cell):
+            src = cells.cell_source(cell)
+            if cells.grade_id(cell) == "setup" and not spec.setup:
+                spec.setup = src
+            elif cells.grade_id(cell):
+                spec.locked[cells.grade_id(cell)] = src
+            imports += cells.imported_modules(src)
+    spec.tasks = cells.tasks_of(nb)
+    spec.imports = tuple(dict.fromkeys(imports))
+    groups: dict[tuple, list] = {}
+    for t in spec.tasks:
+        groups.setdefault(tuple(sorted(t.forbid)), []).append(t)
+    profiles = [Profile(forbid, tuple(t.task for t in ts), max((t.test_index or t.index) for t in ts))
+                for forbid, ts in groups.items()]
+    # the profile whose last test comes last runs the whole notebook: its outputs are the ones kept
+    spec.profiles = sorted(profiles, key=lambda p: p.last_test_index)
+    return spec
+
+
+def unit_spec(source_dir: Path, notebooks: list[str]) -> dict[str, NotebookSpec]:
+    """Specs of a unit's notebooks from the instructor's directory (missing ones are skipped)."""
+    import nbformat
+
+    out = {}
+    for name in notebooks:
+        path = Path(source_dir) / f"{name}.ipynb"
+        if path.is_file():
+            out[name] = read_spec(nbformat.read(str(path), as_version=4), name)
+    return out
+
+
+def forbids(module: str, forbid: tuple[str, ...]) -> bool:
+    """True when importing ``module`` is ruled out by ``forbid`` (a module or any of its parents)."""
+    return any(module == f or module.startswith(f + ".") for f in forbid)
+
+
+def kernel_modules(spec: NotebookSpec, profile: Profile) -> tuple[str, ...]:
+    """What a kernel of ``profile`` imports ahead of time: the agent and the setup's imports that the
+    profile allows (a template that imported a forbidden module would hand it to every kernel)."""
+    mods = [AGENT_MODULE] + [m for m in spec.imports if not forbids(m, profile.forbid)]
+    return tuple(dict.fromkeys(mods))

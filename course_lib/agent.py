@@ -1,0 +1,442 @@
+"""The kernel's side of grading: it answers the judge's questions with data.
+
+While a submission is graded, the grader's *judge* (another process) runs the
+test cells and asks this kernel to call the student's functions.  This module,
+loaded into the kernel when it starts, answers: it decodes the arguments
+(:mod:`course_lib.wire`), calls the function, and sends the result back as
+data.  It decides nothing: the judge compares the answers with what it
+computed itself.  A submission may change this module as it likes in its own
+process; that can only make its own answers wrong.
+
+The same :class:`Agent` runs in-process (no kernel, no socket) in the course's
+unit tests, through :class:`Channel` with a direct transport, so that a unit's
+tests see exactly what grading sees.
+"""
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import itertools
+import os
+import pickle
+import socket
+import sys
+import traceback
+import warnings
+from typing import Any, Callable
+
+from . import wire
+
+__all__ = ["Agent", "Channel", "SocketTransport", "DirectTransport", "connect", "serve", "RemoteError"]
+
+#: Built-in exceptions that cross as themselves (others arrive as ``RemoteError``).
+BUILTIN_EXCEPTIONS = {
+    name: getattr(builtins, name) for name in (
+        "ArithmeticError", "AssertionError", "AttributeError", "EOFError", "FloatingPointError",
+        "ImportError", "IndexError", "KeyError", "LookupError", "MemoryError", "ModuleNotFoundError",
+        "NameError", "NotImplementedError", "OverflowError", "RecursionError", "RuntimeError",
+        "StopIteration", "TimeoutError", "TypeError", "UnboundLocalError", "ValueError",
+        "ZeroDivisionError", "KeyboardInterrupt", "OSError", "Exception")
+}
+_MAX_MESSAGE = 2000
+_MAX_ITER = 100_000
+
+
+class RemoteError(RuntimeError):
+    """An exception of a type that does not cross as itself (a student's own class, a library's)."""
+
+    def __init__(self, type_name: str, message: str):
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name = type_name
+        self.message = message
+
+
+def error_header(exc: BaseException) -> dict:
+    """What an exception looks like on the wire: its type name, message and where it happened."""
+    tb = traceback.extract_tb(exc.__traceback__)[-4:]
+    where = [f"{os.path.basename(f.filename)}:{f.lineno} in {f.name}" for f in tb]
+    try:
+        message = str(exc)
+    except Exception:  # noqa: BLE001 - a student's __str__ may raise
+        message = "<the exception's message could not be read>"
+    return {"type": type(exc).__name__[:100], "message": message[:_MAX_MESSAGE], "where": where}
+
+
+def raise_error(err: Any) -> None:
+    """Raise the exception an ``error`` header describes (built-in types as themselves)."""
+    if type(err) is not dict:
+        raise RemoteError("Error", "malformed error")
+    name = str(err.get("type", "Error"))[:100]
+    message = str(err.get("message", ""))[:_MAX_MESSAGE]
+    cls = BUILTIN_EXCEPTIONS.get(name)
+    if cls is None:
+        raise RemoteError(name, message)
+    if cls is KeyError:
+        raise KeyError(message)
+    raise cls(message)
+
+
+# ------------------------------------------------------------------ transport and channel
+
+
+class SocketTransport:
+    """Frames over a connected stream socket."""
+
+    def __init__(self, sock: socket.socket, max_bytes: int = wire.MAX_FRAME_BYTES):
+        self.sock = sock
+        self.max_bytes = max_bytes
+
+    def send(self, frame: bytes) -> None:
+        wire.write_frame(self.sock, frame)
+
+    def recv(self) -> bytes:
+        return wire.read_frame(self.sock, self.max_bytes)
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+class Channel:
+    """One side of a conversation in which either side may ask the other a question while it
+    answers one (the kernel calls back into the judge while a student's function runs).
+
+    ``dispatch(header, buffers) -> (header, buffers)`` answers an incoming request.
+    """
+
+    def __init__(self, transport, dispatch: Callable[[dict, list[bytes]], tuple[dict, list[bytes]]]):
+        self.transport = transport
+        self.dispatch = dispatch
+        self._ids = itertools.count(1)
+        self.ended = False
+
+    def request(self, header: dict, buffers: list[bytes]) -> tuple[dict, list[bytes]]:
+        """Send a request and answer the other side's requests until its reply comes."""
+        rid = next(self._ids)
+        header = dict(header, kind="req", id=rid)
+        if isinstance(self.transport, DirectTransport):
+            return self.transport.call(wire.pack(header, buffers))
+        self.transport.send(wire.pack(header, buffers))
+        return self._wait(rid)
+
+    def _wait(self, rid: int | None) -> tuple[dict, list[bytes]]:
+        while True:
+            h, b = wire.unpack(self.transport.recv())
+            if h.get("kind") == "rep":
+                if rid is not None and h.get("id") == rid:
+                    return h, b
+                continue  # a late reply to a request we gave up on
+            if h.get("kind") != "req":
+                raise wire.WireError("a frame that is neither a request nor a reply")
+            if h.get("op") == "end":
+                self.transport.send(wire.pack({"kind": "rep", "id": h.get("id"), "ok": True}, []))
+                if rid is None:
+                    return h, b
+                continue  # only serve() ends on it
+            self.answer(h, b)
+
+    def answer(self, h: dict, b: list[bytes]) -> None:
+        rh, rb = self.dispatch(h, b)
+        self.transport.send(wire.pack(dict(rh, kind="rep", id=h.get("id")), rb))
+
+    def serve(self) -> None:
+        """Answer requests until the other side sends ``end``."""
+        self._wait(None)
+
+
+class DirectTransport:
+    """Both sides in one process (the course's unit tests): a request is a call of the peer's
+    dispatch on the packed bytes, so that the data is copied exactly as over a socket."""
+
+    def __init__(self):
+        self.peer: Channel | None = None
+
+    def call(self, frame: bytes) -> tuple[dict, list[bytes]]:
+        h, b = wire.unpack(frame)
+        rh, rb = self.peer.dispatch(h, b)
+        return wire.unpack(wire.pack(dict(rh, kind="rep", id=h.get("id")), rb))
+
+    def close(self) -> None:
+        pass
+
+
+# ------------------------------------------------------------------ the agent
+
+
+class Agent:
+    """Answers the judge's requests against a namespace (the kernel's ``__main__``).
+
+    Requests (``op``): ``names`` (which of these names exist, and are they callable),
+    ``get`` (a global's value), ``call`` (call a global, a handle, or a method of either),
+    ``getattr``, ``getitem``, ``len``, ``iter``, ``bind`` / ``unbind`` (replace a global by a
+    value or a stub that calls back into the judge, and restore it), ``release``.
+    """
+
+    def __init__(self, namespace: dict):
+        self.ns = namespace
+        self.objects: dict[int, Any] = {}
+        self._ids = itertools.count(1)
+        self.saved: dict[str, Any] = {}
+        self.channel: Channel | None = None
+
+    # -- encoding what goes back: data, or a handle to an object that stays here
+    def _keep(self, obj) -> list:
+        oid = next(self._ids)
+        self.objects[oid] = obj
+        t = type(obj)
+        return [oid, f"{getattr(t, '__module__', '?')}.{getattr(t, '__qualname__', '?')}"[:200]]
+
+    def encode(self, value) -> tuple[Any, list[bytes]]:
+        enc = wire.Encoder()
+
+        def on_object(obj):
+            t = type(obj)
+            if isinstance(obj, __import__("numpy").ndarray):
+                raise wire.WireError(f"a {t.__module__}.{t.__qualname__} (an ndarray subclass) is not a plain "
+                                     "array; return np.asarray(...) of it")
+            if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+                return enc.record(obj, self._keep(obj))
+            return {"$h": self._keep(obj)}
+
+        enc.on_object = on_object
+        tree = enc.encode(value)
+        return tree, enc.buffers
+
+    # -- decoding what the judge sends
+    def decode(self, tree, buffers):
+        def on_tag(tag, payload, sub):
+            if tag == "$h":
+                oid = payload[0] if type(payload) is list and payload else payload
+                if oid not in self.objects:
+                    raise wire.WireError("an unknown handle")
+                return self.objects[oid]
+            if tag == "$g":
+                if type(payload) is not str:
+                    raise wire.WireError("bad global name")
+                if payload not in self.ns:
+                    raise NameError(f"name {payload!r} is not defined")
+                return self.ns[payload]
+            if tag == "$cb":
+                return self._stub(payload)
+            if tag == "$p":
+                return pickle.loads(buffers[payload])
+            raise wire.WireError(f"unexpected tag {tag}")
+
+        return wire.decode(tree, buffers, on_tag=on_tag)
+
+    def _stub(self, cb_id):
+        agent = self
+
+        def judge_callable(*args, **kwargs):
+            tree, bufs = agent.encode([list(args), kwargs])
+            h, b = agent.channel.request({"op": "callback", "cb": cb_id, "payload": tree}, bufs)
+            if "error" in h:
+                raise_error(h["error"])
+            return agent.decode(h.get("value"), b)
+
+        judge_callable.__name__ = judge_callable.__qualname__ = f"judge_callable_{cb_id}"
+        return judge_callable
+
+    # -- requests
+    def dispatch(self, h: dict, b: list[bytes]) -> tuple[dict, list[bytes]]:
+        op = h.get("op")
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                value, extra = self._do(op, h, b)
+            tree, bufs = self.encode(value)
+            out = {"value": tree}
+            if extra:
+                mtree, mbufs = self._encode_more(extra, len(bufs))
+                out["mutated"] = mtree
+                bufs = bufs + mbufs
+            if caught:
+                out["warnings"] = [[w.category.__name__[:100], str(w.message)[:500]] for w in caught[:20]]
+            return out, bufs
+        except BaseException as exc:  # noqa: BLE001 - everything, KeyboardInterrupt included, is an answer
+            if isinstance(exc, SystemExit):
+                exc = RuntimeError(f"the code called sys.exit({exc.code!r})")
+            return {"error": error_header(exc)}, []
+
+    def _encode_more(self, mutated: list, offset: int):
+        tree, bufs = self.encode([[path, value] for path, value in mutated])
+        # buffer indices of the second encoding come after the first one's
+        return _shift(tree, offset), bufs
+
+    def _target(self, h, b):
+        target = self.decode(h.get("target"), b)
+        attr = h.get("attr")
+        if attr is not None:
+            if type(attr) is not str:
+                raise wire.WireError("bad attribute name")
+            target = getattr(target, attr)
+        return target
+
+    def _do(self, op, h, b):
+        if op == "names":
+            out = {}
+            for name in h.get("names", []):
+                if type(name) is str and name in self.ns:
+                    v = self.ns[name]
+                    out[name] = "module" if type(v).__name__ == "module" else (
+                        "callable" if callable(v) else "data")
+            return out, None
+        if op == "get":
+            name = h.get("name")
+            if type(name) is not str or name not in self.ns:
+                raise NameError(f"name {name!r} is not defined")
+            return self.ns[name], None
+        if op == "call":
+            fn = self._target(h, b)
+            args, kwargs = self.decode(h.get("args"), b)
+            tracked = _track([args, kwargs]) if h.get("reflect", True) else []
+            result = fn(*args, **kwargs)
+            return result, _changed(tracked)
+        if op == "getattr":
+            return getattr(self.decode(h.get("target"), b), str(h.get("name"))), None
+        if op == "getitem":
+            return self.decode(h.get("target"), b)[self.decode(h.get("key"), b)], None
+        if op == "len":
+            return len(self.decode(h.get("target"), b)), None
+        if op == "iter":
+            out = []
+            for item in self.decode(h.get("target"), b):
+                out.append(item)
+                if len(out) >= _MAX_ITER:
+                    raise ValueError(f"more than {_MAX_ITER} items")
+            return out, None
+        if op == "bind":
+            name = h.get("name")
+            if type(name) is not str:
+                raise wire.WireError("bad name")
+            if name not in self.saved:
+                self.saved[name] = self.ns.get(name, _MISSING)
+            self.ns[name] = self.decode(h.get("value"), b)
+            return None, None
+        if op == "unbind":
+            for name, old in self.saved.items():
+                if old is _MISSING:
+                    self.ns.pop(name, None)
+                else:
+                    self.ns[name] = old
+            self.saved.clear()
+            return None, None
+        if op == "release":
+            for oid in h.get("ids", []):
+                self.objects.pop(oid, None)
+            return None, None
+        if op == "ping":
+            return os.getpid(), None
+        raise wire.WireError(f"unknown request {op!r}")
+
+
+_MISSING = object()
+
+
+def _shift(tree, offset: int):
+    """Buffer indices in ``tree`` moved by ``offset`` (two encodings share one buffer list)."""
+    if type(tree) is list:
+        return [_shift(v, offset) for v in tree]
+    if type(tree) is dict and len(tree) == 1:
+        (tag, payload), = tree.items()
+        if tag in ("$a", "$s", "$b", "$p"):
+            return {tag: payload + offset}
+        if tag == "$T":
+            return {tag: [payload[0] + offset, payload[1]]}
+        return {tag: _shift(payload, offset)}
+    return tree
+
+
+def _track(value, path=(), depth=0, out=None):
+    """(path, array, copy) for every ndarray / tensor inside the arguments (lists, tuples, dicts)."""
+    import numpy as np
+
+    out = [] if out is None else out
+    if depth > 4 or len(out) > 256:
+        return out
+    t = type(value)
+    if t is np.ndarray:
+        out.append((path, value, value.copy()))
+    elif t is list or t is tuple:
+        for i, v in enumerate(value):
+            _track(v, path + (i,), depth + 1, out)
+    elif t is dict:
+        for k, v in value.items():
+            if type(k) in (str, int):
+                _track(v, path + (k,), depth + 1, out)
+    else:
+        torch = sys.modules.get("torch")
+        if torch is not None and (t is torch.Tensor or t is torch.nn.Parameter):
+            out.append((path, value, value.detach().clone()))
+    return out
+
+
+def _changed(tracked) -> list:
+    import numpy as np
+
+    out = []
+    for path, now, before in tracked:
+        if type(now) is np.ndarray:
+            same = now.shape == before.shape and now.dtype == before.dtype and \
+                np.array_equal(now, before, equal_nan=now.dtype.kind in "fc")
+        else:
+            import torch
+
+            b = before
+            n = now.detach()
+            same = n.shape == b.shape and n.dtype == b.dtype and bool(
+                torch.equal(n, b) or (n.is_floating_point() and torch.equal(torch.nan_to_num(n, 0.0),
+                                                                             torch.nan_to_num(b, 0.0))
+                                      and torch.equal(n.isnan(), b.isnan())))
+        if not same:
+            out.append([list(path), now])
+    return out
+
+
+# ------------------------------------------------------------------ in the kernel
+
+_channel: Channel | None = None
+_agent: Agent | None = None
+
+
+def connect(path: str) -> None:
+    """Connect to the judge's socket at ``path`` (called once, when the kernel starts, before any
+    student code runs); :func:`serve` then answers on it."""
+    global _channel, _agent
+    import __main__
+
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.connect(path)
+    _agent = Agent(__main__.__dict__)
+    _channel = Channel(SocketTransport(sock), _agent.dispatch)
+    _agent.channel = _channel
+
+
+def serve() -> None:
+    """Answer the judge until it says ``end`` (the grader runs this in the kernel's main thread,
+    between cells, while the judge runs a test cell)."""
+    if _channel is None:
+        raise RuntimeError("not connected to a judge")
+    _channel.serve()
+
+
+def refuse_imports(modules) -> None:
+    """Refuse to import ``modules`` (and their submodules) in this process, with a message that names
+    the rule.  Where the grader's sandbox takes a module away, its files are simply not there; this
+    hook only gives the same message where there is no sandbox (it is a courtesy, not a barrier)."""
+    import importlib.abc
+
+    names = tuple(modules)
+    message = ("{module} is not available while this task is graded: the task asks you to write it "
+               "yourself without it (its rule in the notebook). Remove the import.")
+
+    class _Refuse(importlib.abc.MetaPathFinder):
+        def find_spec(self, fullname, path=None, target=None):
+            for m in names:
+                if fullname == m or fullname.startswith(m + "."):
+                    raise ImportError(message.format(module=m), name=fullname)
+            return None
+
+    sys.meta_path.insert(0, _Refuse())
