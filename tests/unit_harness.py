@@ -1,17 +1,23 @@
 """In-process harness for a unit's nbgrader source notebook, shared by tests/test_unitNN.py.
 
 A unit's tests run the solution notebook ``solutions/NN_name/NN_name.ipynb`` without a Jupyter
-kernel: its code cells (IPython ``%`` magics and ``!`` shell lines blanked out) are exec'd in
-order in one namespace, which is much faster than nbclient and enough to measure the hidden
-tests. The shared notebook tests run the real kernel (nbval) and real nbgrader grading.
+kernel, but graded the way ``course autograde`` grades it: the student's cells (IPython ``%`` magics
+and ``!`` shell lines blanked out) are exec'd in order in one namespace, the *kernel's*, and every
+test cell is run by the judge (:class:`autograder.judge.Judge`) against that namespace through the
+same data format and proxies as real grading (``autograder.judge.direct_link``), with the earlier
+tasks' functions answered by the instructor's solution. So a test that breaks the judge's rules
+(``docs/judge-rules.md``) fails here, fast. The shared notebook tests run the real kernel (nbval),
+and tests/test_units_grading.py grades every unit through ``course autograde`` for real.
 
 For each mutant of ``tests/mutants/unitNN.py`` the mutant's source replaces its task's solution
 cell and the task's test cell (visible + hidden tests) must fail, and so must the hidden tests
 run alone (what nbgrader grades is the whole cell, but DESIGN asks the hidden tests to catch
-wrong implementations, not the visible asserts); for each correct alternative it must pass. The solution cell is exec'd again afterwards, so the namespace is left as the
-solution made it. :class:`UnitNotebook` also checks the notebook's structure against the unit
-contract (nbgrader metadata, points, headings, no outputs), that the student release holds
-no solutions or hidden tests, and that the release's stubs score 0 on every grade cell.
+wrong implementations, not the visible asserts), while the test cells of the later tasks still
+pass (a bug costs its own task only); for each correct alternative its test cell must pass. The
+solution cell is exec'd again afterwards, so the namespace is left as the solution made it.
+:class:`UnitNotebook` also checks the notebook's structure against the unit contract (nbgrader
+metadata, points, headings, no outputs), that the student release holds no solutions or hidden
+tests, and that the release's stubs score 0 on every grade cell.
 """
 from __future__ import annotations
 
@@ -27,6 +33,9 @@ from types import ModuleType
 import nbformat
 import pytest
 
+from autograder.cells import task_of
+from autograder.judge import CellVerdict, Judge, direct_link
+from autograder.spec import read_spec
 from course_lib.grading import ShortcutError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -138,140 +147,161 @@ class UnitNotebook:
                 if c.cell_type == "code" and nbgrader(c).get("grade")}
 
     # ------------------------------------------------------------------------- executing
-    def run_all(self) -> dict:
-        """Run the notebook's code cells in order in one fresh namespace and return it.
+    def spec(self):
+        """What grading reads from the instructor's notebook (setup, tasks, references, profiles)."""
+        return read_spec(self.notebook(), self.source.stem)
 
-        A failing cell fails with its index and grade id. The namespace also holds
-        ``__elapsed__`` (wall seconds), ``__cpu__`` (CPU seconds of all cells), ``__test_cpu__``
-        (CPU seconds of the test cells) and ``__warnings__`` (see the class docstring).
+    def run_all(self) -> "JudgedRun":
+        """Run the notebook as grading does: student cells in the kernel's namespace, test cells in
+        the judge; every test cell must pass. Returns the run (see :class:`JudgedRun`).
+
+        A failing cell fails with its index and grade id. ``run["__elapsed__"]`` (wall seconds),
+        ``run["__cpu__"]`` (CPU seconds of all cells), ``run["__test_cpu__"]`` (CPU seconds of the
+        test cells) and ``run["__warnings__"]`` (see the class docstring) are kept with it.
         """
-        ns: dict = {"__name__": "__main__"}
-        test_warnings: list[str] = []
-        test_cpu = 0.0
+        run = JudgedRun(self)
         t0, cpu0 = time.perf_counter(), time.process_time()
+        test_cpu = 0.0
         for i, cell in enumerate(self.cells()):
             if cell.cell_type != "code":
                 continue
             meta = nbgrader(cell)
+            if meta.get("grade_id") == "setup":
+                continue  # run by JudgedRun, in the kernel and in the judge
             label = f"cell {i} ({meta.get('grade_id', 'no id')})"
             c0 = time.process_time()
+            if meta.get("grade") and not meta.get("solution"):
+                verdict = run.judge_cell(cell.source, meta["grade_id"])
+                test_cpu += time.process_time() - c0
+                if not verdict.passed:
+                    raise AssertionError(f"{label} of the solution notebook failed in the judge: "
+                                         f"{verdict.ename}: {verdict.evalue}")
+                continue
             try:
-                caught = exec_cell(cell.source, ns, f"{self.unit} {label}", check_stderr=self.strict,
+                caught = exec_cell(cell.source, run.kernel, f"{self.unit} {label}", check_stderr=self.strict,
                                    check_warnings=self.strict)
             except Exception as exc:  # noqa: BLE001  (report which cell failed)
                 raise AssertionError(f"{label} of the solution notebook failed: {exc!r}") from exc
-            if meta.get("grade"):
-                test_cpu += time.process_time() - c0
-                test_warnings += [f"{label}: {w.category.__name__}: {w.message}" for w in caught]
-        ns["__elapsed__"] = time.perf_counter() - t0
-        ns["__cpu__"] = time.process_time() - cpu0
-        ns["__test_cpu__"] = test_cpu
-        ns["__warnings__"] = test_warnings
-        return ns
+            run.warnings += [f"{label}: {w.category.__name__}: {w.message}" for w in caught] if not self.strict else []
+            if meta.get("locked") and meta.get("grade_id") in run.spec.locked:
+                run.judge.add_setup(run.spec.locked[meta["grade_id"]])
+        run.stats.update({"__elapsed__": time.perf_counter() - t0, "__cpu__": time.process_time() - cpu0,
+                          "__test_cpu__": test_cpu, "__warnings__": run.warnings})
+        return run
 
     @staticmethod
-    def check_budgets(ns: dict) -> None:
-        """DESIGN's budgets for a namespace from :meth:`run_all`, in CPU seconds (wall time on a
+    def check_budgets(ns) -> None:
+        """DESIGN's budgets for a run from :meth:`run_all`, in CPU seconds (wall time on a
         shared 2-core runner measures the neighbours): solution notebook <= 90 s, its test cells
         (visible and hidden) <= 60 s. ``python -m bench notebooks`` measures the real kernel."""
         assert ns["__cpu__"] <= NOTEBOOK_BUDGET_S, f"solution notebook took {ns['__cpu__']:.1f} s of CPU"
         assert ns["__test_cpu__"] <= TESTS_BUDGET_S, f"test cells took {ns['__test_cpu__']:.1f} s of CPU"
 
-    def check_hidden_tests_pass(self, ns: dict) -> None:
-        """Each test cell's hidden tests, run alone on the solution's namespace from :meth:`run_all`,
-        pass: a mutant's failure of the hidden tests alone is then its own, not the block's."""
+    def check_hidden_tests_pass(self, ns) -> None:
+        """Each test cell's hidden tests, run alone in the judge on the solution's run from
+        :meth:`run_all`, pass: a mutant's failure of the hidden tests alone is then its own."""
         for grade_id, cell in self.test_cells().items():
-            exec_cell(hidden_tests(cell.source), ns, f"{self.unit} {grade_id} hidden tests alone",
-                      check_stderr=self.strict, check_warnings=self.strict)
+            verdict = ns.judge_cell(hidden_tests(cell.source), grade_id)
+            assert verdict.passed, f"{self.unit} {grade_id} hidden tests alone: {verdict.ename}: {verdict.evalue}"
 
-    def restore(self, ns: dict, task: str) -> None:
-        """Exec ``task``'s solution cell again, undoing a mutant or an alternative."""
-        exec(compile(python_source(self.solution_cells()[task].source), f"<{self.unit} {task}>", "exec"), ns)
+    def restore(self, ns, task: str) -> None:
+        """Exec ``task``'s solution cell again in the kernel's namespace, undoing a mutant or an alternative."""
+        kernel = ns.kernel if isinstance(ns, JudgedRun) else ns
+        exec(compile(python_source(self.solution_cells()[task].source), f"<{self.unit} {task}>", "exec"), kernel)
 
     def _assert_differs_from_solution(self, mutant) -> None:
         solution = self.solution_cells()[mutant.task].source
         assert mutant.source not in (solution, python_source(solution)), \
             f"{mutant.task} / {mutant.name}: the mutant equals the solution"
 
-    def expect_killed(self, ns: dict, mutant, *, known_hidden_survivor: bool = False) -> None:
-        """Exec ``mutant`` in place of its solution cell: its task's whole test cell must raise,
-        and so must the cell's hidden tests run alone (DESIGN: the hidden tests fail wrong
-        implementations, so a mutant caught only by the visible asserts is not killed).
+    def expect_killed(self, ns, mutant, *, known_hidden_survivor: bool = False, later: bool = True) -> None:
+        """Exec ``mutant`` in place of its solution cell: its task's whole test cell must fail in the
+        judge, and so must the cell's hidden tests run alone (DESIGN: the hidden tests fail wrong
+        implementations, so a mutant caught only by the visible asserts is not killed); and with
+        ``later``, the test cells of every later task must still pass (the judge answers calls to
+        the mutated task's functions with the instructor's solution: a bug costs its own task only).
 
-        The kill must not be trivial (:data:`TRIVIAL_KILLS`), and a mutant named
-        ``shortcut...`` (correct numbers from a forbidden library call) must be refused by the
-        shortcut check itself (:class:`ShortcutError` naming the task and the forbidden
-        function). ``known_hidden_survivor`` marks a mutant listed by its unit as escaping the
-        hidden tests alone: that run must then still let it through, so the list cannot go stale.
-        Warnings and output are ignored here. The solution cell is restored afterwards.
+        The kill must not be trivial (:data:`TRIVIAL_KILLS`). ``known_hidden_survivor`` marks a
+        mutant listed by its unit as escaping the hidden tests alone: that run must then still let
+        it through, so the list cannot go stale. A mutant named ``shortcut...`` is refused by the
+        sandbox, which only real grading has (tests/test_units_grading.py): it is skipped here.
+        The solution cell is restored afterwards.
         """
         self._assert_differs_from_solution(mutant)
+        if mutant.name.startswith("shortcut"):
+            pytest.skip("a shortcut is refused by the sandbox: graded in tests/test_units_grading.py")
         tests = self.test_cells()[f"test_{mutant.task}"].source
         try:
-            # the mutant is exec'd afresh before each run: the visible part may rebind its names
             for part, source in (("test cell", tests), ("hidden tests alone", hidden_tests(tests))):
-                caught = None
                 with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()), warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    exec(compile(python_source(mutant.source), f"<{self.unit} mutant {mutant.name}>", "exec"), ns)
-                    try:
-                        exec(compile(python_source(source), f"<{self.unit} test_{mutant.task} {part}>", "exec"), ns)
-                    except Exception as exc:  # noqa: BLE001  (any failure scores 0; judged below)
-                        caught = exc
+                    exec(compile(python_source(mutant.source), f"<{self.unit} mutant {mutant.name}>", "exec"),
+                         ns.kernel)
+                verdict = ns.judge_cell(source, f"test_{mutant.task}")
                 if part == "hidden tests alone" and known_hidden_survivor:
-                    assert caught is None, (f"{mutant.task} / {mutant.name} is now killed by the hidden tests "
-                                            f"alone ({caught!r}): remove it from the unit's known survivors")
+                    assert verdict.passed, (f"{mutant.task} / {mutant.name} is now killed by the hidden tests "
+                                            f"alone ({verdict.ename}: {verdict.evalue}): remove it from the unit's "
+                                            "known survivors")
                     continue
-                assert caught is not None, f"{mutant.task} / {mutant.name}: survives the {part}"
-                assert not isinstance(caught, TRIVIAL_KILLS), \
-                    f"{part}: mutant killed for a trivial reason: {caught!r}"
-                if mutant.name.startswith("shortcut"):
-                    # a shortcut computes correct numbers: only the shortcut check may refuse it
-                    assert isinstance(caught, ShortcutError), f"{part}: refused for another reason: {caught!r}"
-                    assert mutant.task in str(caught)
-                    assert "<locals>" not in str(caught), f"the message names a wrapper: {caught}"
+                assert not verdict.passed, f"{mutant.task} / {mutant.name}: survives the {part}"
+                assert verdict.ename not in {e.__name__ for e in TRIVIAL_KILLS}, \
+                    f"{part}: mutant killed for a trivial reason: {verdict.ename}: {verdict.evalue}"
+            if later:
+                order = list(self.test_cells())
+                for grade_id in order[order.index(f"test_{mutant.task}") + 1:]:
+                    verdict = ns.judge_cell(self.test_cells()[grade_id].source, grade_id)
+                    assert verdict.passed, (f"{mutant.task} / {mutant.name} also costs {grade_id} "
+                                            f"({verdict.ename}: {verdict.evalue}); a bug must cost its own task only")
         finally:
             self.restore(ns, mutant.task)
 
-    def expect_passes(self, ns: dict, alt) -> None:
-        """Exec the correct alternative ``alt`` in place of its solution cell: it and its task's
-        test cell must run without an exception or a warning (nor stderr output when strict).
-        The solution cell is restored afterwards."""
+    def expect_passes(self, ns, alt) -> None:
+        """Exec the correct alternative ``alt`` in place of its solution cell: it must run without
+        an exception or a warning (nor stderr output when strict), and its task's test cell must
+        pass in the judge. The solution cell is restored afterwards."""
         self._assert_differs_from_solution(alt)
         tests = self.test_cells()[f"test_{alt.task}"].source
         try:
-            exec_cell(alt.source, ns, f"{self.unit} alternative {alt.name}", check_stderr=self.strict)
-            exec_cell(tests, ns, f"{self.unit} test_{alt.task} on alternative {alt.name}",
-                      check_stderr=self.strict)
+            exec_cell(alt.source, ns.kernel, f"{self.unit} alternative {alt.name}", check_stderr=self.strict)
+            verdict = ns.judge_cell(tests, f"test_{alt.task}")
+            assert verdict.passed, (f"{self.unit} test_{alt.task} on alternative {alt.name}: "
+                                    f"{verdict.ename}: {verdict.evalue}")
         finally:
             self.restore(ns, alt.task)
 
     def check_release_scores_zero(self) -> None:
-        """The student release as handed out (stubs unfilled) scores 0: every grade cell raises.
+        """The student release as handed out (stubs unfilled) scores 0: every grade cell fails.
 
-        Its code cells run in order in one fresh namespace, errors allowed as nbgrader's
-        autograde allows them (a stub's NotImplementedError in a demo cell must not stop the
-        run); output and warnings are ignored. A grade cell that runs through would give points
-        for nothing. Skipped until the release is built.
+        Its code cells run in order as grading runs them (student cells in the kernel's namespace,
+        errors allowed as nbgrader's autograde allows them, since a stub's NotImplementedError in a
+        demo cell must not stop the run; test cells in the judge, with the instructor's test cells
+        as the gradebook restores them). A grade cell that passes would give points for nothing.
+        Skipped until the release is built.
         """
         if not self.release.exists():
             pytest.skip(f"{self.release.relative_to(REPO)} not built yet (course build {self.unit})")
         nb = nbformat.read(str(self.release), as_version=4)
-        ns: dict = {"__name__": "__main__"}
+        run = JudgedRun(self)
+        tests = self.test_cells()
         passed = []
         for i, cell in enumerate(nb.cells):
             if cell.cell_type != "code":
                 continue
+            gid = nbgrader(cell).get("grade_id")
+            if gid == "setup":
+                continue
+            if nbgrader(cell).get("grade") and not nbgrader(cell).get("solution"):
+                if run.judge_cell(tests[gid].source, gid).passed:
+                    passed.append(gid)
+                continue
             try:
                 with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()), warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    exec(compile(python_source(cell.source), f"<{self.unit} release cell {i}>", "exec"), ns)
+                    exec(compile(python_source(cell.source), f"<{self.unit} release cell {i}>", "exec"), run.kernel)
             except Exception:  # noqa: BLE001  (a failing cell is what the stubs must cause)
                 continue
-            if nbgrader(cell).get("grade"):
-                passed.append(nbgrader(cell)["grade_id"])
         graded = sum(1 for c in nb.cells if c.cell_type == "code" and nbgrader(c).get("grade"))
-        assert graded == len(self.test_cells()), f"release has {graded} grade cells, source {len(self.test_cells())}"
+        assert graded == len(tests), f"release has {graded} grade cells, source {len(tests)}"
         assert not passed, f"grade cells that pass on the release's stubs: {passed}"
 
     # ------------------------------------------------------------------------- static checks
@@ -403,3 +433,35 @@ class UnitNotebook:
         text = self.release.read_text(encoding="utf-8")
         for marker in RELEASE_MARKERS:
             assert marker not in text, f"release notebook contains {marker!r}"
+
+
+class JudgedRun:
+    """One run of a unit's notebook as grading runs it, in this process: ``kernel`` is the namespace
+    the student's cells run in, ``judge`` the :class:`~autograder.judge.Judge` that runs test cells
+    against it through ``direct_link`` (the same encoding and proxies as a real kernel). Indexing
+    gives the run's statistics (``run["__cpu__"]``) or a name of the kernel's namespace."""
+
+    def __init__(self, unit: UnitNotebook):
+        self.unit = unit
+        self.spec = unit.spec()
+        self.kernel: dict = {"__name__": "__main__"}
+        # the setup cell runs in the kernel, then the judge runs the instructor's own copy
+        exec_cell(self.spec.setup, self.kernel, f"{unit.unit} setup", check_stderr=False, check_warnings=False)
+        self.link, self.agent = direct_link(self.kernel)
+        self.judge = Judge(self.link, self.spec.setup, reference=self.spec.reference())
+        assert self.judge.setup_error is None, self.judge.setup_error
+        self.stats: dict = {}
+        self.warnings: list[str] = []
+
+    def judge_cell(self, source: str, grade_id: str) -> CellVerdict:
+        task = task_of(grade_id)
+        earlier = self.spec.earlier_tasks(task) if task else []
+        return self.judge.run_cell(source, grade_id, earlier_tasks=earlier)
+
+    def __getitem__(self, key: str):
+        if key in self.stats:
+            return self.stats[key]
+        return self.kernel[key]
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.stats or key in self.kernel
