@@ -24,6 +24,10 @@ Measured, from wall clocks and the per-notebook timing log
   gradebook writes, scheduling, idle workers at the tail)   goal <= 0.3 s;
   nbgrader's own is estimated the same way from wall(a) with (b)'s cell times.
 * grades: every grade cell's score in (b) and (c) equals (a)'s.
+* the judge's round trip: one call of a student's function from the judge, a
+  (64, 64) float64 array there and back, through a sandboxed kernel's agent
+  socket (best of 2,000 calls), against the same call through the in-process
+  link (encoding and decoding only, no kernel)                  goal <= 2 ms
 
 Submissions that loop forever are left out of the cohort: they measure the
 30 s cell timeout, not the grader (the tests cover timeouts).
@@ -45,7 +49,7 @@ UNIT = os.environ.get("BENCH_GRADING_UNIT", "01_linear_classifiers")
 # The course whose unit is graded (the fixture course, tests/fixtures/course, has the tiny unit 99_tiny).
 COURSE = Path(os.environ.get("BENCH_GRADING_COURSE", REPO)).resolve()
 
-GOALS = {"speedup": 1.9, "efficiency": 0.9, "overhead_s": 0.3}
+GOALS = {"speedup": 1.9, "efficiency": 0.9, "overhead_s": 0.3, "judge_round_trip_ms": 2.0}
 
 
 def _cohort(inst, n: int):
@@ -180,7 +184,60 @@ def _warm_kw() -> dict:
     return {}
 
 
+def judge_round_trip(calls: int = 2000) -> dict:
+    """The judge's call of a student's function with a (64, 64) float64 array, through a real
+    (sandboxed, when root) kernel's agent socket: best and median ms, and the in-process link's."""
+    import numpy as np
+
+    from autograder.judge import DeadlineSocketTransport, Link, direct_link
+    from autograder.execute import SERVE_CODE
+    from autograder.kernels import release_kernel, take_kernel
+    from autograder.sandbox import Limits, can_isolate
+    from jupyter_client import BlockingKernelClient
+
+    from bench import timeit
+
+    a = np.random.default_rng(0).standard_normal((64, 64))
+    sandbox = (Limits(), ()) if can_isolate() else None
+    km, kdir, _ = take_kernel("python3", ("course_lib.agent", "numpy"), sandbox=sandbox, defer_spare=True)
+    try:
+        kc = BlockingKernelClient()
+        kc.load_connection_info(km.get_connection_info())
+        kc.start_channels()
+        kc.wait_for_ready(60)
+        kc.execute_interactive("def echo(x):\n    return x", timeout=30)
+        link = Link(DeadlineSocketTransport(km.course_agent.accept(30)))
+        msg_id = kc.execute(SERVE_CODE, silent=True)
+        socket_t = timeit(lambda: link.call({"$g": "echo"}, None, (a,), {}), repeats=calls, warmup=50)
+        link.end()
+        kc.get_shell_msg(timeout=10)
+        _ = msg_id
+        kc.stop_channels()
+    finally:
+        release_kernel(km, kdir)
+    local, _ = direct_link({"echo": lambda x: x})
+    direct_t = timeit(lambda: local.call({"$g": "echo"}, None, (a,), {}), repeats=calls, warmup=50)
+    best = socket_t["best_ms"]
+    return {
+        "benchmark": "judge call round trip, (64, 64) float64", "unit": "", "n": calls,
+        "best_ms": round(best, 3), "median_ms": round(socket_t["median_ms"], 3),
+        "in_process_ms": round(direct_t["median_ms"], 3),
+        "ratio_to_in_process": round(socket_t["median_ms"] / direct_t["median_ms"], 2),
+        "goal_ms": GOALS["judge_round_trip_ms"], "goal_met": socket_t["median_ms"] <= GOALS["judge_round_trip_ms"],
+        "note": "median over the calls is judged against the goal; " + ("sandboxed kernel" if sandbox else
+                                                                          "kernel without sandbox (not root)"),
+    }
+
+
 def run() -> list[dict]:
+    rows = []
+    if os.environ.get("BENCH_GRADING_N", "40") != "0":
+        rows += _grading_rows()
+    rows.append(judge_round_trip())
+    return rows
+
+
+def _grading_rows() -> list[dict]:
     from autograder.course import Course, ensure_bin_on_path
     from autograder.instance import Instance
 

@@ -15,7 +15,9 @@ tests see exactly what grading sees.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import dataclasses
+import io
 import itertools
 import os
 import pickle
@@ -243,7 +245,10 @@ class Agent:
     def dispatch(self, h: dict, b: list[bytes]) -> tuple[dict, list[bytes]]:
         op = h.get("op")
         try:
-            with warnings.catch_warnings(record=True) as caught:
+            # what the student's code prints while a test calls it is nobody's business (the judge
+            # writes the test cell's output itself)
+            with warnings.catch_warnings(record=True) as caught, \
+                    contextlib.redirect_stdout(_DISCARD), contextlib.redirect_stderr(_DISCARD):
                 warnings.simplefilter("always")
                 value, extra = self._do(op, h, b)
             tree, bufs = self.encode(value)
@@ -333,6 +338,14 @@ class Agent:
 
 
 _MISSING = object()
+
+
+class _Discard(io.TextIOBase):
+    def write(self, s):
+        return len(s)
+
+
+_DISCARD = _Discard()
 
 
 def _shift(tree, offset: int):
