@@ -400,6 +400,66 @@ def _take_away(forbid: list[dict], stage_dir: str) -> None:
                     libc.mount(b"/dev/null", str(pyc).encode(), None, 4096, None)
 
 
+def _mount_points() -> list[tuple[str, set[str]]]:
+    """(mount point, its per-mount options) of this mount namespace, from /proc/self/mountinfo."""
+    out = []
+    with open("/proc/self/mountinfo", encoding="utf-8") as fh:
+        for line in fh:
+            parts = line.split()
+            point = parts[4].encode().decode("unicode_escape")   # \040 for a space, as the kernel writes it
+            out.append((point, set(parts[5].split(","))))
+    return out
+
+
+_MS_BIND = 4096
+_MS_REMOUNT = 32
+_MS_NOATIME = 1024
+_MS_NODIRATIME = 2048
+_MS_RELATIME = 1 << 21
+_KEEP_FLAGS = {"nosuid": _MS_NOSUID, "nodev": _MS_NODEV, "noexec": _MS_NOEXEC, "noatime": _MS_NOATIME,
+               "nodiratime": _MS_NODIRATIME, "relatime": _MS_RELATIME}
+
+
+def _read_only_but(workdir: str, shm_mb: int = 64) -> None:
+    """Every mount of this namespace read-only except ``workdir``; a private, empty ``/dev/shm``.
+
+    Not a list of places: whatever the machine has that others may write (``/run/lock``,
+    ``/var/tmp``, a world-writable directory an admin made) is read-only for the kernel, which
+    can write only in its own directory.  Pseudo file systems (``/proc``, ``/sys``) are left as they
+    are: what a process may write there is about itself, not a place to leave files.  (No library
+    does this; it is a loop of mount calls.)
+    """
+    libc = _libc()
+    _check(libc.mount(workdir.encode(), workdir.encode(), None, _MS_BIND | _MS_REC, None), "bind the work dir")
+    for point, opts in sorted(_mount_points(), key=lambda m: len(m[0])):
+        if point == workdir or point.startswith(("/proc", "/sys", "/dev/pts")) or "ro" in opts:
+            continue
+        flags = _MS_REMOUNT | _MS_BIND | _MS_RDONLY
+        for name, bit in _KEEP_FLAGS.items():
+            if name in opts:
+                flags |= bit
+        libc.mount(None, point.encode(), None, flags, None)  # best effort: a mount that refuses stays as it is
+    if os.path.isdir("/dev/shm"):
+        libc.mount(b"tmpfs", b"/dev/shm", b"tmpfs", _MS_NOSUID | _MS_NODEV,
+                   f"size={shm_mb}m,mode=1777".encode())
+
+
+def writable_places(root: str = "/") -> list[str]:
+    """World-writable directories on this machine (outside /proc, /sys and the sandbox's own base),
+    for the tests that check a kernel can write none of them."""
+    out = []
+    skip = ("/proc", "/sys", str(Path(os.environ.get("COURSE_SANDBOX_DIR", "/run/course-grader"))))
+    for base, dirs, _files in os.walk(root):
+        dirs[:] = [d for d in dirs if not os.path.join(base, d).startswith(skip)
+                   and not os.path.islink(os.path.join(base, d))]
+        try:
+            if os.stat(base).st_mode & 0o002:
+                out.append(base)
+        except OSError:
+            pass
+    return out
+
+
 # ---------------------------------------------------------------- the launcher
 
 def _hide(paths: list[str]) -> None:
@@ -510,6 +570,7 @@ def enter(spec: dict) -> dict:  # pragma: no cover - runs in the child
         _expose(sys.base_prefix)
         if spec.get("forbid"):
             _take_away(spec["forbid"], os.path.dirname(spec["workdir"]))
+        _read_only_but(str(Path(spec["workdir"]).resolve()))
     if not spec.get("memory_via_cgroup"):
         mem = lim["memory_mb"] * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))

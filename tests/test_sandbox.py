@@ -85,6 +85,44 @@ def test_student_cannot_read_sources_tests_or_git_history_nor_write_outside():
 
 
 @needs_root
+def test_every_world_writable_place_is_read_only_and_shm_is_private():
+    """Not a list: every world-writable directory this machine has (found now, as the kernel starts)
+    is read-only for the kernel, so one submission cannot leave a file for another to read
+    (``/run/lock`` was open once); ``/dev/shm`` is a private tmpfs; its own directory stays writable."""
+    from autograder.sandbox import writable_places
+
+    places = [p for p in writable_places() if not p.startswith(("/work", "/home", "/root", "/dev/shm"))]
+    assert "/tmp" in places or "/var/tmp" in places, places   # the machine has some: the test can fail
+    marker = f"course-sandbox-{os.getpid()}"
+    probe = ("import os\nleft = []\n"
+             f"for d in {places!r}:\n"
+             "    try:\n"
+             f"        open(os.path.join(d, {marker!r}), 'w').write('x')\n"
+             "        left.append(d)\n"
+             "    except OSError:\n"
+             "        pass\n"
+             "print('WROTE', left)")
+    outs, error, _ = run_cells(probe, f"open('/dev/shm/{marker}', 'w').write('x'); print('shm ok')",
+                               "open('mine.txt', 'w').write('ok'); print(open('mine.txt').read())")
+    assert error is None
+    assert outs[0].strip() == "WROTE []", outs[0]
+    assert "shm ok" in outs[1] and not Path(f"/dev/shm/{marker}").exists(), "the kernel's /dev/shm is its own"
+    assert outs[2].strip() == "ok"
+    assert not any(Path(d, marker).exists() for d in places)
+
+
+@needs_root
+def test_kernels_have_their_own_ipc_namespace():
+    """System V shared memory made by one kernel is invisible to the grader (and to other kernels)."""
+    outs, error, _ = run_cells("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                               "shmid = libc.shmget(0x5eed, 4096, 0o1666)\nprint('SHMID', shmid)")
+    assert error is None and "SHMID" in outs[0] and int(outs[0].split()[1]) >= 0, outs[0]
+    ipcs = Path("/proc/sysvipc/shm").read_text()
+    keys = [line.split()[0] for line in ipcs.splitlines()[1:]]
+    assert "24301" not in keys, "the kernel's segment (key 0x5eed) is visible outside its namespace"
+
+
+@needs_root
 def test_no_network():
     outs, error, _ = run_cells(
         "import socket\ntry:\n    socket.create_connection(('127.0.0.1', 22), timeout=2)\n"
