@@ -444,6 +444,17 @@ def _read_only_but(workdir: str, shm_mb: int = 64) -> None:
                    f"size={shm_mb}m,mode=1777".encode())
 
 
+def _own_proc() -> None:
+    """A /proc of this namespace's own where processes of other users are invisible (``hidepid``):
+    every kernel runs under a uid of its own, so it sees its own processes only, not the grader's
+    command line or another submission's kernel."""
+    libc = _libc()
+    for opts in (b"hidepid=invisible", b"hidepid=2"):
+        if libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, opts) == 0:
+            return
+    raise OSError(ctypes.get_errno(), "could not mount a private /proc")
+
+
 def writable_places(root: str = "/") -> list[str]:
     """World-writable directories on this machine (outside /proc, /sys and the sandbox's own base),
     for the tests that check a kernel can write none of them."""
@@ -571,6 +582,7 @@ def enter(spec: dict) -> dict:  # pragma: no cover - runs in the child
         if spec.get("forbid"):
             _take_away(spec["forbid"], os.path.dirname(spec["workdir"]))
         _read_only_but(str(Path(spec["workdir"]).resolve()))
+        _own_proc()
     if not spec.get("memory_via_cgroup"):
         mem = lim["memory_mb"] * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))

@@ -123,6 +123,19 @@ def test_kernels_have_their_own_ipc_namespace():
 
 
 @needs_root
+def test_kernels_see_only_their_own_processes():
+    """The grader's command line and other kernels are out of sight in /proc."""
+    outs, error, _ = run_cells("import os\nmine = os.getpid()\n"
+                               "pids = [p for p in os.listdir('/proc') if p.isdigit()]\n"
+                               "others = [p for p in pids if os.stat('/proc/' + p).st_uid != os.getuid()]\n"
+                               "print('OTHERS', len(others), 'ME', str(mine) in pids)\n"
+                               f"try:\n    print(open('/proc/{os.getpid()}/cmdline').read()[:50])\n"
+                               "except OSError as e:\n    print('HIDDEN', type(e).__name__)")
+    assert error is None
+    assert "OTHERS 0 ME True" in outs[0] and "HIDDEN" in outs[0], outs[0]
+
+
+@needs_root
 def test_no_network():
     outs, error, _ = run_cells(
         "import socket\ntry:\n    socket.create_connection(('127.0.0.1', 22), timeout=2)\n"
