@@ -11,6 +11,7 @@ import sys
 import time
 
 from .course import Course, CourseError, ensure_bin_on_path
+from .options import RunOptions
 
 
 def _instance(args, course):
@@ -62,18 +63,24 @@ def cmd_autograde(args, course):
 
     course.check_units([args.unit])
     inst = _instance(args, course)
-    summary = autograde(inst, args.unit, students=args.student or None, workers=args.workers,
-                        cluster=args.cluster, scheduler=args.scheduler, force=args.force,
-                        progress=not args.no_progress, cell_timeout=args.timeout,
-                        notebook_timeout=args.notebook_timeout, warm_kernels=args.warm_kernels,
-                        sandbox=args.sandbox, memory_mb=args.memory_mb, max_processes=args.max_processes,
-                        max_output_bytes=args.max_output_bytes)
+    summary = autograde(inst, args.unit, students=args.student or None, options=_run_options(args))
     for r in summary.records:
         if r.status not in ("ok", "skipped"):
             print(f"  {r.student}: {r.status}: {r.error}", file=sys.stderr)
     print(summary.line())
     print(f"timing log: {inst.log_path}")
     return 0
+
+
+def _run_options(args):
+    """The RunOptions the grading flags of ``args`` ask for (flags not given keep their defaults)."""
+    from .options import RunOptions
+
+    return RunOptions(workers=args.workers, cluster=args.cluster, scheduler=args.scheduler,
+                      force=getattr(args, "force", False), progress=not args.no_progress,
+                      cell_timeout=args.timeout, notebook_timeout=getattr(args, "notebook_timeout", None),
+                      warm_kernels=args.warm_kernels, sandbox=args.sandbox, memory_mb=args.memory_mb,
+                      max_processes=args.max_processes, max_output_bytes=args.max_output_bytes)
 
 
 def cmd_feedback(args, course):
@@ -152,17 +159,18 @@ def make_parser() -> argparse.ArgumentParser:
         sp.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def limits_opts(sp):
-        from .sandbox import Limits
+        from .options import RunOptions
 
-        sp.add_argument("--memory-mb", type=_positive_int, default=Limits.memory_mb, metavar="MB",
+        d = RunOptions()
+        sp.add_argument("--memory-mb", type=_positive_int, default=d.memory_mb, metavar="MB",
                         help="memory cap of each kernel together with every process it starts, in MB "
-                             f"(default {Limits.memory_mb}; not applied with --no-sandbox)")
-        sp.add_argument("--max-processes", type=_positive_int, default=Limits.max_processes, metavar="N",
+                             f"(default {d.memory_mb}; not applied with --no-sandbox)")
+        sp.add_argument("--max-processes", type=_positive_int, default=d.max_processes, metavar="N",
                         help="processes and threads each submission may run; stops fork bombs "
-                             f"(default {Limits.max_processes}; not applied with --no-sandbox)")
-        sp.add_argument("--max-output-bytes", type=_positive_int, default=Limits.max_output_bytes, metavar="BYTES",
+                             f"(default {d.max_processes}; not applied with --no-sandbox)")
+        sp.add_argument("--max-output-bytes", type=_positive_int, default=d.max_output_bytes, metavar="BYTES",
                         help="output kept per cell; the rest is dropped with a note in the graded notebook "
-                             f"(default {Limits.max_output_bytes})")
+                             f"(default {d.max_output_bytes})")
         sp.add_argument("--no-sandbox", dest="sandbox", action="store_false",
                         help="run kernels without the sandbox: no own uid, no network cut, sources and gradebook "
                              "visible, no memory or process caps (only for trusted submissions or debugging)")
@@ -188,7 +196,7 @@ def make_parser() -> argparse.ArgumentParser:
                    help="whole-notebook time limit (default: 20 x --timeout, at least 300)")
     limits_opts(a)
     inst_opts(a)
-    grade_opts(a, 30)
+    grade_opts(a, RunOptions().cell_timeout)
     a.set_defaults(func=cmd_autograde)
 
     f = sub.add_parser("feedback", help="write feedback HTML (hidden tests redacted)")

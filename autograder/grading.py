@@ -35,6 +35,7 @@ from unittest import mock
 
 from .course import CourseError
 from .instance import Instance
+from .options import RunOptions
 from .spec import unit_spec
 from .worker import IGNORE, GradeJob, GradeResult, _ignored, grade_submission
 
@@ -311,25 +312,15 @@ def _log_line(inst: Instance, result: GradeResult, queued_at: float) -> list[dic
     return lines
 
 
-def autograde(instance: Instance, unit: str, students: list[str] | None = None, workers: int | None = None,
-              cluster: str | None = None, scheduler: str | None = None, force: bool = False,
-              progress: bool = True, cell_timeout: int = 30, notebook_timeout: float | None = None,
-              warm_kernels: bool = True, sandbox: bool = True, memory_mb: int = 2048, max_processes: int = 256,
-              max_output_bytes: int = 1_000_000) -> Summary:
+def autograde(instance: Instance, unit: str, students: list[str] | None = None,
+              options: RunOptions | None = None, **changes) -> Summary:
     """Grade the submissions of ``unit`` in ``instance``; returns a Summary.
 
-    students: only these (default: everyone under submitted/); workers: number
-    of worker processes (default: CPU count); cluster='local' or
-    scheduler='tcp://host:port': run the workers on Dask instead of a local
-    process pool; force: regrade unchanged submissions too; cell_timeout: per
-    cell seconds (nbgrader's default 30); notebook_timeout: per notebook
-    seconds (default: 20 x cell_timeout, at least 300); warm_kernels: each
-    worker starts its next kernel (with the setup cell's imports) while it
-    grades, hiding kernel start-up (False: a cold kernel per notebook);
-    sandbox: run each kernel in a ``sandbox.Sandbox`` with ``memory_mb``,
-    ``max_processes`` and, for what it prints, ``max_output_bytes`` per cell
-    (isolation needs root; otherwise only rlimits apply).
+    ``students``: only these (default: everyone under submitted/).  ``options``: a
+    :class:`~autograder.options.RunOptions` (workers, Dask, limits, ...); keyword arguments change
+    single fields of it, e.g. ``autograde(inst, unit, workers=2, cell_timeout=10)``.
     """
+    opts = (options or RunOptions()).with_(**changes)
     inst = instance.require()
     inst.ensure_registered(unit)
     with _run_lock(inst):
@@ -339,11 +330,9 @@ def autograde(instance: Instance, unit: str, students: list[str] | None = None, 
         # the setup imports (and nothing the profile forbids): started first, so that their seconds of
         # imports overlap with reading the gradebook, hashing submissions and starting the workers.
         specs = unit_spec(inst.source_dir / unit, _source_notebooks(inst, unit))
-        templates = _SharedTemplate.start_all(specs) if warm_kernels and sandbox else {}
+        templates = _SharedTemplate.start_all(specs) if opts.warm_kernels and opts.sandbox else {}
         try:
-            return _autograde(inst, unit, students, workers, cluster, scheduler, force, progress, cell_timeout,
-                              notebook_timeout, warm_kernels, sandbox, memory_mb, max_processes, max_output_bytes,
-                              specs, templates)
+            return _autograde(inst, unit, students, opts, specs, templates)
         finally:
             for template in templates.values():
                 template.close()
@@ -402,13 +391,7 @@ def _tidy_after_killed_run(inst: Instance, unit: str) -> None:
         snap.unlink(missing_ok=True)
 
 
-def _autograde(inst, unit, students, workers, cluster, scheduler, force, progress, cell_timeout,
-               notebook_timeout, warm_kernels, sandbox, memory_mb, max_processes, max_output_bytes,
-               specs, templates) -> Summary:
-    from tqdm import tqdm
-
-    workers = max(1, int(workers or os.cpu_count() or 1))
-    notebook_timeout = float(notebook_timeout or max(300.0, 20.0 * cell_timeout))
+def _autograde(inst, unit, students, opts: RunOptions, specs, templates) -> Summary:
     all_students = inst.submitted_students(unit)
     if students:
         missing = [s for s in students if s not in all_students]
@@ -429,7 +412,7 @@ def _autograde(inst, unit, students, workers, cluster, scheduler, force, progres
     for s in todo_students:
         hashes[s] = submission_hash(inst.submitted_dir(s, unit), extra=fingerprint)
         prev = state.get(s)
-        if not force and prev is not None and prev[0] == hashes[s]:
+        if not opts.force and prev is not None and prev[0] == hashes[s]:
             summary.skipped += 1
             summary.records.append(Record(s, "skipped"))
         else:
@@ -444,7 +427,7 @@ def _autograde(inst, unit, students, workers, cluster, scheduler, force, progres
     todo.sort(key=lambda s: _submission_bytes(inst.submitted_dir(s, unit)), reverse=True)
 
     grading_dir = inst.root / ".grading"
-    if sandbox:
+    if opts.sandbox:
         from .kernels import reap_orphans
 
         reap_orphans()  # kernels of an earlier run that was killed
@@ -452,16 +435,16 @@ def _autograde(inst, unit, students, workers, cluster, scheduler, force, progres
     from .executors import make_executor
 
     try:
-        executor = make_executor(min(workers, len(todo)) if not (cluster or scheduler) else workers,
-                                 cluster=cluster, scheduler=scheduler, log_dir=str(grading_dir / "logs"))
+        executor = make_executor(min(opts.worker_count, len(todo)) if not (opts.cluster or opts.scheduler)
+                                 else opts.worker_count, cluster=opts.cluster, scheduler=opts.scheduler,
+                                 log_dir=str(grading_dir / "logs"))
     except (ValueError, OSError) as exc:
         raise CourseError(f"cannot start the executor: {exc}") from None
     except Exception as exc:
-        raise CourseError(f"cannot reach the Dask scheduler {scheduler}: {exc.__class__.__name__}: {exc}") \
+        raise CourseError(f"cannot reach the Dask scheduler {opts.scheduler}: {exc.__class__.__name__}: {exc}") \
             from None
-    return _run_jobs(inst, unit, summary, t0, executor, snap_url, todo, notebooks, cell_timeout, notebook_timeout,
-                     warm_kernels, hidden_cells, specs, templates, sandbox, memory_mb,
-                     max_processes, max_output_bytes, hashes, progress)
+    return _run_jobs(inst, unit, summary, t0, executor, snap_url, todo, notebooks, opts, hidden_cells, specs,
+                     templates, hashes)
 
 
 class _SharedTemplate:
@@ -508,9 +491,8 @@ class _SharedTemplate:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def _run_jobs(inst, unit, summary, t0, executor, snap_url, todo, notebooks, cell_timeout, notebook_timeout,
-              warm_kernels, hidden_cells, specs, templates, sandbox, memory_mb, max_processes,
-              max_output_bytes, hashes, progress) -> Summary:
+def _run_jobs(inst, unit, summary, t0, executor, snap_url, todo, notebooks, opts: RunOptions, hidden_cells,
+              specs, templates, hashes) -> Summary:
     from tqdm import tqdm
 
     summary.executor = executor.describe()
@@ -524,20 +506,16 @@ def _run_jobs(inst, unit, summary, t0, executor, snap_url, todo, notebooks, cell
                 student=s, unit=unit,
                 submission_dir=str(inst.submitted_dir(s, unit)),
                 source_dir=str(inst.source_dir / unit),
-                notebooks=notebooks, db_url=snap_url, course_id=inst.course_id,
-                cell_timeout=int(cell_timeout), notebook_timeout=notebook_timeout,
-                config=inst.config(), snapshot_bytes=snapshot_bytes,
-                warm_kernel=warm_kernels, hidden_cells=hidden_cells, specs=specs,
-                fork=bool(warm_kernels and sandbox), templates={k: t.socket for k, t in templates.items()},
-                sandbox=sandbox, memory_mb=int(memory_mb), max_processes=int(max_processes),
-                max_output_bytes=int(max_output_bytes), hide=hide,
+                notebooks=notebooks, db_url=snap_url, course_id=inst.course_id, options=opts,
+                config=inst.config(), snapshot_bytes=snapshot_bytes, hidden_cells=hidden_cells, specs=specs,
+                templates={k: t.socket for k, t in templates.items()}, hide=hide,
             )
             if remote:
                 job.files = _read_files(inst.submitted_dir(s, unit))
             fut = executor.submit(grade_submission, job)
             jobs[fut] = (job, time.monotonic())
             futures[fut] = s
-        bar = tqdm(total=len(todo), desc=f"grading {unit}", unit="nb", disable=not progress,
+        bar = tqdm(total=len(todo), desc=f"grading {unit}", unit="nb", disable=not opts.progress,
                    file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
         with bar, open(inst.log_path, "a", encoding="utf-8") as logf:
             for fut in executor.as_completed(list(futures)):

@@ -53,22 +53,21 @@ class GradeJob:
     notebooks: list[str]         # notebook names of the unit, from the gradebook
     db_url: str                  # read-only gradebook snapshot, used by OverwriteCells
     course_id: str = "default_course"
-    cell_timeout: int = 30
-    notebook_timeout: float = 600.0
+    options: Any = None           # options.RunOptions of the run (timeouts, limits, sandbox, warm kernels)
     config: Any = None           # traitlets Config of the instance (Execute, LimitOutput, ...)
     snapshot_bytes: bytes | None = None  # remote workers: the SQLite snapshot itself
     files: dict[str, bytes] | None = None  # remote workers: the submission's files
     max_file_size: int = 100_000  # KB, like CourseDirectory.max_file_size
-    warm_kernel: bool = False     # take a pre-started kernel from this worker's pool
     hidden_cells: tuple = ()     # grade ids whose source has hidden tests: their checksum change is expected
     specs: dict | None = None     # notebook name -> spec.NotebookSpec (read once by the parent)
-    fork: bool = False            # sandboxed kernels fork from a template with the profile's imports
     templates: dict | None = None  # profile's forbid tuple -> socket of the run's shared template
-    sandbox: bool = True          # run the kernel in a sandbox.Sandbox (isolation needs root; rlimits otherwise)
-    memory_mb: int = 2048         # sandbox caps (sandbox.Limits)
-    max_processes: int = 256
-    max_output_bytes: int = 1_000_000  # output kept per cell
     hide: tuple = ()              # paths the kernel must not see (course sources, tests, .git, the instance)
+
+    def __post_init__(self):
+        if self.options is None:
+            from .options import RunOptions
+
+            self.options = RunOptions()
 
 
 @dataclass
@@ -433,12 +432,13 @@ def _execute(job: GradeJob, nb, resources, cfg, log, spec, prof, main: bool, wor
     ex.spec = spec
     ex.plan = plan_for(nb, spec, prof, main=main)
     ex.meter_factory = meter_for
-    ex.max_output_bytes = int(job.max_output_bytes)
-    ex.timeout = int(job.cell_timeout)
+    opts = job.options
+    ex.max_output_bytes = int(opts.max_output_bytes)
+    ex.timeout = int(opts.cell_timeout)
     # nbclient skips cells tagged "skip-execution", and the student writes the tags: a tagged test would
     # not run (no verdict, nothing to fail).  No cell of a submission may opt out of grading.
     ex.skip_cells_with_tag = f"course-grader-never-{secrets.token_hex(8)}"
-    ex.notebook_timeout = float(job.notebook_timeout)
+    ex.notebook_timeout = opts.notebook_seconds
     ex.timeout_func = ex._cell_timeout
     if not ex.extra_arguments:
         # keep the kernel's own start-up chatter (e.g. the TCP warning) out of the grader's output
@@ -446,15 +446,15 @@ def _execute(job: GradeJob, nb, resources, cfg, log, spec, prof, main: bool, wor
     forbid = tuple(prof.forbid) if prof is not None else ()
     modules = kernel_modules(spec, prof) if (spec is not None and prof is not None) else ("course_lib.agent", "numpy")
     kernel_name = nb.metadata.get("kernelspec", {}).get("name", "python3")
-    sbx_spec = _sandbox_spec(job) if job.sandbox else None
+    sbx_spec = (opts.limits(), tuple(str(p) for p in job.hide)) if opts.sandbox else None
     template = (job.templates or {}).get(forbid)
-    fork = modules if (job.fork and job.sandbox) else None
+    fork = modules if (opts.warm_kernels and opts.sandbox) else None
     from .kernels import launch_deferred_spare, release_kernel, take_kernel
 
     # the kernel was launched in its own empty dir: the submission's files move there
     km, kdir, kwait = take_kernel(kernel_name, modules, sandbox=sbx_spec, fork=fork, template=template,
                                   defer_spare=True, forbid=forbid)
-    if job.warm_kernel:
+    if opts.warm_kernels:
         ex.after_first_cell = launch_deferred_spare
     sbx = getattr(km, "course_sandbox", None)
     if kdir != workdir:
@@ -477,7 +477,7 @@ def _execute(job: GradeJob, nb, resources, cfg, log, spec, prof, main: bool, wor
         ex.outcome, ex.detail = "timeout", (f"{ex.unresponsive} timed out and the kernel could not be interrupted; "
                                             "the cells after it were not run")
     elif ex.outcome == "kernel_died" and oom:
-        ex.detail = f"the kernel was killed: it used more than the memory cap of {job.memory_mb} MB"
+        ex.detail = f"the kernel was killed: it used more than the memory cap of {opts.memory_mb} MB"
     return {"nb": nb, "resources": resources, "plan": ex.plan, "outcome": ex.outcome, "detail": ex.detail,
             "notes": list(getattr(ex, "integrity_notes", [])), "kernel_start_s": ex.kernel_start_s + (kwait or 0.0)}
 
@@ -502,16 +502,6 @@ def _repair_duplicates(nb, src_path: Path, structure: list[str]):
         return nb, structure + [f"duplicate repair failed: {exc.__class__.__name__}"]
     said = {f"cell {gid} is duplicated" for gid in fixed}
     return fixed_nb, [s for s in structure if s not in said] + list(fixed.values())
-
-
-def _sandbox_spec(job: GradeJob):
-    """(Limits, hide): hashable, so that warm kernels are pooled per spec (and per forbid set)."""
-    from .sandbox import Limits
-
-    limits = Limits(cell_timeout=float(job.cell_timeout), notebook_timeout=float(job.notebook_timeout),
-                    memory_mb=int(job.memory_mb), max_processes=int(job.max_processes),
-                    max_output_bytes=int(job.max_output_bytes))
-    return limits, tuple(str(p) for p in job.hide)
 
 
 def grade_submission(job: GradeJob) -> GradeResult:

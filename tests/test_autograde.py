@@ -171,9 +171,11 @@ def test_whole_notebook_time_limit_zeroes_the_cells_it_did_not_reach():
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "task99_1":
             cell.source = "import time\ntime.sleep(2)\n" + cell.source
     nbformat.write(nb, str(slow / f"{H.UNIT}.ipynb"))
+    from autograder.options import RunOptions
+
     job = GradeJob(student="perfect", unit=H.UNIT, submission_dir=str(slow), source_dir=str(inst.source_dir / H.UNIT),
-                   notebooks=[H.UNIT], db_url=inst.db_url, cell_timeout=H.CELL_TIMEOUT, notebook_timeout=1.0,
-                   config=inst.config())
+                   notebooks=[H.UNIT], db_url=inst.db_url, config=inst.config(),
+                   options=RunOptions(cell_timeout=H.CELL_TIMEOUT, notebook_timeout=1.0, warm_kernels=False))
     result = grade_submission(job)
     assert result.status == "timeout" and "notebook time limit" in result.error
     graded = nbformat.reads(result.notebooks[0].nb_json, as_version=4)

@@ -82,8 +82,10 @@ def _autograde_kwargs(monkeypatch, capsys, tmp_path, *flags):
 
     seen = {}
 
-    def fake(inst, unit, **kwargs):
-        seen.update(kwargs, unit=unit)
+    def fake(inst, unit, students=None, options=None, **kwargs):
+        import dataclasses
+
+        seen.update(dataclasses.asdict(options.with_(**kwargs)), unit=unit, students=students)
         return grading.Summary(unit=unit, executor="stub")
 
     monkeypatch.setattr(grading, "autograde", fake)

@@ -1,0 +1,69 @@
+"""The settings of a grading run, each declared once.
+
+``course autograde``'s flags, ``autograde(...)``'s keyword arguments, the
+worker's job and the sandbox's limits all read these fields; a default lives
+here (or, for a kernel's resource limits, in :class:`autograder.sandbox.Limits`)
+and nowhere else.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+from .sandbox import Limits
+
+__all__ = ["RunOptions"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How ``course autograde`` grades.
+
+    Attributes:
+        workers: worker processes (None: the CPU count).
+        cluster: ``"local"`` to run the workers on a new local Dask cluster.
+        scheduler: the address of a running Dask scheduler (``tcp://host:port``).
+        force: regrade submissions whose files did not change.
+        progress: show a progress bar.
+        cell_timeout: seconds one cell (or one test cell in the judge) may run.
+        notebook_timeout: seconds a whole notebook may run (None: 20 x ``cell_timeout``, at least 300).
+        warm_kernels: each worker starts its next kernel while it grades; sandboxed kernels are
+            forked from a template with the setup's imports done (False: a new interpreter per notebook).
+        sandbox: run each kernel in a :class:`~autograder.sandbox.Sandbox` (isolation needs root).
+        memory_mb, max_processes, max_output_bytes: the kernel's limits (see ``Limits``).
+    """
+
+    workers: int | None = None
+    cluster: str | None = None
+    scheduler: str | None = None
+    force: bool = False
+    progress: bool = True
+    cell_timeout: int = int(Limits.cell_timeout)
+    notebook_timeout: float | None = None
+    warm_kernels: bool = True
+    sandbox: bool = True
+    memory_mb: int = Limits.memory_mb
+    max_processes: int = Limits.max_processes
+    max_output_bytes: int = Limits.max_output_bytes
+
+    def with_(self, **changes) -> "RunOptions":
+        """A copy with ``changes`` (unknown names raise TypeError naming them)."""
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise TypeError(f"unknown grading option(s): {', '.join(sorted(unknown))}")
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def worker_count(self) -> int:
+        return max(1, int(self.workers or os.cpu_count() or 1))
+
+    @property
+    def notebook_seconds(self) -> float:
+        return float(self.notebook_timeout or max(300.0, 20.0 * self.cell_timeout))
+
+    def limits(self) -> Limits:
+        """The kernel's sandbox limits for these options."""
+        return Limits(cell_timeout=float(self.cell_timeout), notebook_timeout=self.notebook_seconds,
+                      memory_mb=int(self.memory_mb), max_processes=int(self.max_processes),
+                      max_output_bytes=int(self.max_output_bytes))
