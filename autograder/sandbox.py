@@ -581,6 +581,10 @@ def enter(spec: dict) -> dict:  # pragma: no cover - runs in the child
         _expose(sys.base_prefix)
         if spec.get("forbid"):
             _take_away(spec["forbid"], os.path.dirname(spec["workdir"]))
+        # IPython's profile (startup files run before anything else) lives outside the work dir,
+        # read-only: a submission cannot plant code that a restarted kernel would run first
+        ipdir = os.path.join(os.path.dirname(spec["workdir"]), "ipython")
+        os.makedirs(os.path.join(ipdir, "profile_default", "startup"), mode=0o755, exist_ok=True)
         _read_only_but(str(Path(spec["workdir"]).resolve()))
         _own_proc()
     if not spec.get("memory_via_cgroup"):
@@ -605,6 +609,8 @@ def enter(spec: dict) -> dict:  # pragma: no cover - runs in the child
     os.close(log)
     env = kernel_env(os.environ)
     env.update(HOME=workdir, TMPDIR=workdir, MPLCONFIGDIR=os.path.join(workdir, ".mpl"))
+    if spec["isolate"]:
+        env["IPYTHONDIR"] = os.path.join(os.path.dirname(workdir), "ipython")
     return env
 
 
