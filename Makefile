@@ -22,7 +22,7 @@ setup: $(STAMP)
 # Real components the tests start themselves: Chromium (browser tests) and
 # PostgreSQL (gradebook test). Installed from Debian when missing and we may.
 system-deps:
-	@bash autograder/system_deps.sh
+	@bash tools/system_deps.sh
 
 demo: setup
 	$(BIN)/course demo

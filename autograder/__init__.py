@@ -12,7 +12,7 @@ Python API (for ``bench/``, ``collect.py`` and tests)::
     inst.add_student("s001", first_name="Ada", last_name="Lovelace", email=None)
     inst.import_submission("s001", "01_linear_classifiers", "dir_or_notebook", timestamp=None)
 
-    from autograder.grading import autograde, grades_table
+    from autograder.pipeline.run import autograde, grades_table
     summary = autograde(inst, "01_linear_classifiers", students=None, workers=2,
                         cluster=None,          # "local": a dask LocalCluster of `workers` processes
                         scheduler=None,        # "tcp://host:port": a running Dask scheduler
@@ -24,7 +24,7 @@ Python API (for ``bench/``, ``collect.py`` and tests)::
     feedback(inst, unit)  -> [html paths];  export(inst, [unit], to=None) -> csv path
 
     from autograder.build import build, check_release      # course build / course build --check
-    from autograder.worker import grade_submission, GradeJob  # the picklable per-submission worker function
+    from autograder.pipeline.worker import grade_submission, GradeJob  # the picklable per-submission worker function
 
 Modules: course (root, units), build (release), instance (course instance),
 worker (one submission, in a worker process), executors (process pool / Dask),

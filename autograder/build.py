@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from .course import Course, CourseError, ensure_bin_on_path
+from autograder.course import Course, CourseError, ensure_bin_on_path
 
 TASK_RE = re.compile(r"^task(\d+)_(\d+)$")
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
@@ -36,7 +36,7 @@ HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
 
 def _name_stubs_class():
     # imported lazily: importing nbgrader costs about a second, and `course --help` should not pay it
-    from .stubs import NameStubs
+    from autograder.stubs import NameStubs
 
     return NameStubs
 

@@ -10,12 +10,12 @@ import os
 import sys
 import time
 
-from .course import Course, CourseError, ensure_bin_on_path
-from .options import RunOptions
+from autograder.course import Course, CourseError, ensure_bin_on_path
+from autograder.options import RunOptions
 
 
 def _instance(args, course):
-    from .instance import Instance, default_instance_dir
+    from autograder.instance import Instance, default_instance_dir
 
     root = args.instance or default_instance_dir(course)
     db = args.db or os.environ.get("COURSE_DB") or None
@@ -59,7 +59,7 @@ def cmd_init(args, course):
 
 
 def cmd_autograde(args, course):
-    from .grading import autograde
+    from autograder.pipeline.run import autograde
 
     course.check_units([args.unit])
     inst = _instance(args, course)
@@ -74,7 +74,7 @@ def cmd_autograde(args, course):
 
 def _run_options(args):
     """The RunOptions the grading flags of ``args`` ask for (flags not given keep their defaults)."""
-    from .options import RunOptions
+    from autograder.options import RunOptions
 
     return RunOptions(workers=args.workers, cluster=args.cluster, scheduler=args.scheduler,
                       force=getattr(args, "force", False), progress=not args.no_progress,
@@ -84,7 +84,7 @@ def _run_options(args):
 
 
 def cmd_feedback(args, course):
-    from .feedback import feedback
+    from autograder.feedback import feedback
 
     course.check_units([args.unit])
     inst = _instance(args, course)
@@ -94,7 +94,7 @@ def cmd_feedback(args, course):
 
 
 def cmd_export(args, course):
-    from .feedback import export
+    from autograder.feedback import export
 
     inst = _instance(args, course)
     units = [args.unit] if args.unit else None
@@ -108,7 +108,7 @@ def cmd_export(args, course):
 def cmd_demo(args, course):
     from pathlib import Path
 
-    from .demo import run_demo
+    from autograder.demo import run_demo
 
     run_demo(course, args.unit, students=args.students, workers=args.workers, cell_timeout=args.timeout,
              instance_dir=Path(args.instance) if args.instance else None, progress=not args.no_progress,
@@ -159,7 +159,7 @@ def make_parser() -> argparse.ArgumentParser:
         sp.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def limits_opts(sp):
-        from .options import RunOptions
+        from autograder.options import RunOptions
 
         d = RunOptions()
         sp.add_argument("--memory-mb", type=_positive_int, default=d.memory_mb, metavar="MB",

@@ -41,7 +41,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .course import CourseError, ensure_bin_on_path
+from autograder.course import CourseError, ensure_bin_on_path
 
 __all__ = ["CANVAS_REGEX", "CollectReport", "Skipped", "Taken", "add_parser", "collect", "main", "register"]
 
@@ -634,8 +634,8 @@ def register(subparsers, inst_opts) -> argparse.ArgumentParser:
 
 def instance_from_args(args, course=None):
     """The Instance named by ``--instance`` / ``--db`` (``$COURSE_INSTANCE``, ``$COURSE_DB``), as the CLI does."""
-    from .course import Course
-    from .instance import Instance, default_instance_dir
+    from autograder.course import Course
+    from autograder.instance import Instance, default_instance_dir
 
     course = course or Course.find(getattr(args, "root", None))
     root = getattr(args, "instance", None) or default_instance_dir(course)

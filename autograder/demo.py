@@ -17,8 +17,8 @@ from pathlib import Path
 import nbformat
 
 from . import synth
-from .course import Course, CourseError
-from .instance import Instance
+from autograder.course import Course, CourseError
+from autograder.instance import Instance
 
 DEFAULT_UNIT = "01_linear_classifiers"
 MIN_STUDENTS = 20
@@ -60,8 +60,8 @@ def run_demo(course: Course, unit: str | None = None, students: int = 22, worker
 
     ``out`` (default: ``sys.stdout`` when called, not when this module was imported) gets the report.
     """
-    from .feedback import export, feedback
-    from .grading import autograde, grades_table
+    from autograder.feedback import export, feedback
+    from autograder.pipeline.run import autograde, grades_table
 
     t0 = time.monotonic()
     unit = pick_unit(course, unit)

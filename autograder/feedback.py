@@ -17,9 +17,9 @@ from pathlib import Path
 
 import nbformat
 
-from .build import HIDDEN_BEGIN, HIDDEN_END
-from .course import CourseError
-from .instance import Instance
+from autograder.build import HIDDEN_BEGIN, HIDDEN_END
+from autograder.course import CourseError
+from autograder.instance import Instance
 
 REDACTED = "# (hidden tests: not shown)"
 

@@ -19,7 +19,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from .course import Course, CourseError, ensure_bin_on_path
+from autograder.course import Course, CourseError, ensure_bin_on_path
 
 INSTANCE_CONFIG = '''\
 # Written by `course init`: nbgrader's view of this course instance, so that
@@ -60,7 +60,7 @@ class Instance:
         self.course = course or Course.find()
         self.root = Path(root).resolve()
         self.db_url = db_url or "sqlite:///" + str(self.root / "gradebook.db")
-        from .build import nbgrader_config
+        from autograder.build import nbgrader_config
 
         self._cfg = nbgrader_config(self.course.root)
         cid = self._cfg.CourseDirectory.get("course_id")
@@ -99,7 +99,7 @@ class Instance:
 
     def config(self):
         """The traitlets Config for nbgrader converters working on this instance."""
-        from .build import nbgrader_config
+        from autograder.build import nbgrader_config
 
         return nbgrader_config(
             self.course.root,
@@ -186,7 +186,7 @@ class Instance:
 
     def register(self, unit: str) -> None:
         """Run generate_assignment for ``unit`` in the instance (stores source cells in the gradebook)."""
-        from .build import generate_assignment
+        from autograder.build import generate_assignment
 
         generate_assignment(self.config(), unit, force=True)
 

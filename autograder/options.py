@@ -11,7 +11,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
-from .sandbox import Limits
+from autograder.runtime.sandbox import Limits
 
 __all__ = ["RunOptions"]
 

@@ -151,7 +151,7 @@ def _quiet(logfile: Path):
 
 
 def _course(inst, workers: int, cluster: str | None) -> dict:
-    from autograder.grading import autograde
+    from autograder.pipeline.run import autograde
 
     if inst.log_path.exists():
         inst.log_path.unlink()
@@ -176,10 +176,10 @@ def _warm_kw() -> dict:
     import importlib.util
     import inspect
 
-    from autograder.grading import autograde
+    from autograder.pipeline.run import autograde
 
     if ("warm_kernels" in inspect.signature(autograde).parameters
-            and importlib.util.find_spec("autograder.kernels") is not None):
+            and importlib.util.find_spec("autograder.runtime.kernels") is not None):
         return {"warm_kernels": os.environ.get("BENCH_GRADING_WARM", "1") != "0"}
     return {}
 
@@ -189,10 +189,10 @@ def judge_round_trip(calls: int = 2000) -> dict:
     (sandboxed, when root) kernel's agent socket: best and median ms, and the in-process link's."""
     import numpy as np
 
-    from autograder.judge import DeadlineSocketTransport, Link, direct_link
-    from autograder.execute import SERVE_CODE
-    from autograder.kernels import release_kernel, take_kernel
-    from autograder.sandbox import Limits, can_isolate
+    from autograder.pipeline.steps.judge import DeadlineSocketTransport, Link, direct_link
+    from autograder.pipeline.steps.execute import SERVE_CODE
+    from autograder.runtime.kernels import release_kernel, take_kernel
+    from autograder.runtime.sandbox import Limits, can_isolate
     from jupyter_client import BlockingKernelClient
 
     from bench import timeit

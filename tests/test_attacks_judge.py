@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.sandbox import can_isolate
+from autograder.runtime.sandbox import can_isolate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 import course_helpers as H  # noqa: E402
@@ -227,7 +227,7 @@ def _cases(release, source):
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     from autograder import synth
-    from autograder.grading import autograde
+    from autograder.pipeline.run import autograde
 
     inst = H.make_instance(tmp_path_factory.mktemp("judge-attacks") / "inst", students=set())
     release = synth.read(inst.root / "release" / H.UNIT / f"{H.UNIT}.ipynb")

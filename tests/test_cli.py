@@ -78,7 +78,7 @@ def test_help_lists_the_commands():
 
 def _autograde_kwargs(monkeypatch, capsys, tmp_path, *flags):
     """The keyword arguments `course autograde` hands to grading.autograde (stubbed: nothing is graded)."""
-    from autograder import grading
+    from autograder.pipeline import run as grading
 
     seen = {}
 
@@ -95,7 +95,7 @@ def _autograde_kwargs(monkeypatch, capsys, tmp_path, *flags):
 
 
 def test_limits_reach_autograde(monkeypatch, capsys, tmp_path):
-    from autograder.sandbox import Limits
+    from autograder.runtime.sandbox import Limits
 
     kw = _autograde_kwargs(monkeypatch, capsys, tmp_path)
     assert (kw["memory_mb"], kw["max_processes"], kw["max_output_bytes"], kw["sandbox"]) == (

@@ -1,4 +1,4 @@
-"""Kernels forked from a template process (autograder.forkserver): fresh, secret-free, never orphaned.
+"""Kernels forked from a template process (autograder.runtime.forkserver): fresh, secret-free, never orphaned.
 
 The sandbox's limits and isolation are tested for forked kernels in
 tests/test_sandbox.py (every test there runs with both launches).
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.sandbox import Limits, Sandbox, SandboxedKernelManager
+from autograder.runtime.kernels import SandboxedKernelManager
+from autograder.runtime.sandbox import Limits, Sandbox
 from tests.test_sandbox import TEMPLATE, run_cells
 
 pytestmark = [pytest.mark.slow]
@@ -20,7 +21,7 @@ pytestmark = [pytest.mark.slow]
 def test_a_forked_kernel_is_fresh_and_learns_no_secret(monkeypatch):
     """Fresh random seeds, its own working directory, and neither its environment nor its process's
     environment block (/proc/self/environ) holds the grader's settings."""
-    from autograder import forkserver
+    from autograder.runtime import forkserver
 
     forkserver.close_all()  # a template started now sees the secret in the grader's environment
     monkeypatch.setenv("COURSE_DB_PASSWORD", "hunter2")
@@ -46,7 +47,7 @@ def test_the_template_takes_its_kernels_with_it():
     from jupyter_client import BlockingKernelClient
     from jupyter_core.utils import run_sync
 
-    from autograder import forkserver
+    from autograder.runtime import forkserver
 
     with Sandbox(limits=Limits(memory_mb=768, max_processes=48)) as sbx:
         km = SandboxedKernelManager(sbx, fork_modules=TEMPLATE, kernel_name="python3")
@@ -76,7 +77,7 @@ def test_the_template_takes_its_kernels_with_it():
 
 
 def test_without_a_template_kernels_start_the_ordinary_way(monkeypatch):
-    from autograder import forkserver
+    from autograder.runtime import forkserver
 
     forkserver.close_all()
     monkeypatch.setattr(forkserver, "supported", lambda: False)
@@ -84,7 +85,7 @@ def test_without_a_template_kernels_start_the_ordinary_way(monkeypatch):
         km = SandboxedKernelManager(sbx, fork_modules=TEMPLATE, kernel_name="python3")
         assert getattr(km.provisioner, "forked", False) is False
         cmd = km.format_kernel_cmd()
-        assert cmd[1:3] == ["-m", "autograder.sandbox"], "without a template the launcher must wrap the kernel"
+        assert cmd[1:3] == ["-m", "autograder.runtime.sandbox"], "without a template the launcher must wrap the kernel"
     forkserver.close_all()
 
 
@@ -93,7 +94,7 @@ def test_the_workers_of_a_run_share_one_template(tmp_path):
     A worker that cannot reach it (another machine) starts its own."""
     from jupyter_core.utils import run_sync
 
-    from autograder import forkserver
+    from autograder.runtime import forkserver
 
     forkserver.close_all()
     shared = forkserver.ForkServer(TEMPLATE, listen=str(tmp_path / "template.sock"))

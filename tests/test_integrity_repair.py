@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from nbgrader.preprocessors import CheckCellMetadata, DeduplicateIds
 
-from autograder.integrity import repair_duplicates, structure_issues
+from autograder.pipeline.steps.structure import repair_duplicates, structure_issues
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "course"
 RELEASE = FIXTURE / "notebooks" / "assignments" / "99_tiny" / "99_tiny.ipynb"
@@ -145,7 +145,8 @@ def test_the_structure_check_still_sees_what_the_student_did():
 
 
 def test_the_worker_reports_the_repair_instead_of_the_duplicate(monkeypatch):
-    from autograder import integrity, worker
+    from autograder.pipeline import worker
+    from autograder.pipeline.steps import structure as integrity
 
     nb = _read(RELEASE)
     _paste_after(nb, "test_task99_2", "pass")

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from autograder.judge import CellVerdict, Judge, Remote, RemoteRecord, direct_link
+from autograder.pipeline.steps.judge import CellVerdict, Judge, Remote, RemoteRecord, direct_link
 from course_lib import wire
 from course_lib.agent import RemoteError
 
@@ -311,9 +311,9 @@ def kernel():
     """A started kernel (sandboxed when root) with its client and a judge Link."""
     from jupyter_client import BlockingKernelClient
 
-    from autograder.judge import DeadlineSocketTransport, Link, meter_for
-    from autograder.kernels import release_kernel, take_kernel
-    from autograder.sandbox import Limits, can_isolate
+    from autograder.pipeline.steps.judge import DeadlineSocketTransport, Link, meter_for
+    from autograder.runtime.kernels import release_kernel, take_kernel
+    from autograder.runtime.sandbox import Limits, can_isolate
 
     sandbox = (Limits(memory_mb=1024), ()) if can_isolate() else None
     km, kdir, _ = take_kernel("python3", ("course_lib.agent", "numpy"), sandbox=sandbox, defer_spare=True,
@@ -343,7 +343,7 @@ def kernel():
 
 
 def _serve_and_judge(k, judge, source, seconds=20.0):
-    from autograder.execute import SERVE_CODE
+    from autograder.pipeline.steps.execute import SERVE_CODE
 
     msg_id = k.kc.execute(SERVE_CODE, silent=True)
     v = judge.run_cell(source, "test_k", deadline=time.monotonic() + seconds)

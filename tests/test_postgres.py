@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.pgserver import PostgresNotFound, PostgresServer, find_pg_bin
+from tools.pgserver import PostgresNotFound, PostgresServer, find_pg_bin
 
 pytestmark = [
     pytest.mark.postgres, pytest.mark.slow, pytest.mark.xdist_group("postgres"),
@@ -137,7 +137,7 @@ def test_server_starts_serves_and_cleans_up():
 
 
 def test_missing_postgres_says_how_to_install(monkeypatch, tmp_path):
-    import autograder.pgserver as pgs
+    import tools.pgserver as pgs
 
     monkeypatch.setenv("COURSE_PG_BIN", str(tmp_path))          # empty: no initdb there
     monkeypatch.setattr(pgs.glob, "glob", lambda pattern: [])
@@ -158,7 +158,7 @@ def test_server_runs_for_an_unprivileged_user():
     # this interpreter, else the system's of the same version (ours may live under /root)
     pythons = [sys.executable] + [p for p in (f"/usr/bin/python{sys.version_info[0]}.{sys.version_info[1]}",)
                                   if Path(p).exists()]
-    probe = "import sqlalchemy, psycopg2, autograder.pgserver"
+    probe = "import sqlalchemy, psycopg2, tools.pgserver"
     python = next((py for py in pythons if subprocess.run(
         ["runuser", "-u", "postgres", "--", *env, py, "-c", probe], capture_output=True, cwd="/tmp").returncode == 0),
         None)
@@ -166,7 +166,7 @@ def test_server_runs_for_an_unprivileged_user():
         pytest.skip("no Python with our packages is readable by the postgres user")
     code = (
         "import os, sqlalchemy as sa\n"
-        "from autograder.pgserver import PostgresServer\n"
+        "from tools.pgserver import PostgresServer\n"
         "with PostgresServer('nonroot') as url:\n"
         "    e = sa.create_engine(url)\n"
         "    with e.connect() as c: print(os.geteuid(), c.execute(sa.text('select 1')).scalar())\n"

@@ -16,7 +16,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.sandbox import Limits, Sandbox, SandboxedKernelManager, can_isolate
+from autograder.runtime.kernels import SandboxedKernelManager
+from autograder.runtime.sandbox import Limits, Sandbox, can_isolate
 
 REPO = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sandbox")]
@@ -89,7 +90,7 @@ def test_every_world_writable_place_is_read_only_and_shm_is_private():
     """Not a list: every world-writable directory this machine has (found now, as the kernel starts)
     is read-only for the kernel, so one submission cannot leave a file for another to read
     (``/run/lock`` was open once); ``/dev/shm`` is a private tmpfs; its own directory stays writable."""
-    from autograder.sandbox import writable_places
+    from autograder.runtime.sandbox import writable_places
 
     places = [p for p in writable_places() if not p.startswith(("/work", "/home", "/root", "/dev/shm"))]
     assert "/tmp" in places or "/var/tmp" in places, places   # the machine has some: the test can fail

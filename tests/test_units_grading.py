@@ -26,7 +26,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.sandbox import can_isolate
+from autograder.runtime.sandbox import can_isolate
 
 REPO = Path(__file__).resolve().parents[1]
 WRITTEN = re.compile(r"^q\d+_\d+$")
@@ -79,7 +79,7 @@ def submissions(mod) -> dict[str, tuple[nbformat.NotebookNode, dict]]:
 @pytest.mark.parametrize("mod", UNITS, ids=[m.UNIT for m in UNITS])
 def test_unit_graded_end_to_end(mod, tmp_path):
     from autograder.course import Course
-    from autograder.grading import autograde, grades_table
+    from autograder.pipeline.run import autograde, grades_table
     from autograder.instance import Instance
 
     inst = Instance(tmp_path / "instance", course=Course(REPO)).init([mod.UNIT])

@@ -34,8 +34,8 @@ import nbformat
 import pytest
 
 from autograder.cells import task_of
-from autograder.judge import CellVerdict, Judge, direct_link
-from autograder.spec import read_spec
+from autograder.pipeline.steps.judge import CellVerdict, Judge, direct_link
+from autograder.pipeline.spec import read_spec
 from course_lib.grading import ShortcutError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from unittest import mock
 
-from .course import CourseError
-from .instance import Instance
-from .options import RunOptions
-from .spec import unit_spec
-from .worker import IGNORE, GradeJob, GradeResult, _ignored, grade_submission
+from autograder.course import CourseError
+from autograder.instance import Instance
+from autograder.options import RunOptions
+from autograder.pipeline.spec import unit_spec
+from autograder.pipeline.worker import IGNORE, GradeJob, GradeResult, _ignored, grade_submission
 
 STATE_TABLE = "course_autograde_state"
 
@@ -173,7 +173,7 @@ def _quiet_log():
 
 def _put_autograded(inst: Instance, result: GradeResult, job: GradeJob) -> None:
     """autograded/<student>/<unit>/: submitted files + source files + executed notebooks, swapped in atomically."""
-    from .worker import _copy_tree
+    from autograder.pipeline.worker import _copy_tree
 
     dest = inst.autograded_dir(result.student, result.unit)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -428,11 +428,11 @@ def _autograde(inst, unit, students, opts: RunOptions, specs, templates) -> Summ
 
     grading_dir = inst.root / ".grading"
     if opts.sandbox:
-        from .kernels import reap_orphans
+        from autograder.runtime.kernels import reap_orphans
 
         reap_orphans()  # kernels of an earlier run that was killed
     snap_url = make_snapshot(inst, grading_dir / f"snapshot-{unit}-{os.getpid()}.db")
-    from .executors import make_executor
+    from autograder.pipeline.executors import make_executor
 
     try:
         executor = make_executor(min(opts.worker_count, len(todo)) if not (opts.cluster or opts.scheduler)
@@ -459,7 +459,7 @@ class _SharedTemplate:
     @classmethod
     def start_all(cls, specs) -> dict:
         """One template per profile of the unit (its forbid tuple -> template), those that start."""
-        from .spec import kernel_modules
+        from autograder.pipeline.spec import kernel_modules
 
         out = {}
         for spec in specs.values():
@@ -475,7 +475,7 @@ class _SharedTemplate:
     def start(cls, modules) -> "_SharedTemplate | None":
         import tempfile
 
-        from .forkserver import ForkServer, supported
+        from autograder.runtime.forkserver import ForkServer, supported
 
         if not supported():
             return None
@@ -524,13 +524,13 @@ def _run_jobs(inst, unit, summary, t0, executor, snap_url, todo, notebooks, opts
                     result = fut.result()
                 except Exception as exc:  # the worker process itself died
                     result = GradeResult(job.student, unit)
-                    from .worker import NotebookResult
+                    from autograder.pipeline.worker import NotebookResult
 
                     result.notebooks.append(NotebookResult("*", "error", error=f"worker lost: {exc.__class__.__name__}: {exc}"[:300]))
                 try:
                     record_result(inst, result, job, hashes[job.student])
                 except Exception as exc:  # one submission's files must not end the run; it stays to do
-                    from .worker import NotebookResult
+                    from autograder.pipeline.worker import NotebookResult
 
                     result.notebooks = [NotebookResult("*", "error", error=f"could not record the result: "
                                                        f"{exc.__class__.__name__}: {exc}"[:300])]
@@ -568,7 +568,7 @@ def _hidden_paths(inst: Instance) -> tuple[str, ...]:
     src = inst.source_dir
     if src.exists():
         paths.append(src.resolve())
-    from .kernels import temp_dirs_to_hide
+    from autograder.runtime.kernels import temp_dirs_to_hide
 
     import course_lib
 

@@ -25,7 +25,7 @@ PostgreSQL refuses to run as root. When we are root (CI), initdb and the
 server run as an unprivileged system user (``postgres`` from the Debian
 package, else ``nobody``) and the temporary directory is owned by that user.
 
-Run ``python -m autograder.pgserver`` to start one by hand (for example to
+Run ``python -m tools.pgserver`` to start one by hand (for example to
 point ``course autograde --db URL`` and the formgrader at it); Ctrl-C stops it.
 """
 from __future__ import annotations

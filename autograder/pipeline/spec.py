@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cells
+from autograder import cells
 
 __all__ = ["NotebookSpec", "Profile", "read_spec", "unit_spec", "kernel_modules"]
 

@@ -65,7 +65,7 @@ class GradeJob:
 
     def __post_init__(self):
         if self.options is None:
-            from .options import RunOptions
+            from autograder.options import RunOptions
 
             self.options = RunOptions()
 
@@ -272,7 +272,7 @@ def _quiet_log():
     """A logger that keeps nbgrader's warnings (e.g. tampered cells) for the result instead of printing them."""
     import logging
 
-    from .build import _Collect
+    from autograder.build import _Collect
 
     log = logging.getLogger(f"course.worker.{os.getpid()}")
     log.propagate = False
@@ -300,7 +300,7 @@ _EXECUTE_CLASS = None
 def _execute_class():
     global _EXECUTE_CLASS
     if _EXECUTE_CLASS is None:
-        from .execute import judged_execute_class
+        from autograder.pipeline.steps.execute import judged_execute_class
 
         _EXECUTE_CLASS = judged_execute_class(_guarded_execute_class())
     return _EXECUTE_CLASS
@@ -330,7 +330,7 @@ def _run_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> Noteb
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from traitlets.config import Config
 
-    from . import integrity
+    from autograder.pipeline.steps import structure as integrity
     from nbgrader.preprocessors import (CheckCellMetadata, ClearOutput, DeduplicateIds, IgnorePattern,
                                         LimitOutput, OverwriteCells, OverwriteKernelspec)
     from nbgrader.utils import setenv
@@ -379,7 +379,7 @@ def _run_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> Noteb
     # profile (the tasks that forbid the same modules), the last profile's run giving the notebook
     spec = (job.specs or {}).get(name)
     if spec is None:
-        from .spec import read_spec
+        from autograder.pipeline.spec import read_spec
 
         try:
             spec = read_spec(nbformat.read(str(src_path), as_version=4), name) if src_path.is_file() else None
@@ -422,9 +422,9 @@ def _execute(job: GradeJob, nb, resources, cfg, log, spec, prof, main: bool, wor
 
     from nbgrader.utils import setenv
 
-    from .execute import plan_for
-    from .judge import meter_for
-    from .spec import kernel_modules
+    from autograder.pipeline.steps.execute import plan_for
+    from autograder.pipeline.steps.judge import meter_for
+    from autograder.pipeline.spec import kernel_modules
 
     name = resources["metadata"]["name"]
     t0 = _time.perf_counter()
@@ -449,7 +449,7 @@ def _execute(job: GradeJob, nb, resources, cfg, log, spec, prof, main: bool, wor
     sbx_spec = (opts.limits(), tuple(str(p) for p in job.hide)) if opts.sandbox else None
     template = (job.templates or {}).get(forbid)
     fork = modules if (opts.warm_kernels and opts.sandbox) else None
-    from .kernels import launch_deferred_spare, release_kernel, take_kernel
+    from autograder.runtime.kernels import launch_deferred_spare, release_kernel, take_kernel
 
     # the kernel was launched in its own empty dir: the submission's files move there
     km, kdir, kwait = take_kernel(kernel_name, modules, sandbox=sbx_spec, fork=fork, template=template,
@@ -489,7 +489,7 @@ def _repair_duplicates(nb, src_path: Path, structure: list[str]):
 
     import nbformat
 
-    from . import integrity
+    from autograder.pipeline.steps import structure as integrity
 
     try:
         source = nbformat.read(str(src_path), as_version=4) if src_path.is_file() else None
@@ -519,7 +519,7 @@ def grade_submission(job: GradeJob) -> GradeResult:
                     (workdir / rel).write_bytes(data)
             else:
                 _copy_tree(Path(job.submission_dir), workdir, job.max_file_size)
-            from .integrity import drop_shadowing
+            from autograder.pipeline.steps.structure import drop_shadowing
 
             shadowing = drop_shadowing(workdir)  # before the source's own supporting files are added
             # like nbgrader autograde: supporting files come from the source, not the student

@@ -19,7 +19,7 @@ calls:
    one by the student's own kernel; it is set aside.
 
 The verdict itself is not decided here or anywhere in the student's kernel:
-the judge (:mod:`autograder.judge`) runs every test cell in the grader's
+the judge (:mod:`autograder.pipeline.steps.judge`) runs every test cell in the grader's
 process and the kernel only answers with data.
 """
 from __future__ import annotations

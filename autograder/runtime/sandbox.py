@@ -5,7 +5,7 @@ memory cap (jupyter/nbgrader#1429), no process cap, no sandbox. Neither
 nbgrader, nbclient nor jupyter_client offers one, and Docker is not available
 everywhere the course runs, so this module does the part the OS gives us
 directly. It wraps the kernel's launch command with a small launcher
-(``python -m autograder.sandbox``) that, before it becomes the kernel:
+(``python -m autograder.runtime.sandbox``) that, before it becomes the kernel:
 
 - joins a memory cgroup (cap on the kernel *and everything it starts*) and a
   pids cgroup (cap on processes), created per submission by :class:`Sandbox`;
@@ -38,9 +38,12 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["Limits", "Sandbox", "SandboxedKernelManager", "can_isolate"]
+__all__ = ["Limits", "Sandbox", "can_isolate", "SANDBOX_BASE"]
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
+#: Where sandboxed kernels (as root) get their directories: outside /tmp, root-owned, so that
+#: /tmp, /var/tmp and /dev/shm can be hidden from them.
+SANDBOX_BASE = Path(os.environ.get("COURSE_SANDBOX_DIR", "/run/course-grader"))
 CGROUP_PARENT = "course-grader"
 UID_BASE = 200_000  # far above ordinary users; no passwd entry needed
 
@@ -281,7 +284,7 @@ class Sandbox:
         """The sandboxed form of a kernel command line."""
         if self._spec_path is None:
             raise RuntimeError("use the Sandbox as a context manager before wrapping a command")
-        return [sys.executable, "-m", "autograder.sandbox", str(self._spec_path), "--", *cmd]
+        return [sys.executable, "-m", "autograder.runtime.sandbox", str(self._spec_path), "--", *cmd]
 
     def __exit__(self, *exc) -> None:
         self.kill_all()
@@ -290,55 +293,6 @@ class Sandbox:
             self._spec_path.unlink(missing_ok=True)
         if self._own_workdir and self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
-
-
-def SandboxedKernelManager(sandbox: Sandbox, fork_modules: tuple[str, ...] | None = None,
-                           template: str | None = None, **kwargs):
-    """A ``jupyter_client`` AsyncKernelManager (what nbclient expects) whose kernel runs inside ``sandbox``.
-
-    The kernel talks over Unix sockets in its working directory, since it has
-    no network (not even loopback shared with the grader).  With
-    ``fork_modules`` the kernel is forked from a template process that has
-    imported those modules (:mod:`autograder.forkserver`), where that works;
-    ``template``: the socket of a template shared by the grading run's workers.
-    """
-    from jupyter_client import AsyncKernelManager
-
-    server = None
-    if fork_modules is not None:
-        from .forkserver import server_for
-
-        server = server_for(tuple(fork_modules), template)
-
-    class _KM(AsyncKernelManager):
-        def format_kernel_cmd(self, extra_arguments=None):
-            cmd = super().format_kernel_cmd(extra_arguments)
-            return cmd if server is not None else sandbox.wrap(cmd)  # the fork provisioner wraps if it must
-
-        def sandbox_cmd(self, cmd):
-            return sandbox.wrap(cmd)
-
-        def write_connection_file(self, **kw):
-            super().write_connection_file(**kw)
-            if sandbox.uid is not None:  # the kernel's own uid must read its connection file
-                os.chown(self.connection_file, sandbox.uid, sandbox.uid)
-
-    km = _KM(**kwargs)
-    if server is not None:
-        from .forkserver import provisioner_for
-
-        km.provisioner = provisioner_for(km, server, str(sandbox._spec_path))
-    # The connection file (it holds the HMAC key) and the sockets live in a
-    # directory only the submission's uid (and the grader) can enter.
-    ipc_dir = Path(sandbox.workdir) / ".kernel"
-    ipc_dir.mkdir(mode=0o700, exist_ok=True)
-    if sandbox.uid is not None:
-        os.chown(ipc_dir, sandbox.uid, sandbox.uid)
-    if sandbox.isolate and not sandbox.limits.network:
-        km.transport = "ipc"
-        km.ip = str(ipc_dir / "k")
-    km.connection_file = str(ipc_dir / "connection.json")
-    return km
 
 
 # ---------------------------------------------------------------- modules a task may not use
@@ -551,7 +505,7 @@ def scrub_env(env) -> dict:
 
 
 def kernel_env(env) -> dict:
-    """A kernel's environment (and its template's, autograder.forkserver): scrubbed, no bytecode
+    """A kernel's environment (and its template's, autograder.runtime.forkserver): scrubbed, no bytecode
     written, and one BLAS thread, since submissions are graded side by side, one per core."""
     env = scrub_env(env)
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -564,7 +518,7 @@ def enter(spec: dict) -> dict:  # pragma: no cover - runs in the child
     """Put this process into the sandbox ``spec`` describes; returns the environment for the kernel.
 
     Used by the launcher below (which then execs the kernel) and by a kernel
-    forked from a template (:mod:`autograder.forkserver`), which runs it in-process.
+    forked from a template (:mod:`autograder.runtime.forkserver`), which runs it in-process.
     """
     lim = spec["limits"]
     loaded = sorted({f["module"] for f in spec.get("forbid", []) if f["module"] in sys.modules})
@@ -581,10 +535,6 @@ def enter(spec: dict) -> dict:  # pragma: no cover - runs in the child
         _expose(sys.base_prefix)
         if spec.get("forbid"):
             _take_away(spec["forbid"], os.path.dirname(spec["workdir"]))
-        # IPython's profile (startup files run before anything else) lives outside the work dir,
-        # read-only: a submission cannot plant code that a restarted kernel would run first
-        ipdir = os.path.join(os.path.dirname(spec["workdir"]), "ipython")
-        os.makedirs(os.path.join(ipdir, "profile_default", "startup"), mode=0o755, exist_ok=True)
         _read_only_but(str(Path(spec["workdir"]).resolve()))
         _own_proc()
     if not spec.get("memory_via_cgroup"):
@@ -610,6 +560,9 @@ def enter(spec: dict) -> dict:  # pragma: no cover - runs in the child
     env = kernel_env(os.environ)
     env.update(HOME=workdir, TMPDIR=workdir, MPLCONFIGDIR=os.path.join(workdir, ".mpl"))
     if spec["isolate"]:
+        # IPython's profile (its startup files run before anything else) must not be one the
+        # submission wrote before a restart: this directory is read-only for the kernel, so IPython
+        # uses a fresh temporary one, under a random name, at every start
         env["IPYTHONDIR"] = os.path.join(os.path.dirname(workdir), "ipython")
     return env
 
@@ -621,5 +574,5 @@ def _launch(spec_path: str, cmd: list[str]) -> None:  # pragma: no cover - runs 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through the kernel tests
     if len(sys.argv) < 4 or sys.argv[2] != "--":
-        sys.exit("usage: python -m autograder.sandbox SPEC.json -- KERNEL_COMMAND ...")
+        sys.exit("usage: python -m autograder.runtime.sandbox SPEC.json -- KERNEL_COMMAND ...")
     _launch(sys.argv[1], sys.argv[3:])

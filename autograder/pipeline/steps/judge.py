@@ -787,7 +787,7 @@ def _status_kb(pid, field_name: str) -> int:
 
 
 def meter_for(km) -> KernelMeter:
-    """The meter of a kernel started by :mod:`autograder.kernels` (its sandbox and process)."""
+    """The meter of a kernel started by :mod:`autograder.runtime.kernels` (its sandbox and process)."""
     prov = getattr(km, "provisioner", None)
     proc = getattr(prov, "process", None)
     pid = getattr(proc, "pid", None) or getattr(prov, "pid", None)

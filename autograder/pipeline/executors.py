@@ -12,7 +12,7 @@ import sys
 
 
 def _worker_init(log_dir: str | None = None) -> None:
-    from .course import ensure_bin_on_path
+    from autograder.course import ensure_bin_on_path
 
     ensure_bin_on_path()
     if log_dir:
@@ -29,7 +29,7 @@ def _context():
     import threading
 
     if sys.platform.startswith("linux") and threading.active_count() == 1:
-        from .worker import preload
+        from autograder.pipeline.worker import preload
 
         preload()
         return multiprocessing.get_context("fork")

@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from . import cells
+from autograder import cells
 
 SERVE_CODE = "__import__('course_lib.agent', fromlist=['serve']).serve()"
 CONNECT_TIMEOUT = 60.0
@@ -144,7 +144,7 @@ def judged_execute_class(base):
         # ---------------------------------------------------------- the judge
         def _connect(self):
             """A Link to this kernel's agent (it connected when the kernel started)."""
-            from .judge import DeadlineSocketTransport, Link
+            from autograder.pipeline.steps.judge import DeadlineSocketTransport, Link
 
             listener = getattr(self.km, "course_agent", None)
             if listener is None:
@@ -157,7 +157,7 @@ def judged_execute_class(base):
         def _get_judge(self):
             if self.judge is not None or self._judge_failed:
                 return self.judge
-            from .judge import Judge
+            from autograder.pipeline.steps.judge import Judge
 
             link = self._connect()
             if link is None:

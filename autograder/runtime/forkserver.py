@@ -12,8 +12,8 @@ memory, 20 ms instead of seconds.
 The fork is a kernel like any other for jupyter_client: :class:`ForkProvisioner`
 is a ``LocalProvisioner`` whose launch asks the template for a child instead
 of starting ``python -m ipykernel_launcher``; the child then does what
-``autograder.sandbox``'s launcher does (cgroups, namespaces, hidden paths, its
-own uid, rlimits; see :func:`autograder.sandbox.enter`) and runs ipykernel's
+``autograder.runtime.sandbox``'s launcher does (cgroups, namespaces, hidden paths, its
+own uid, rlimits; see :func:`autograder.runtime.sandbox.enter`) and runs ipykernel's
 own ``launch_new_instance`` with the kernel's usual arguments.  The grader
 holds each child by a pidfd (Linux >= 5.3), so signals and liveness checks
 reach exactly that process even though it is the template's child, not ours.
@@ -50,7 +50,7 @@ def supported() -> bool:
 def _request(spec_path: str, argv: list[str], cwd: str, env: dict) -> bytes:
     """One fork request line.  The environment is scrubbed here, not only in the child: the
     template keeps what it was sent in its memory, which every later kernel inherits."""
-    from .sandbox import scrub_env
+    from autograder.runtime.sandbox import scrub_env
 
     return (json.dumps({"spec": spec_path, "argv": list(argv), "cwd": cwd, "env": scrub_env(env)}) + "\n").encode()
 
@@ -73,9 +73,7 @@ class ForkServer:
     def __init__(self, modules: tuple[str, ...], listen: str | None = None):
         """Start the template.  ``listen``: a Unix socket path on which it also serves other processes
         (the grading run's workers); then this returns at once, without waiting for its imports."""
-        from .kernels import SANDBOX_BASE
-
-        from .sandbox import kernel_env
+        from autograder.runtime.sandbox import SANDBOX_BASE, kernel_env
 
         self.modules = tuple(modules)
         env = kernel_env(os.environ)  # every kernel inherits the template's environment block (/proc/self/environ)
@@ -88,7 +86,7 @@ class ForkServer:
             pass
         self.listen = listen
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "autograder.forkserver", MARK, *(["--listen", listen] if listen else []),
+            [sys.executable, "-m", "autograder.runtime.forkserver", MARK, *(["--listen", listen] if listen else []),
              *self.modules],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd="/", env=env,
             close_fds=True)
@@ -361,7 +359,7 @@ def _child(req: dict, template_pid: int) -> None:  # pragma: no cover - runs in 
     os.environ.clear()
     os.environ.update(req["env"])
     os.chdir(req["cwd"])
-    from .sandbox import enter
+    from autograder.runtime.sandbox import enter
 
     env = enter(json.loads(Path(req["spec"]).read_text()))
     os.environ.clear()
@@ -494,7 +492,7 @@ def _serve(modules: list[str], listen: str | None = None) -> None:  # pragma: no
 
 if __name__ == "__main__":  # pragma: no cover
     if len(sys.argv) < 2 or sys.argv[1] != MARK:
-        sys.exit(f"usage: python -m autograder.forkserver {MARK} [--listen SOCKET] MODULE ...")
+        sys.exit(f"usage: python -m autograder.runtime.forkserver {MARK} [--listen SOCKET] MODULE ...")
     args = sys.argv[2:]
     path = None
     if args[:1] == ["--listen"]:

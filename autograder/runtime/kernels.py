@@ -24,6 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from jupyter_client.manager import AsyncKernelManager
+
+from autograder.runtime.forkserver import provisioner_for, server_for
+from autograder.runtime.sandbox import CGROUP_PARENT, CGROUP_ROOT, SANDBOX_BASE, Sandbox, can_isolate
+
 KERNEL_ARGS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
 
 _spare: dict[tuple, tuple] = {}   # (kernel_name, preimports) -> (km, workdir, launched_at)
@@ -85,7 +90,47 @@ def preimport_lines(modules: tuple[str, ...]) -> list[str]:
     return lines
 
 
-SANDBOX_BASE = Path(os.environ.get("COURSE_SANDBOX_DIR", "/run/course-grader"))
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A ``jupyter_client`` AsyncKernelManager (what nbclient expects) whose kernel runs inside ``sandbox``.
+
+    The kernel talks over Unix sockets in its working directory, since it has
+    no network (not even loopback shared with the grader).  With
+    ``fork_modules`` the kernel is forked from a template process that has
+    imported those modules (:mod:`autograder.runtime.forkserver`), where that works;
+    ``template``: the socket of a template shared by the grading run's workers.
+    """
+
+    def __init__(self, sandbox: Sandbox, fork_modules: tuple[str, ...] | None = None,
+                 template: str | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.course_sandbox = sandbox
+        self._server = server_for(tuple(fork_modules), template) if fork_modules is not None else None
+        if self._server is not None:
+            self.provisioner = provisioner_for(self, self._server, str(sandbox._spec_path))
+        # The connection file (it holds the HMAC key) and the sockets live in a
+        # directory only the submission's uid (and the grader) can enter.
+        ipc_dir = Path(sandbox.workdir) / ".kernel"
+        ipc_dir.mkdir(mode=0o700, exist_ok=True)
+        if sandbox.uid is not None:
+            os.chown(ipc_dir, sandbox.uid, sandbox.uid)
+        if sandbox.isolate and not sandbox.limits.network:
+            self.transport = "ipc"
+            self.ip = str(ipc_dir / "k")
+        self.connection_file = str(ipc_dir / "connection.json")
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        cmd = super().format_kernel_cmd(extra_arguments)
+        return cmd if self._server is not None else self.course_sandbox.wrap(cmd)  # the fork provisioner wraps if it must
+
+    def sandbox_cmd(self, cmd):
+        return self.course_sandbox.wrap(cmd)
+
+    def write_connection_file(self, **kw):
+        super().write_connection_file(**kw)
+        if self.course_sandbox.uid is not None:  # the kernel's own uid must read its connection file
+            os.chown(self.connection_file, self.course_sandbox.uid, self.course_sandbox.uid)
 
 
 def kernel_dir(sandboxed: bool) -> Path:
@@ -95,8 +140,6 @@ def kernel_dir(sandboxed: bool) -> Path:
     ``SANDBOX_BASE``, so that /tmp, /var/tmp and /dev/shm can be hidden from
     them (no writing outside their own directory).
     """
-    from .sandbox import can_isolate
-
     parent = None
     if sandboxed and can_isolate():
         try:
@@ -130,14 +173,11 @@ def _launch(kernel_name: str, modules: tuple[str, ...], sandbox=None, fork: tupl
             template: str | None = None, forbid: tuple[str, ...] = ()):
     """Start a kernel in a fresh directory (in a Sandbox when ``sandbox`` is ``(Limits, hide)``),
     with its agent connecting to ``km.course_agent`` and ``modules`` imported ahead of time."""
-    from jupyter_client.manager import AsyncKernelManager
     from jupyter_core.utils import run_sync
 
     workdir = kernel_dir(sandbox is not None)
     sbx = None
     if sandbox is not None:
-        from .sandbox import Sandbox, SandboxedKernelManager
-
         sbx = Sandbox(limits=sandbox[0], hide=tuple(sandbox[1]), workdir=workdir, forbid=tuple(forbid)).__enter__()
         km = SandboxedKernelManager(sbx, fork_modules=fork, template=template, kernel_name=kernel_name)
     else:
@@ -194,7 +234,7 @@ def take_kernel(kernel_name: str = "python3", modules: tuple[str, ...] = ("numpy
 
     ``sandbox``: None, or ``(sandbox.Limits, hide_paths)``: the kernel runs in its own Sandbox.
     ``fork``: with a sandbox, fork the kernel from a template that imported these modules
-    (:mod:`autograder.forkserver`) instead of starting a new interpreter.
+    (:mod:`autograder.runtime.forkserver`) instead of starting a new interpreter.
     ``template``: the socket of the run's shared template (:class:`forkserver.TemplateClient`).
     ``defer_spare``: the next kernel is launched by :func:`launch_deferred_spare` (once this one runs
     its first cell) instead of now, so that its start-up does not compete with this one's.
@@ -259,8 +299,6 @@ def reap_orphans() -> int:
     lost their parent (ppid 1) belongs to no live run.  Their working
     directories under ``SANDBOX_BASE`` are removed once nothing uses them.
     """
-    from .sandbox import CGROUP_PARENT, CGROUP_ROOT
-
     groups, orphans = [], set()
     for controller in ("pids", "memory"):
         parent = CGROUP_ROOT / controller / CGROUP_PARENT
