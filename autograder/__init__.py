@@ -12,7 +12,8 @@ Python API (for ``bench/``, ``collect.py`` and tests)::
     inst.add_student("s001", first_name="Ada", last_name="Lovelace", email=None)
     inst.import_submission("s001", "01_linear_classifiers", "dir_or_notebook", timestamp=None)
 
-    from autograder.pipeline.run import autograde, grades_table
+    from autograder.commands.autograde import autograde
+    from autograder.instance import grades_table
     summary = autograde(inst, "01_linear_classifiers", students=None, workers=2,
                         cluster=None,          # "local": a dask LocalCluster of `workers` processes
                         scheduler=None,        # "tcp://host:port": a running Dask scheduler

@@ -15,8 +15,6 @@ checksums, clear hidden tests).  What we add around it:
 from __future__ import annotations
 
 import filecmp
-import json
-import functools
 import logging
 import os
 import re

@@ -59,7 +59,7 @@ def cmd_init(args, course):
 
 
 def cmd_autograde(args, course):
-    from autograder.pipeline.run import autograde
+    from autograder.commands.autograde import autograde
 
     course.check_units([args.unit])
     inst = _instance(args, course)

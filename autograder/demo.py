@@ -61,7 +61,8 @@ def run_demo(course: Course, unit: str | None = None, students: int = 22, worker
     ``out`` (default: ``sys.stdout`` when called, not when this module was imported) gets the report.
     """
     from autograder.feedback import export, feedback
-    from autograder.pipeline.run import autograde, grades_table
+    from autograder.commands.autograde import autograde
+    from autograder.instance import grades_table
 
     t0 = time.monotonic()
     unit = pick_unit(course, unit)

@@ -247,3 +247,27 @@ class Instance:
         """Notebook names (without .ipynb) of ``unit`` as registered in the gradebook."""
         with self.gradebook() as gb:
             return sorted(nb.name for nb in gb.find_assignment(unit).notebooks)
+
+
+def grades_table(inst: Instance, unit: str) -> list[dict]:
+    """Per student: score, max_score and per-task auto scores (``task99_1`` from grade cell ``test_task99_1``)."""
+    from nbgrader.api import MissingEntry
+
+    rows = []
+    with inst.gradebook() as gb:
+        a = gb.find_assignment(unit)
+        for student in sorted(gb.students, key=lambda s: s.id):
+            try:
+                sub = gb.find_submission(unit, student.id)
+            except MissingEntry:
+                continue
+            tasks = {}
+            for nb in sub.notebooks:
+                for g in nb.grades:
+                    name = g.name[5:] if g.name.startswith("test_") else g.name
+                    tasks[name] = (g.score, g.max_score)
+            rows.append({"student": student.id, "score": sub.score, "max_score": sub.max_score,
+                         "penalty": sub.late_submission_penalty or 0.0, "tasks": tasks,
+                         "first_name": student.first_name, "last_name": student.last_name})
+        _ = a
+    return rows

@@ -151,7 +151,7 @@ def _quiet(logfile: Path):
 
 
 def _course(inst, workers: int, cluster: str | None) -> dict:
-    from autograder.pipeline.run import autograde
+    from autograder.commands.autograde import autograde
 
     if inst.log_path.exists():
         inst.log_path.unlink()
@@ -176,7 +176,7 @@ def _warm_kw() -> dict:
     import importlib.util
     import inspect
 
-    from autograder.pipeline.run import autograde
+    from autograder.commands.autograde import autograde
 
     if ("warm_kernels" in inspect.signature(autograde).parameters
             and importlib.util.find_spec("autograder.runtime.kernels") is not None):

@@ -82,7 +82,7 @@ def _digest(path: Path) -> dict:
 
 
 def _task_scores(inst) -> dict:
-    from autograder.pipeline.run import grades_table
+    from autograder.instance import grades_table
 
     return {row["student"]: {t: s for t, (s, _m) in row["tasks"].items()} for row in grades_table(inst, UNIT)}
 
@@ -92,7 +92,7 @@ def run(tmp_path_factory):
     """The instance with every attack and honest submission, graded once with 2 workers."""
     from autograder import synth
     from autograder.course import Course
-    from autograder.pipeline.run import autograde
+    from autograder.commands.autograde import autograde
     from autograder.instance import Instance
 
     course = Course.find(REPO)

@@ -227,7 +227,7 @@ def _cases(release, source):
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     from autograder import synth
-    from autograder.pipeline.run import autograde
+    from autograder.commands.autograde import autograde
 
     inst = H.make_instance(tmp_path_factory.mktemp("judge-attacks") / "inst", students=set())
     release = synth.read(inst.root / "release" / H.UNIT / f"{H.UNIT}.ipynb")

@@ -57,7 +57,7 @@ def test_autograded_notebook_has_hidden_tests_restored_and_one_submission_each()
 
 
 def test_resume_regrades_only_changed_and_force_regrades_all(tmp_path):
-    from autograder.pipeline.run import autograde
+    from autograder.commands.autograde import autograde
 
     inst = H.make_instance(tmp_path / "inst", students={"perfect", "blank", "partial"})
     first = autograde(inst, H.UNIT, workers=2, cell_timeout=H.CELL_TIMEOUT, progress=False)
@@ -83,7 +83,7 @@ COMPARABLE = ["perfect", "blank", "partial", "mutant", "loop", "raises"]
 
 def test_grades_equal_nbgrader_autograde_with_1_and_2_workers(tmp_path):
     """Cell by cell (grade_id, auto_score, max_score): nbgrader autograde vs ours with --workers 1 and 2."""
-    from autograder.pipeline.run import autograde
+    from autograder.commands.autograde import autograde
 
     inst = H.make_instance(tmp_path / "inst", students=set(COMPARABLE))
     env = dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""))
@@ -106,7 +106,7 @@ def test_grades_equal_nbgrader_autograde_with_1_and_2_workers(tmp_path):
 
 
 def test_dask_local_cluster_gives_the_same_grades(tmp_path):
-    from autograder.pipeline.run import autograde
+    from autograder.commands.autograde import autograde
 
     students = ["perfect", "partial", "dies", "malformed"]
     inst = H.make_instance(tmp_path / "inst", students=set(students))
@@ -130,7 +130,8 @@ def test_killing_the_run_loses_no_grade_and_doubles_none(tmp_path):
     import signal
     import time
 
-    from autograder.pipeline.run import autograde, load_state
+    from autograder.commands.autograde import autograde
+    from autograder.pipeline.state import load_state
 
     students = ["perfect", "blank", "partial", "mutant", "raises"]
     inst = H.make_instance(tmp_path / "inst", students=set(students))
@@ -187,7 +188,8 @@ def test_a_second_run_on_the_same_instance_is_refused_and_a_killed_swap_is_undon
     """One writer per gradebook: a concurrent run gets a clear error; folders a killed run
     left half-swapped are restored or removed before the next run grades."""
     from autograder.course import CourseError
-    from autograder.pipeline.run import _run_lock, autograde
+    from autograder.commands.autograde import autograde
+    from autograder.pipeline.state import run_lock as _run_lock
 
     inst = H.make_instance(tmp_path / "inst", students={"perfect", "blank"})
     with _run_lock(inst):

@@ -78,7 +78,7 @@ def test_help_lists_the_commands():
 
 def _autograde_kwargs(monkeypatch, capsys, tmp_path, *flags):
     """The keyword arguments `course autograde` hands to grading.autograde (stubbed: nothing is graded)."""
-    from autograder.pipeline import run as grading
+    from autograder.commands import autograde as grading
 
     seen = {}
 

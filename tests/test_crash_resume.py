@@ -50,7 +50,7 @@ def _gradebook(inst):
     """(scores per student and cell, submission rows per student, grade rows per submission notebook)."""
     from collections import Counter
 
-    from autograder.pipeline.run import load_state
+    from autograder.pipeline.state import load_state
 
     with inst.gradebook() as gb:
         subs = gb.find_assignment(H.UNIT).submissions
@@ -60,7 +60,7 @@ def _gradebook(inst):
 
 
 def test_killed_runs_resume_to_the_same_gradebook_as_a_clean_run(tmp_path):
-    from autograder.pipeline.run import autograde
+    from autograder.commands.autograde import autograde
 
     seed = int(os.environ.get("CRASH_SEED") or time.time())
     rng = random.Random(seed)

@@ -57,7 +57,7 @@ def _hidden_lines(source_nb) -> list[str]:
 def test_no_feedback_holds_a_line_of_hidden_test_source(tmp_path):
     from autograder import synth
     from autograder.cli import main
-    from autograder.pipeline.run import autograde
+    from autograder.commands.autograde import autograde
 
     inst = H.make_instance(tmp_path / "inst", students={"perfect", "blank"})
     release = synth.read(inst.root / "release" / H.UNIT / f"{H.UNIT}.ipynb")

@@ -13,9 +13,8 @@ import time
 import numpy as np
 import pytest
 
-from autograder.pipeline.steps.judge import CellVerdict, Judge, Remote, RemoteRecord, direct_link
+from autograder.pipeline.steps.judge import CellVerdict, Judge, direct_link
 from course_lib import wire
-from course_lib.agent import RemoteError
 
 STUDENT = '''
 import numpy as np

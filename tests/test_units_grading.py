@@ -79,7 +79,8 @@ def submissions(mod) -> dict[str, tuple[nbformat.NotebookNode, dict]]:
 @pytest.mark.parametrize("mod", UNITS, ids=[m.UNIT for m in UNITS])
 def test_unit_graded_end_to_end(mod, tmp_path):
     from autograder.course import Course
-    from autograder.pipeline.run import autograde, grades_table
+    from autograder.commands.autograde import autograde
+    from autograder.instance import grades_table
     from autograder.instance import Instance
 
     inst = Instance(tmp_path / "instance", course=Course(REPO)).init([mod.UNIT])

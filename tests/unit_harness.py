@@ -36,7 +36,6 @@ import pytest
 from autograder.cells import task_of
 from autograder.pipeline.steps.judge import CellVerdict, Judge, direct_link
 from autograder.pipeline.spec import read_spec
-from course_lib.grading import ShortcutError
 
 REPO = Path(__file__).resolve().parents[1]
 

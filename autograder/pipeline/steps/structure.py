@@ -1,4 +1,4 @@
-"""What a submission must not be able to break: malformed input and a mangled structure.
+"""Step 2: what a submission must not be able to break: malformed input and a mangled structure.
 
 nbgrader's own defences cover part of it: ``OverwriteCells`` puts back locked
 cells (sources, types, points) by checksum, ``DeduplicateIds`` drops duplicate
@@ -14,9 +14,6 @@ calls:
    ``add_missing_cells``), except for duplicated grade ids (copy/paste), on
    which nbgrader's sanitize pass fails: :func:`repair_duplicates` keeps one
    copy of each before it runs.
-3. **Shadowing files** (:func:`drop_shadowing`): a submitted ``numpy.py`` or
-   ``course_lib/`` beside the notebook would be imported instead of the real
-   one by the student's own kernel; it is set aside.
 
 The verdict itself is not decided here or anywhere in the student's kernel:
 the judge (:mod:`autograder.pipeline.steps.judge`) runs every test cell in the grader's
@@ -24,17 +21,12 @@ process and the kernel only answers with data.
 """
 from __future__ import annotations
 
-import ast
-import hashlib
-import hmac
 import json
-import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
     "inspect_notebook_file", "read_notebook", "missing_notebook_message", "structure_issues", "repair_duplicates",
-    "drop_shadowing", "MAX_NOTEBOOK_MB",
+    "check", "repair", "MAX_NOTEBOOK_MB",
 ]
 
 MAX_NOTEBOOK_MB = 100  # like nbgrader's max_file_size; hundreds of MB is an attack or a mistake
@@ -114,42 +106,6 @@ def missing_notebook_message(workdir: Path, name: str, submitted: Path | None = 
         return (f"no {name}.ipynb in the submission; found {', '.join(others[:5])} "
                 "(renamed? notebooks are graded under their original name)")
     return f"no {name}.ipynb in the submission"
-
-
-def drop_shadowing(workdir: Path) -> list[str]:
-    """Remove submitted files that would shadow a module (``json.py``, ``numpy/``, ``course_lib/``).
-
-    The kernel starts with its working directory first on ``sys.path``, so a
-    submitted ``json.py`` or ``hmac.py`` would run inside the kernel while it
-    starts, before any check of ours, and a ``course_lib/`` would replace the
-    grading helpers.  Returns the names removed (recorded for the instructor).
-    """
-    import importlib.util
-    import shutil
-    import sys
-
-    removed = []
-    workdir = Path(workdir)
-    for p in sorted(workdir.iterdir()):
-        if p.is_dir() and (p / "__init__.py").exists():
-            mod = p.name
-        elif p.is_file() and p.suffix in (".py", ".pyc", ".so", ".pyd", ".pth"):
-            mod = p.name.split(".")[0]
-        else:
-            continue
-        if not mod.isidentifier():
-            continue
-        known = mod in sys.stdlib_module_names or mod in sys.builtin_module_names
-        if not known:
-            try:
-                spec = importlib.util.find_spec(mod)
-                known = spec is not None and not str(spec.origin or "").startswith(str(workdir))
-            except (ImportError, ValueError):
-                known = False
-        if known or p.suffix == ".pth":
-            shutil.rmtree(p) if p.is_dir() else p.unlink()
-            removed.append(p.name)
-    return removed
 
 
 # ---------------------------------------------------------------- structure
@@ -288,3 +244,27 @@ def repair_duplicates(nb, source=None) -> dict[str, str]:
                 nb.cells[i]["id"] = nbformat.v4.new_raw_cell().id
             taken.add(nb.cells[i]["id"])
     return notes
+
+
+def check(nb, source) -> list[str]:
+    """:func:`structure_issues` that never costs the student a grade (a failure becomes a note)."""
+    if source is None:
+        return []
+    try:
+        return structure_issues(nb, source)
+    except Exception as exc:  # noqa: BLE001 - the check informs
+        return [f"structure check failed: {exc.__class__.__name__}"]
+
+
+def repair(nb, source, structure: list[str]):
+    """:func:`repair_duplicates` before nbgrader's sanitize pass: (notebook, the structure notes with
+    "cell X is duplicated" replaced by what the repair did).  Unchanged notebook if the repair fails."""
+    import copy
+
+    try:
+        fixed_nb = copy.deepcopy(nb)
+        fixed = repair_duplicates(fixed_nb, source)
+    except Exception as exc:  # noqa: BLE001 - like the structure check: it must not cost the student a grade
+        return nb, structure + [f"duplicate repair failed: {exc.__class__.__name__}"]
+    said = {f"cell {gid} is duplicated" for gid in fixed}
+    return fixed_nb, [s for s in structure if s not in said] + list(fixed.values())

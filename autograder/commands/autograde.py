@@ -20,26 +20,25 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
-import logging
 import os
 import shutil
-import sqlite3
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from unittest import mock
 
 from autograder.course import CourseError
 from autograder.instance import Instance
 from autograder.options import RunOptions
+from autograder.pipeline.job import GradeJob, GradeResult, NotebookResult, ignored as _ignored
+from autograder.pipeline.record import make_snapshot, record_result
 from autograder.pipeline.spec import unit_spec
-from autograder.pipeline.worker import IGNORE, GradeJob, GradeResult, _ignored, grade_submission
+from autograder.pipeline.state import (assignment_fingerprint, load_state, run_lock, submission_bytes,
+                                       submission_hash, tidy_after_killed_run)
+from autograder.pipeline.worker import grade_submission
 
-STATE_TABLE = "course_autograde_state"
+__all__ = ["autograde", "Summary", "Record"]
 
 
 @dataclass
@@ -68,230 +67,6 @@ class Summary:
     def line(self) -> str:
         return (f"{self.unit}: graded {self.graded}, skipped {self.skipped} unchanged, "
                 f"{self.failed} with errors, in {self.seconds:.1f} s ({self.executor})")
-
-
-# ---------------------------------------------------------------- state (resume)
-
-
-def _state_table():
-    from sqlalchemy import Column, Float, MetaData, String, Table, Text
-
-    meta = MetaData()
-    return Table(
-        STATE_TABLE, meta,
-        Column("assignment", String(128), primary_key=True),
-        Column("student", String(128), primary_key=True),
-        Column("files_hash", String(64), nullable=False),
-        Column("status", String(32), nullable=False),
-        Column("error", Text),
-        Column("seconds", Float),
-        Column("graded_at", String(40)),
-    )
-
-
-def submission_hash(path: Path, extra: str = "") -> str:
-    """sha256 over the submission's relative file names and contents (ignored files excluded)."""
-    h = hashlib.sha256(extra.encode())
-    for root, dirs, files in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if not _ignored(d))
-        for f in sorted(files):
-            if _ignored(f):
-                continue
-            p = Path(root) / f
-            h.update(str(p.relative_to(path)).encode() + b"\0")
-            h.update(p.read_bytes())
-            h.update(b"\0")
-    return h.hexdigest()
-
-
-def _submission_bytes(path: Path) -> int:
-    """Size of a submission's files: a cheap estimate of how long it takes to grade."""
-    total = 0
-    for root, dirs, files in os.walk(path):
-        dirs[:] = [d for d in dirs if not _ignored(d)]
-        for f in files:
-            if not _ignored(f):
-                with contextlib.suppress(OSError):
-                    total += os.stat(os.path.join(root, f)).st_size
-    return total
-
-
-def assignment_fingerprint(gb, unit: str) -> str:
-    """Changes when the registered source cells change, so a re-registered unit is regraded."""
-    a = gb.find_assignment(unit)
-    parts = []
-    for nb in sorted(a.notebooks, key=lambda n: n.name):
-        for c in sorted(nb.source_cells, key=lambda c: c.name):
-            parts.append(f"{nb.name}/{c.name}/{c.checksum}")
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-
-
-def load_state(inst: Instance, unit: str) -> dict[str, tuple[str, str]]:
-    from sqlalchemy import select
-
-    t = _state_table()
-    with inst.gradebook() as gb:
-        t.metadata.create_all(gb.engine)
-        rows = gb.db.execute(select(t.c.student, t.c.files_hash, t.c.status).where(t.c.assignment == unit))
-        return {r.student: (r.files_hash, r.status) for r in rows}
-
-
-# ---------------------------------------------------------------- the one writer
-
-
-class _Shared:
-    """Hands nbgrader's preprocessors our open Gradebook instead of a new one.
-
-    SaveAutoGrades and AssignLatePenalties each open their own Gradebook and
-    commit per cell; we run them unchanged but on one session whose commit is
-    deferred, so one submission is one transaction.
-    """
-
-    def __init__(self, gb):
-        self.gb = gb
-
-    def __call__(self, *args, **kwargs):
-        return self
-
-    def __enter__(self):
-        return self.gb
-
-    def __exit__(self, *exc):
-        return False
-
-    def __getattr__(self, name):
-        return getattr(self.gb, name)
-
-
-def _quiet_log():
-    log = logging.getLogger("course.writer")
-    log.propagate = False
-    if not log.handlers:
-        log.addHandler(logging.NullHandler())
-    return log
-
-
-def _put_autograded(inst: Instance, result: GradeResult, job: GradeJob) -> None:
-    """autograded/<student>/<unit>/: submitted files + source files + executed notebooks, swapped in atomically."""
-    from autograder.pipeline.worker import _copy_tree
-
-    dest = inst.autograded_dir(result.student, result.unit)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.parent / f".{result.unit}.tmp-{os.getpid()}"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    sub = Path(job.submission_dir)
-    if sub.is_dir():
-        _copy_tree(sub, tmp, job.max_file_size)
-    src = Path(job.source_dir)
-    if src.is_dir():
-        for p in src.rglob("*"):
-            if p.is_file() and p.suffix != ".ipynb" and not any(_ignored(x) for x in p.relative_to(src).parts):
-                (tmp / p.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(p, tmp / p.relative_to(src))
-    for nbres in result.notebooks:
-        if nbres.nb_json is not None:
-            (tmp / f"{nbres.name}.ipynb").write_text(nbres.nb_json, encoding="utf-8")
-        elif nbres.name != "*":
-            # an unreadable submission has no autograded notebook; don't pass the raw file on as one
-            # (a directory named like the notebook included)
-            bad = tmp / f"{nbres.name}.ipynb"
-            if bad.is_dir() and not bad.is_symlink():
-                shutil.rmtree(bad)
-            else:
-                bad.unlink(missing_ok=True)
-    old = dest.parent / f".{result.unit}.old-{os.getpid()}"
-    if dest.exists():
-        dest.rename(old)
-    tmp.rename(dest)
-    if old.exists():
-        shutil.rmtree(old)
-
-
-def record_result(inst: Instance, result: GradeResult, job: GradeJob, files_hash: str) -> None:
-    """Write one submission's grades, late penalty and hash in a single transaction."""
-    import nbformat
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
-    import nbgrader.preprocessors.latesubmissions as late_mod
-    import nbgrader.preprocessors.saveautogrades as save_mod
-    from sqlalchemy import delete, insert
-    from sqlalchemy.exc import SAWarning
-
-    log = _quiet_log()
-    cfg = inst.config()
-    coursedir = CourseDirectory(config=cfg, log=log)
-    timestamp = coursedir.get_existing_timestamp(job.submission_dir)
-    _put_autograded(inst, result, job)
-    t = _state_table()
-    with inst.gradebook() as gb, warnings.catch_warnings():
-        # nbgrader's add_submission triggers SQLAlchemy autoflush warnings; harmless, and noisy over a bar
-        warnings.simplefilter("ignore", category=SAWarning)
-        session = gb.db
-        real_commit = session.commit
-        session.commit = session.flush  # nbgrader commits often; one transaction per submission
-        shared = _Shared(gb)
-        try:
-            gb.update_or_create_student(result.student)
-            if timestamp:
-                gb.update_or_create_submission(result.unit, result.student, timestamp=timestamp)
-            else:
-                gb.update_or_create_submission(result.unit, result.student)
-            for nbres in result.notebooks:
-                if nbres.name == "*":
-                    continue
-                if nbres.nb_json is None:
-                    # missing or unreadable: zero, as nbgrader does for a missing notebook
-                    sub_nb = gb.find_submission_notebook(nbres.name, result.unit, result.student)
-                    for grade in sub_nb.grades:
-                        grade.auto_score = 0
-                        grade.needs_manual_grade = False
-                    continue
-                nb = nbformat.reads(nbres.nb_json, as_version=4)
-                resources = {"nbgrader": {"student": result.student, "assignment": result.unit,
-                                          "notebook": nbres.name, "db_url": inst.db_url}}
-                with mock.patch.object(save_mod, "Gradebook", shared), mock.patch.object(late_mod, "Gradebook", shared):
-                    for cls in (SaveAutoGrades, AssignLatePenalties):
-                        nb, resources = cls(config=cfg, log=log)(nb, resources)
-            if any(n.name == "*" for n in result.notebooks):
-                # the worker itself failed: leave earlier grades alone, record nothing as done
-                session.rollback()
-                return
-            session.execute(delete(t).where(t.c.assignment == result.unit, t.c.student == result.student))
-            session.execute(insert(t).values(
-                assignment=result.unit, student=result.student, files_hash=files_hash,
-                status=result.status, error=result.error, seconds=result.timings.get("total_s"),
-                graded_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
-            real_commit()
-        except BaseException:
-            session.rollback()
-            raise
-        finally:
-            session.commit = real_commit
-
-
-# ---------------------------------------------------------------- snapshot for workers
-
-
-def make_snapshot(inst: Instance, dest: Path) -> str:
-    """A read-only copy of the gradebook for the workers' OverwriteCells; returns its URL.
-
-    SQLite: a consistent copy via sqlite3's backup API.  Other databases
-    (PostgreSQL) serve concurrent readers well, so workers read them directly.
-    """
-    src = inst.sqlite_path
-    if src is None:
-        return inst.db_url
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists():
-        dest.unlink()
-    with contextlib.closing(sqlite3.connect(str(src))) as a, contextlib.closing(sqlite3.connect(str(dest))) as b:
-        a.backup(b)
-    return "sqlite:///" + str(dest)
-
-
-# ---------------------------------------------------------------- the run
 
 
 def _log_line(inst: Instance, result: GradeResult, queued_at: float) -> list[dict]:
@@ -323,8 +98,8 @@ def autograde(instance: Instance, unit: str, students: list[str] | None = None,
     opts = (options or RunOptions()).with_(**changes)
     inst = instance.require()
     inst.ensure_registered(unit)
-    with _run_lock(inst):
-        _tidy_after_killed_run(inst, unit)
+    with run_lock(inst):
+        tidy_after_killed_run(inst, unit)
         # What grading needs of the unit's instructor notebooks, read once: setup, tasks, references,
         # profiles.  Warm sandboxed kernels are forks of one template per profile that has done what
         # the setup imports (and nothing the profile forbids): started first, so that their seconds of
@@ -336,59 +111,6 @@ def autograde(instance: Instance, unit: str, students: list[str] | None = None,
         finally:
             for template in templates.values():
                 template.close()
-
-
-@contextlib.contextmanager
-def _run_lock(inst: Instance):
-    """One autograde run per instance at a time: the gradebook has one writer.
-
-    flock, not a pid file: the kernel drops the lock when the holder dies, so a
-    killed run never leaves the instance locked.
-    """
-    import fcntl
-
-    lock_dir = inst.root / ".grading"
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / "autograde.lock", "a+", encoding="utf-8") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            raise CourseError(f"another `course autograde` is running on {inst.root} ({holder}); "
-                              "wait for it to finish, or stop it and run again (it resumes)") from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fh.seek(0)
-            fh.truncate()
-
-
-def _tidy_after_killed_run(inst: Instance, unit: str) -> None:
-    """Undo what a run killed half-way through swapping an autograded folder left behind.
-
-    Called under the run lock, so every temporary folder found is stale. A
-    folder moved aside (.old-) whose replacement never arrived goes back; the
-    gradebook was not yet written for it, so the grade and the folder agree.
-    """
-    root = inst.root / "autograded"
-    if not root.is_dir():
-        return
-    for student_dir in root.iterdir():
-        if not student_dir.is_dir():
-            continue
-        for p in list(student_dir.glob(f".{unit}.old-*")) + list(student_dir.glob(f".{unit}.tmp-*")):
-            dest = student_dir / unit
-            if ".old-" in p.name and not dest.exists():
-                p.rename(dest)
-            else:
-                shutil.rmtree(p, ignore_errors=True)
-    for snap in (inst.root / ".grading").glob(f"snapshot-{unit}-*.db"):
-        snap.unlink(missing_ok=True)
 
 
 def _autograde(inst, unit, students, opts: RunOptions, specs, templates) -> Summary:
@@ -424,7 +146,7 @@ def _autograde(inst, unit, students, opts: RunOptions, specs, templates) -> Summ
     # Longest first (LPT scheduling): a worked notebook takes longer to grade than a blank or broken
     # one, and the run ends when its last notebook does. Started last, the short ones fill the gaps
     # instead of leaving a worker idle at the end while another grades a long one.
-    todo.sort(key=lambda s: _submission_bytes(inst.submitted_dir(s, unit)), reverse=True)
+    todo.sort(key=lambda s: submission_bytes(inst.submitted_dir(s, unit)), reverse=True)
 
     grading_dir = inst.root / ".grading"
     if opts.sandbox:
@@ -524,14 +246,10 @@ def _run_jobs(inst, unit, summary, t0, executor, snap_url, todo, notebooks, opts
                     result = fut.result()
                 except Exception as exc:  # the worker process itself died
                     result = GradeResult(job.student, unit)
-                    from autograder.pipeline.worker import NotebookResult
-
                     result.notebooks.append(NotebookResult("*", "error", error=f"worker lost: {exc.__class__.__name__}: {exc}"[:300]))
                 try:
                     record_result(inst, result, job, hashes[job.student])
                 except Exception as exc:  # one submission's files must not end the run; it stays to do
-                    from autograder.pipeline.worker import NotebookResult
-
                     result.notebooks = [NotebookResult("*", "error", error=f"could not record the result: "
                                                        f"{exc.__class__.__name__}: {exc}"[:300])]
                 for line in _log_line(inst, result, queued_at):
@@ -592,25 +310,3 @@ def _read_files(path: Path) -> dict[str, bytes]:
     return out
 
 
-def grades_table(inst: Instance, unit: str) -> list[dict]:
-    """Per student: score, max_score and per-task auto scores (``task99_1`` from grade cell ``test_task99_1``)."""
-    from nbgrader.api import MissingEntry
-
-    rows = []
-    with inst.gradebook() as gb:
-        a = gb.find_assignment(unit)
-        for student in sorted(gb.students, key=lambda s: s.id):
-            try:
-                sub = gb.find_submission(unit, student.id)
-            except MissingEntry:
-                continue
-            tasks = {}
-            for nb in sub.notebooks:
-                for g in nb.grades:
-                    name = g.name[5:] if g.name.startswith("test_") else g.name
-                    tasks[name] = (g.score, g.max_score)
-            rows.append({"student": student.id, "score": sub.score, "max_score": sub.max_score,
-                         "penalty": sub.late_submission_penalty or 0.0, "tasks": tasks,
-                         "first_name": student.first_name, "last_name": student.last_name})
-        _ = a
-    return rows

@@ -145,13 +145,12 @@ def test_the_structure_check_still_sees_what_the_student_did():
 
 
 def test_the_worker_reports_the_repair_instead_of_the_duplicate(monkeypatch):
-    from autograder.pipeline import worker
     from autograder.pipeline.steps import structure as integrity
 
     nb = _read(RELEASE)
     _paste_after(nb, "test_task99_2", "pass")
     structure = structure_issues(nb, _read(SOURCE))
-    fixed, notes = worker._repair_duplicates(nb, SOURCE, structure)
+    fixed, notes = integrity.repair(nb, _read(SOURCE), structure)
     assert len(nb.cells) == len(fixed.cells) and _gid(nb.cells[_index(nb, "test_task99_2") + 1])  # input untouched
     assert fixed.cells[_index(fixed, "test_task99_2") + 1].cell_type == "raw"
     assert notes == ["duplicated cell test_task99_2 removed (kept the first copy; the other copy is not run)"]
@@ -161,6 +160,6 @@ def test_the_worker_reports_the_repair_instead_of_the_duplicate(monkeypatch):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(integrity, "repair_duplicates", broken)
-    same, notes = worker._repair_duplicates(nb, SOURCE, structure)
+    same, notes = integrity.repair(nb, _read(SOURCE), structure)
     assert same is nb and len(nb.cells) > 0  # a failed repair leaves the notebook as it was
     assert notes == structure + ["duplicate repair failed: RuntimeError"]
