@@ -79,8 +79,7 @@ def run_demo(course: Course, unit: str | None = None, students: int = 22, worker
     inst = Instance(root, course=course).init([unit])
     release = synth.read(root / "release" / unit / f"{unit}.ipynb")
     source = synth.read(course.source_notebook(unit))
-    mutants = synth.load_mutants(course.root, unit)
-    cohort = synth.cohort(release, source, n=students, mutants=mutants)
+    cohort = synth.cohort(release, source, n=students)
     kinds: dict[str, str] = {}
     stamp = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
     for i, (sid, kind, nb) in enumerate(cohort):
@@ -91,7 +90,7 @@ def run_demo(course: Course, unit: str | None = None, students: int = 22, worker
         (d / f"{unit}.ipynb").write_text(nb if isinstance(nb, str) else nbformat.writes(nb), encoding="utf-8")
         (d / "timestamp.txt").write_text(str(stamp + dt.timedelta(minutes=i)))
         kinds[sid] = kind if len(kind) <= 36 else kind[:35] + "…"
-    say(f"  submissions: {root / 'submitted'} ({len(cohort)}; {len(mutants)} mutants from tests/mutants)")
+    say(f"  submissions: {root / 'submitted'} ({len(cohort)})")
     summary = autograde(inst, unit, workers=workers, cell_timeout=cell_timeout, progress=progress, **grading_kwargs)
     say(f"  {summary.line()}")
     html = feedback(inst, unit)

@@ -10,10 +10,7 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 import itertools
-import sys
-from pathlib import Path
 
 import nbformat
 
@@ -64,42 +61,63 @@ def with_tasks(release_nb, source_nb, solved: list[str]):
     return with_sources(release_nb, {t: sols[t] for t in solved})
 
 
-def load_mutants(course_root: Path, unit: str) -> list:
-    """``MUTANTS`` of ``tests/mutants/unitNN.py`` under ``course_root`` ([] when absent or unloadable)."""
-    path = Path(course_root) / "tests" / "mutants" / f"unit{unit[:2]}.py"
-    if not path.is_file():
-        return []
-    root = str(Path(course_root).resolve())
-    added = root not in sys.path
-    if added:
-        sys.path.insert(0, root)
+WRONG = r"""
+
+# --- a subtle bug, made by `course demo`: every answer of {name} is a little off
+import numpy as _np_demo
+
+_right_{name} = {name}
+
+
+def {name}(*args, **kwargs):
+    out = _right_{name}(*args, **kwargs)
+
+    def off(v):
+        if isinstance(v, (tuple, list)):
+            return type(v)(off(x) for x in v)
+        if isinstance(v, _np_demo.ndarray) and v.dtype.kind in "fc":
+            return v * 1.01 + 1e-3
+        if isinstance(v, _np_demo.ndarray) and v.dtype.kind in "iu":
+            return v + 1
+        if isinstance(v, (float, _np_demo.floating)) and not isinstance(v, bool):
+            return float(v) * 1.01 + 1e-3
+        return v
+    return off(out)
+"""
+
+
+def subtly_wrong(solution_source: str) -> str:
+    """A solution cell whose first function answers a little off (1 % and 1e-3 on floats, +1 on
+    integers): the kind of almost-right work hidden tests must catch.  Built from the solution
+    itself, so the demo needs no test code of the course (the course's mutants live in its tests)."""
+    import ast
+
     try:
-        name = f"tests.mutants.unit{unit[:2]}"
-        if name in sys.modules:
-            mod = sys.modules[name]
-        else:
-            spec = importlib.util.spec_from_file_location(name, path)
-            mod = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(mod)
-        return list(getattr(mod, "MUTANTS", []))
-    except Exception:
-        return []
-    finally:
-        if added:
-            sys.path.remove(root)
+        tree = ast.parse(solution_source)
+    except SyntaxError:
+        return solution_source + "\nraise RuntimeError('a bug')"
+    names = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+    if not names:
+        return solution_source + "\nraise RuntimeError('a bug')"
+    return solution_source + WRONG.format(name=names[0])
 
 
 def cohort(release_nb, source_nb, n: int = 22, mutants: list | None = None, malformed: bool = True):
     """``n`` synthetic students as ``[(student_id, kind, notebook_or_text)]``.
 
-    Kinds: perfect, blank, partial (some tasks stubbed), mutant (one task
-    replaced by a plausible wrong implementation), raises (a solution cell that
-    raises), loop (``while True: pass`` in a solution cell), malformed (not JSON).
-    The text for ``malformed`` is a str, every other entry a notebook.
+    Kinds: perfect, blank, partial (some tasks stubbed), mutant (one task replaced by a plausible
+    wrong implementation: one of ``mutants``, objects with ``task`` and ``source``, else
+    :func:`subtly_wrong`), raises (a solution cell that raises), loop (``while True: pass`` in a
+    solution cell), malformed (not JSON).  The text for ``malformed`` is a str, every other entry a
+    notebook.
     """
     tasks = task_ids(release_nb)
     sols = solution_sources(source_nb)
-    mutants = list(mutants or [])
+    if mutants is None:
+        from types import SimpleNamespace
+
+        mutants = [SimpleNamespace(task=t, name=f"{t} a little off", source=subtly_wrong(sols[t])) for t in tasks]
+    mutants = list(mutants)
     plan: list[tuple[str, object]] = []
     plan += [("perfect", perfect(release_nb, source_nb))] * 4
     plan += [("blank", blank(release_nb))] * 2

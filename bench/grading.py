@@ -52,13 +52,23 @@ COURSE = Path(os.environ.get("BENCH_GRADING_COURSE", REPO)).resolve()
 GOALS = {"speedup": 1.9, "efficiency": 0.9, "overhead_s": 0.3, "judge_round_trip_ms": 2.0}
 
 
+def _load_mutants(unit: str) -> list:
+    """The unit's mutants from the course's tests (``tests/mutants/unitNN.py``), [] when absent."""
+    import importlib
+
+    try:
+        return list(importlib.import_module(f"tests.mutants.unit{unit[:2]}").MUTANTS)
+    except Exception:  # noqa: BLE001 - the cohort then uses synth's own wrong answers
+        return []
+
+
 def _cohort(inst, n: int):
     """[(student, kind, notebook-or-text)] of n synthetic submissions, no infinite loops."""
     from autograder import synth
 
     release_nb = synth.read(inst.root / "release" / UNIT / f"{UNIT}.ipynb")
     source_nb = synth.read(inst.course.source_notebook(UNIT))
-    mutants = synth.load_mutants(REPO, UNIT)
+    mutants = _load_mutants(UNIT)
     subs = [s for s in synth.cohort(release_nb, source_nb, n=len(mutants) + 24, mutants=mutants)
             if s[1] != "loop"]
     # Every 10 submissions: 3 full, 4 partial (tasks stubbed, a mutant, a raising cell), 3 failing
