@@ -1,0 +1,131 @@
+"""The shape of the code: layers that import downward only, no cycles, no tests in the package.
+
+``autograder`` has three layers under its commands: ``commands`` (what the CLI runs) may use
+``pipeline`` (the grading of one submission and the run's state), which may use ``runtime``
+(sandbox, kernel template, kernel pool), which imports nothing above it. The modules at the
+package's top (course, instance, options, cells, cli...) are shared vocabulary. Imports inside
+functions count as much as those at the top: a lazy import is still a dependency.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _module(path: Path) -> str:
+    rel = path.relative_to(REPO).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module ``path`` imports (absolute names; relative ones resolved)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    here = _module(path).split(".")
+    pkg = here if path.name == "__init__.py" else here[:-1]
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = pkg[:len(pkg) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            out.add(mod)
+            out.update(f"{mod}.{a.name}" for a in node.names)   # `from pkg import module`
+    return out
+
+
+def _graph(package: str) -> dict[str, set[str]]:
+    files = sorted((REPO / package).rglob("*.py"))
+    mods = {_module(p): p for p in files}
+    graph = {}
+    for mod, path in mods.items():
+        graph[mod] = {m for m in _imports(path) if m in mods and m != mod}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+    counter = [0]
+
+    def visit(v):
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return out
+
+
+LAYERS = {"autograder.runtime": ("autograder.pipeline", "autograder.commands", "autograder.cli"),
+          "autograder.pipeline": ("autograder.commands", "autograder.cli")}
+
+
+def _violations(graph: dict[str, set[str]]) -> list[str]:
+    """``module -> dependency`` pairs where a layer imports one above it, or runtime anything above."""
+    bad = []
+    for mod, deps in graph.items():
+        for layer, forbidden in LAYERS.items():
+            if mod == layer or mod.startswith(layer + "."):
+                bad += [f"{mod} -> {d}" for d in sorted(deps) if d.startswith(forbidden)]
+        if mod.startswith("autograder.runtime"):
+            bad += [f"{mod} -> {d}" for d in sorted(deps)
+                    if d.startswith("autograder") and not d.startswith("autograder.runtime")]
+    return sorted(set(bad))
+
+
+def test_no_import_cycles_in_the_packages():
+    for package in ("autograder", "course_lib"):
+        graph = _graph(package)
+        assert graph, package
+        assert _cycles(graph) == [], f"{package} has import cycles: {_cycles(graph)}"
+
+
+def test_layers_import_downward_only():
+    bad = _violations(_graph("autograder"))
+    assert not bad, "a lower layer imports a higher one:\n" + "\n".join(bad)
+
+
+def test_nothing_in_the_packages_imports_the_tests():
+    for package in ("autograder", "course_lib"):
+        for path in (REPO / package).rglob("*.py"):
+            bad = sorted(m for m in _imports(path) if m == "tests" or m.startswith(("tests.", "bench", "tools")))
+            assert not bad, f"{path.relative_to(REPO)} imports {bad}"
+
+
+def test_the_checker_finds_a_cycle_and_a_layer_violation():
+    """The checks above can fail: made-up graphs with each fault are caught."""
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == [["a", "b", "c"]]
+    assert _violations({"autograder.runtime.kernels": {"autograder.pipeline.worker", "autograder.course"},
+                        "autograder.pipeline.worker": {"autograder.commands.autograde"},
+                        "autograder.commands.autograde": {"autograder.pipeline.worker"}}) == [
+        "autograder.pipeline.worker -> autograder.commands.autograde",
+        "autograder.runtime.kernels -> autograder.course",
+        "autograder.runtime.kernels -> autograder.pipeline.worker"]
