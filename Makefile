@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test test-fast lab lab-release lab-demo bench build check clean
+.PHONY: setup system-deps lint demo test test-fast lab lab-release lab-demo bench build check clean
 
 # The virtual environment is (re)built when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -31,7 +31,11 @@ demo: setup
 # notebooks' kernels oversubscribe the CPU and run ten times slower.
 TEST_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 
-test: setup system-deps
+# The linter (rules in pyproject.toml) over the code and its tests.
+lint: setup
+	$(BIN)/ruff check autograder course_lib tests bench tools
+
+test: setup system-deps lint
 	$(BIN)/course build --check
 	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile
 

@@ -65,10 +65,10 @@ def nbgrader_config(course_root: Path, **coursedir):
     ``coursedir`` keys are CourseDirectory traits (root, source_directory, ...).
     The NameStubs preprocessor is inserted right after ClearSolutions.
     """
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
     from nbgrader.converters import GenerateAssignment
     from nbgrader.preprocessors import ClearSolutions
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
 
     cfg = Config()
     cfg_file = Path(course_root) / "nbgrader_config.py"
@@ -258,7 +258,7 @@ def check_release(course: Course, units: list[str] | None = None) -> list[str]:
             new_dir, old_dir = fresh / unit, course.release / unit
             new = {p.relative_to(new_dir) for p in new_dir.rglob("*") if p.is_file()}
             old = {p.relative_to(old_dir) for p in old_dir.rglob("*") if p.is_file()} if old_dir.is_dir() else set()
-            rel = lambda p: (Path(os.path.relpath(course.release, course.root)) / unit / p).as_posix()  # noqa: E731
+            rel = lambda p, unit=unit: (Path(os.path.relpath(course.release, course.root)) / unit / p).as_posix()
             for p in sorted(new - old):
                 problems.append(f"missing: {rel(p)}")
             for p in sorted(old - new):

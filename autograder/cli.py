@@ -143,7 +143,8 @@ def make_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     def inst_opts(sp):
-        sp.add_argument("--instance", metavar="DIR", help="course instance dir (default $COURSE_INSTANCE or <root>/instance)")
+        sp.add_argument("--instance", metavar="DIR",
+                        help="course instance dir (default $COURSE_INSTANCE or <root>/instance)")
         sp.add_argument("--db", metavar="URL", help="gradebook SQLAlchemy URL (default sqlite in the instance)")
 
     def grade_opts(sp, timeout):
@@ -216,7 +217,9 @@ def make_parser() -> argparse.ArgumentParser:
                                    "submissions, autograde them in parallel, write feedback and grades, print a table.")
     d.add_argument("unit", nargs="?", metavar="UNIT", help="unit (default: 01_linear_classifiers, else the first unit)")
     d.add_argument("--students", type=_positive_int, default=22, help="number of students (at least 20; default 22)")
-    d.add_argument("--instance", metavar="DIR", help="instance dir (default <root>/instance/demo); an earlier demo's is replaced, any other non-empty dir is refused")
+    d.add_argument("--instance", metavar="DIR",
+                   help="instance dir (default <root>/instance/demo); an earlier demo's is replaced, "
+                        "any other non-empty dir is refused")
     grade_opts(d, 20)  # generous enough for a busy laptop; the looping student costs one slot this long
     d.set_defaults(func=cmd_demo)
 

@@ -259,9 +259,9 @@ def _exchange_collect_class():
             self.course_path = os.path.join(self.root, self.coursedir.course_id)
             self.inbound_path = os.path.join(self.course_path, "inbound")
             if not os.path.isdir(self.inbound_path):
-                self.fail("Course not found: {}".format(self.inbound_path))
+                self.fail(f"Course not found: {self.inbound_path}")
             student_id = self.coursedir.student_id if self.coursedir.student_id else "*"
-            pattern = os.path.join(self.inbound_path, "{}+{}+*".format(student_id, self.coursedir.assignment_id))
+            pattern = os.path.join(self.inbound_path, f"{student_id}+{self.coursedir.assignment_id}+*")
             records = []
             for f in glob.glob(pattern):
                 try:

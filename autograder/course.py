@@ -53,7 +53,7 @@ class Course:
     root: Path
 
     @classmethod
-    def find(cls, root: str | os.PathLike | None = None) -> "Course":
+    def find(cls, root: str | os.PathLike | None = None) -> Course:
         if root is not None:
             r = Path(root).resolve()
             if not (r / SOLUTIONS_DIR).is_dir():

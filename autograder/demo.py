@@ -16,9 +16,10 @@ from pathlib import Path
 
 import nbformat
 
-from . import synth
 from autograder.course import Course, CourseError
 from autograder.instance import Instance
+
+from . import synth
 
 DEFAULT_UNIT = "01_linear_classifiers"
 MIN_STUDENTS = 20
@@ -60,8 +61,8 @@ def run_demo(course: Course, unit: str | None = None, students: int = 22, worker
 
     ``out`` (default: ``sys.stdout`` when called, not when this module was imported) gets the report.
     """
-    from autograder.feedback import export, feedback
     from autograder.commands.autograde import autograde
+    from autograder.feedback import export, feedback
     from autograder.instance import grades_table
 
     t0 = time.monotonic()
@@ -73,7 +74,7 @@ def run_demo(course: Course, unit: str | None = None, students: int = 22, worker
     root = Path(instance_dir or course.root / "instance" / "demo").resolve()
     prepare_instance_dir(root)
     out = out or sys.stdout
-    say = lambda s="": print(s, file=out, flush=True)  # noqa: E731
+    say = lambda s="": print(s, file=out, flush=True)
     say(f"course demo: unit {unit}, {students} synthetic students")
     say(f"  instance: {root} (wiped and recreated)")
     inst = Instance(root, course=course).init([unit])
@@ -81,7 +82,7 @@ def run_demo(course: Course, unit: str | None = None, students: int = 22, worker
     source = synth.read(course.source_notebook(unit))
     cohort = synth.cohort(release, source, n=students)
     kinds: dict[str, str] = {}
-    stamp = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+    stamp = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
     for i, (sid, kind, nb) in enumerate(cohort):
         first, last = synth.name_for(i)
         inst.add_student(sid, first_name=first, last_name=last, email=f"{sid}@example.edu")

@@ -175,7 +175,8 @@ def export(inst: Instance, units: list[str] | None = None, to: str | os.PathLike
             known = {a.name for a in assignments}
             bad = [u for u in units if u not in known]
             if bad:
-                raise CourseError(f"not in the gradebook: {', '.join(bad)}; graded units: {', '.join(sorted(known)) or '(none)'}")
+                raise CourseError(f"not in the gradebook: {', '.join(bad)}; "
+                                  f"graded units: {', '.join(sorted(known)) or '(none)'}")
             assignments = [a for a in assignments if a.name in units]
         for a in assignments:
             cells = [g.name for nb in sorted(a.notebooks, key=lambda n: n.name) for g in nb.grade_cells]

@@ -116,7 +116,7 @@ class Instance:
     def exists(self) -> bool:
         return self.root.is_dir()
 
-    def require(self) -> "Instance":
+    def require(self) -> Instance:
         """Raise CourseError unless the instance and its gradebook exist."""
         if not self.root.is_dir():
             raise CourseError(f"no course instance at {self.root}; run `course init` first (or pass --instance)")
@@ -155,7 +155,7 @@ class Instance:
         finally:
             gb.close()
 
-    def init(self, units: list[str] | None = None, force: bool = True) -> "Instance":
+    def init(self, units: list[str] | None = None, force: bool = True) -> Instance:
         """Create the instance dirs and gradebook and register ``units`` (default: all).
 
         Registering runs nbgrader's generate_assignment in the instance, which

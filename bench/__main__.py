@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = {
             "rows": rows,
             "seconds": round(time.perf_counter() - t0, 2),
-            "when": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "when": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "machine": {"python": platform.python_version(), "platform": platform.platform(),
                         "cpu_count": os.cpu_count(),
                         "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None},

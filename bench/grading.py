@@ -58,7 +58,7 @@ def _load_mutants(unit: str) -> list:
 
     try:
         return list(importlib.import_module(f"tests.mutants.unit{unit[:2]}").MUTANTS)
-    except Exception:  # noqa: BLE001 - the cohort then uses synth's own wrong answers
+    except Exception:
         return []
 
 
@@ -198,13 +198,12 @@ def judge_round_trip(calls: int = 2000) -> dict:
     """The judge's call of a student's function with a (64, 64) float64 array, through a real
     (sandboxed, when root) kernel's agent socket: best and median ms, and the in-process link's."""
     import numpy as np
-
-    from autograder.pipeline.steps.judge import DeadlineSocketTransport, Link, direct_link
-    from autograder.pipeline.steps.execute import SERVE_CODE
-    from autograder.runtime.kernels import release_kernel, take_kernel
-    from autograder.runtime.sandbox import Limits, can_isolate
     from jupyter_client import BlockingKernelClient
 
+    from autograder.pipeline.steps.execute import SERVE_CODE
+    from autograder.pipeline.steps.judge import DeadlineSocketTransport, Link, direct_link
+    from autograder.runtime.kernels import release_kernel, take_kernel
+    from autograder.runtime.sandbox import Limits, can_isolate
     from bench import timeit
 
     a = np.random.default_rng(0).standard_normal((64, 64))

@@ -3,7 +3,8 @@
 PyTorch is given as many threads as NumPy's BLAS uses (read with threadpoolctl when it is
 installed), so the ratio compares implementations, not thread counts.  Each row times
 forward + backward; ours and PyTorch's are timed in alternating blocks, each after the other's
-threads have gone idle (see :func:`bench.time_pair`).  ``ratio`` is ours / torch on the best (minimum) time: 1.0 is parity, 2.0 twice as slow.
+threads have gone idle (see :func:`bench.time_pair`).  ``ratio`` is ours / torch on the best (minimum) time:
+1.0 is parity, 2.0 twice as slow.
 
 ``BENCH_THREADS=1 python -m bench layers`` pins both libraries to that many threads
 (NumPy's BLAS through threadpoolctl); on a loaded machine one thread each gives steadier numbers.

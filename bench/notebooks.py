@@ -24,11 +24,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BUDGET_S = {"lecture": 60.0, "solution": 90.0}
 # Pinned before any kernel starts; kernels inherit the environment.
-ONE_THREAD = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                               "VECLIB_MAXIMUM_FRAMEWORKS", "NUMEXPR_NUM_THREADS")}
+ONE_THREAD = dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_FRAMEWORKS",
+                            "NUMEXPR_NUM_THREADS"), "1")
 TIMEOUT_S = 600   # per cell: far above any budget, so a slow notebook is measured, not killed
 
-_START = "import os as _bench_os, time as _bench_time\n_bench_t0, _bench_c0 = _bench_time.perf_counter(), sum(_bench_os.times()[:4])"
+_START = ("import os as _bench_os, time as _bench_time\n"
+          "_bench_t0, _bench_c0 = _bench_time.perf_counter(), sum(_bench_os.times()[:4])")
 _END = ("import json as _bench_json\n"
         "print(_bench_json.dumps({'wall': _bench_time.perf_counter() - _bench_t0,"
         " 'cpu': sum(_bench_os.times()[:4]) - _bench_c0}))")

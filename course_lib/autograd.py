@@ -17,7 +17,7 @@ sum of both contributions. Call ``zero_grad()`` (or rebuild the graph) between s
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -73,11 +73,11 @@ class Value:
         return f"Value(data={self.data:.6g}, grad={self.grad:.6g})"
 
     @staticmethod
-    def _lift(other) -> "Value":
+    def _lift(other) -> Value:
         return other if isinstance(other, Value) else Value(other)
 
     # --- arithmetic -----------------------------------------------------------
-    def __add__(self, other) -> "Value":
+    def __add__(self, other) -> Value:
         other = self._lift(other)
         out = Value(self.data + other.data, (self, other), "+")
 
@@ -87,7 +87,7 @@ class Value:
         out._backward = _backward
         return out
 
-    def __mul__(self, other) -> "Value":
+    def __mul__(self, other) -> Value:
         other = self._lift(other)
         out = Value(self.data * other.data, (self, other), "*")
 
@@ -97,7 +97,7 @@ class Value:
         out._backward = _backward
         return out
 
-    def __pow__(self, k) -> "Value":
+    def __pow__(self, k) -> Value:
         """``self ** k`` for a constant exponent ``k`` (int or float)."""
         if isinstance(k, Value):
             raise TypeError("Value ** Value is not supported; use exp(k * log(x))")
@@ -108,29 +108,29 @@ class Value:
         out._backward = _backward
         return out
 
-    def __neg__(self) -> "Value":
+    def __neg__(self) -> Value:
         return self * -1.0
 
-    def __sub__(self, other) -> "Value":
+    def __sub__(self, other) -> Value:
         return self + (-self._lift(other))
 
-    def __truediv__(self, other) -> "Value":
+    def __truediv__(self, other) -> Value:
         return self * self._lift(other) ** -1
 
-    def __radd__(self, other) -> "Value":
+    def __radd__(self, other) -> Value:
         return self + other
 
-    def __rmul__(self, other) -> "Value":
+    def __rmul__(self, other) -> Value:
         return self * other
 
-    def __rsub__(self, other) -> "Value":
+    def __rsub__(self, other) -> Value:
         return self._lift(other) - self
 
-    def __rtruediv__(self, other) -> "Value":
+    def __rtruediv__(self, other) -> Value:
         return self._lift(other) / self
 
     # --- elementary functions -------------------------------------------------
-    def _unary(self, value: float, local_grad: float, op: str) -> "Value":
+    def _unary(self, value: float, local_grad: float, op: str) -> Value:
         out = Value(value, (self,), op)
 
         def _backward():
@@ -138,23 +138,23 @@ class Value:
         out._backward = _backward
         return out
 
-    def exp(self) -> "Value":
+    def exp(self) -> Value:
         e = math.exp(self.data)
         return self._unary(e, e, "exp")
 
-    def log(self) -> "Value":
+    def log(self) -> Value:
         """Natural logarithm; the input must be positive."""
         return self._unary(math.log(self.data), 1.0 / self.data, "log")
 
-    def tanh(self) -> "Value":
+    def tanh(self) -> Value:
         t = math.tanh(self.data)
         return self._unary(t, 1.0 - t * t, "tanh")
 
-    def relu(self) -> "Value":
+    def relu(self) -> Value:
         """max(0, x); the derivative at 0 is taken to be 0 (as PyTorch)."""
         return self._unary(max(0.0, self.data), float(self.data > 0), "relu")
 
-    def sigmoid(self) -> "Value":
+    def sigmoid(self) -> Value:
         x = self.data
         s = 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
         return self._unary(s, s * (1.0 - s), "sigmoid")
@@ -220,11 +220,11 @@ class Tensor:
         return f"Tensor(shape={self.shape}, op={self._op!r})"
 
     @staticmethod
-    def _lift(other) -> "Tensor":
+    def _lift(other) -> Tensor:
         return other if isinstance(other, Tensor) else Tensor(other, requires_grad=False)
 
     # --- broadcasting arithmetic ----------------------------------------------
-    def __add__(self, other) -> "Tensor":
+    def __add__(self, other) -> Tensor:
         other = self._lift(other)
         out = Tensor(self.data + other.data, (self, other), "+")
 
@@ -234,7 +234,7 @@ class Tensor:
         out._backward = _backward
         return out
 
-    def __mul__(self, other) -> "Tensor":
+    def __mul__(self, other) -> Tensor:
         other = self._lift(other)
         out = Tensor(self.data * other.data, (self, other), "*")
 
@@ -244,7 +244,7 @@ class Tensor:
         out._backward = _backward
         return out
 
-    def __pow__(self, k: float) -> "Tensor":
+    def __pow__(self, k: float) -> Tensor:
         out = Tensor(self.data ** k, (self,), f"**{k}")
 
         def _backward():
@@ -252,25 +252,25 @@ class Tensor:
         out._backward = _backward
         return out
 
-    def __neg__(self) -> "Tensor":
+    def __neg__(self) -> Tensor:
         return self * -1.0
 
-    def __sub__(self, other) -> "Tensor":
+    def __sub__(self, other) -> Tensor:
         return self + (-self._lift(other))
 
-    def __truediv__(self, other) -> "Tensor":
+    def __truediv__(self, other) -> Tensor:
         return self * self._lift(other) ** -1.0
 
     __radd__ = __add__
     __rmul__ = __mul__
 
-    def __rsub__(self, other) -> "Tensor":
+    def __rsub__(self, other) -> Tensor:
         return self._lift(other) - self
 
-    def __rtruediv__(self, other) -> "Tensor":
+    def __rtruediv__(self, other) -> Tensor:
         return self._lift(other) / self
 
-    def __matmul__(self, other) -> "Tensor":
+    def __matmul__(self, other) -> Tensor:
         """Matrix product of 2-D tensors: (N, D) @ (D, M) -> (N, M)."""
         other = self._lift(other)
         out = Tensor(self.data @ other.data, (self, other), "@")
@@ -282,7 +282,7 @@ class Tensor:
         return out
 
     # --- reductions -------------------------------------------------------------
-    def sum(self, axis: int | None = None, keepdims: bool = False) -> "Tensor":
+    def sum(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         out = Tensor(self.data.sum(axis=axis, keepdims=keepdims), (self,), "sum")
 
         def _backward():
@@ -293,12 +293,12 @@ class Tensor:
         out._backward = _backward
         return out
 
-    def mean(self, axis: int | None = None, keepdims: bool = False) -> "Tensor":
+    def mean(self, axis: int | None = None, keepdims: bool = False) -> Tensor:
         n = self.data.size if axis is None else self.data.shape[axis]
         return self.sum(axis=axis, keepdims=keepdims) * (1.0 / n)
 
     # --- elementwise functions ----------------------------------------------------
-    def _unary(self, value: np.ndarray, local_grad: np.ndarray, op: str) -> "Tensor":
+    def _unary(self, value: np.ndarray, local_grad: np.ndarray, op: str) -> Tensor:
         out = Tensor(value, (self,), op)
 
         def _backward():
@@ -306,25 +306,25 @@ class Tensor:
         out._backward = _backward
         return out
 
-    def relu(self) -> "Tensor":
+    def relu(self) -> Tensor:
         return self._unary(np.maximum(self.data, 0.0), (self.data > 0).astype(np.float64), "relu")
 
-    def tanh(self) -> "Tensor":
+    def tanh(self) -> Tensor:
         t = np.tanh(self.data)
         return self._unary(t, 1.0 - t * t, "tanh")
 
-    def exp(self) -> "Tensor":
+    def exp(self) -> Tensor:
         e = np.exp(self.data)
         return self._unary(e, e, "exp")
 
-    def log(self) -> "Tensor":
+    def log(self) -> Tensor:
         return self._unary(np.log(self.data), 1.0 / self.data, "log")
 
-    def sigmoid(self) -> "Tensor":
+    def sigmoid(self) -> Tensor:
         s = 0.5 * (1.0 + np.tanh(0.5 * self.data))  # stable for large |x|
         return self._unary(s, s * (1.0 - s), "sigmoid")
 
-    def softmax_cross_entropy(self, y: np.ndarray) -> "Tensor":
+    def softmax_cross_entropy(self, y: np.ndarray) -> Tensor:
         """Mean cross-entropy of the rows of ``self`` (scores) against integer labels.
 
         Args:

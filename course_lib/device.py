@@ -199,7 +199,7 @@ class Timer:
         self.elapsed: float | None = None
         self._start = 0.0
 
-    def __enter__(self) -> "Timer":
+    def __enter__(self) -> Timer:
         synchronize(self.device)
         self._start = time.perf_counter()
         return self

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import sys
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 

@@ -29,7 +29,7 @@ return a learning rate.
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -244,7 +244,8 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adagrad": Adagrad, "rmspr
 
 
 def make_optimizer(name: str, params, **kwargs) -> Optimizer:
-    """Build an optimiser by name: ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"``, ``"adamw"``."""
+    """Build an optimiser by name: ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``,
+    ``"adam"``, ``"adamw"``."""
     name = name.lower()
     if name == "momentum":
         kwargs.setdefault("momentum", 0.9)

@@ -20,7 +20,8 @@ import json
 import math
 import os
 import time
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -273,6 +274,7 @@ def evaluate(model, loader, loss_fn, device=None) -> tuple[float, float]:
     Batches are ``(x, y)`` tuples/lists or dicts with keys ``x`` and ``y``.
     """
     import torch
+
     from .device import to_device
     dev = _resolve_device(device)
     model.eval()
@@ -337,6 +339,7 @@ def fit(model, train_loader, val_loader=None, *, epochs: int, optimizer, loss_fn
         ``lr``, ``time`` (seconds); plus ``best_epoch`` (int, -1 without validation).
     """
     import torch
+
     from .device import autocast, to_device
 
     dev = _resolve_device(device)

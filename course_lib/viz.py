@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import contextlib
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-import numpy as np
 import ipywidgets as W
+import numpy as np
 
 from . import nn as _nn
 from . import optim as _optim
@@ -57,7 +58,7 @@ class Explorer:
         self.controls: dict[str, W.ValueWidget] = self._controls()
         self._busy = False
         self.render = True
-        for name, control in self.controls.items():
+        for _name, control in self.controls.items():
             control.observe(self._on_change, names="value")
         self.widget = W.VBox([W.HBox(self._layout_controls(), layout=W.Layout(flex_flow="row wrap")),
                               W.HBox([self.image, self.readout])])

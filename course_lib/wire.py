@@ -49,7 +49,8 @@ import json
 import math
 import struct
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -83,7 +84,7 @@ def _npy_bytes(arr: np.ndarray) -> bytes:
 def _read_npy(data: bytes) -> np.ndarray:
     try:
         arr = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001 - any malformed payload is a WireError
+    except Exception as exc:
         raise WireError(f"not an .npy array: {exc}") from None
     if arr.dtype.kind not in _ARRAY_KINDS:
         raise WireError(f"array of dtype {arr.dtype} is not data")
@@ -248,7 +249,7 @@ def decode(tree: Any, buffers: list[bytes], *, on_tag: Callable[[str, Any], Any]
         return out
     if tag == "$set":
         try:
-            return set(sub(v) for v in _list(payload))
+            return {sub(v) for v in _list(payload)}
         except TypeError:
             raise WireError("a set element that is not hashable") from None
     if tag == "$f":
@@ -306,7 +307,7 @@ def decode(tree: Any, buffers: list[bytes], *, on_tag: Callable[[str, Any], Any]
             raise WireError("a torch device where torch is not available")
         try:
             return torch.device(payload)
-        except Exception:  # noqa: BLE001
+        except Exception:
             raise WireError("bad torch device") from None
     if tag == "$nt":
         name, fields, values = _list(payload, 3)

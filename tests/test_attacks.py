@@ -91,8 +91,8 @@ def _task_scores(inst) -> dict:
 def run(tmp_path_factory):
     """The instance with every attack and honest submission, graded once with 2 workers."""
     from autograder import synth
-    from autograder.course import Course
     from autograder.commands.autograde import autograde
+    from autograder.course import Course
     from autograder.instance import Instance
 
     course = Course.find(REPO)

@@ -28,7 +28,7 @@ import pytest
 from autograder.runtime.sandbox import can_isolate
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
-import course_helpers as H  # noqa: E402
+import course_helpers as H
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading"),
               pytest.mark.skipif(not can_isolate(), reason="the sandbox needs root, as CI has")]
@@ -97,7 +97,8 @@ for d in (os.path.expanduser("~/.ipython/profile_default/startup"),
 '''
 # a cell that ignores the interrupt: the grader must restart the kernel (which would run startup files)
 STUCK = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.1)"
-REPORT_STARTUP = "import os\nprint('STARTUP-FILE-RAN' if os.path.exists('planted-startup-ran.txt') else 'no startup file ran')"
+REPORT_STARTUP = ("import os\n"
+                  "print('STARTUP-FILE-RAN' if os.path.exists('planted-startup-ran.txt') else 'no startup file ran')")
 
 LIARS = r'''
 import numpy as np

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
-import course_helpers as H  # noqa: E402
+import course_helpers as H
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
 
@@ -187,8 +187,8 @@ def test_whole_notebook_time_limit_zeroes_the_cells_it_did_not_reach():
 def test_a_second_run_on_the_same_instance_is_refused_and_a_killed_swap_is_undone(tmp_path):
     """One writer per gradebook: a concurrent run gets a clear error; folders a killed run
     left half-swapped are restored or removed before the next run grades."""
-    from autograder.course import CourseError
     from autograder.commands.autograde import autograde
+    from autograder.course import CourseError
     from autograder.pipeline.state import run_lock as _run_lock
 
     inst = H.make_instance(tmp_path / "inst", students={"perfect", "blank"})

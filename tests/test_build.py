@@ -9,11 +9,11 @@ import nbformat
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
-import course_helpers as H  # noqa: E402
+import course_helpers as H
 
-from autograder import build  # noqa: E402
-from autograder.cli import main  # noqa: E402
-from autograder.course import Course, CourseError  # noqa: E402
+from autograder import build
+from autograder.cli import main
+from autograder.course import Course, CourseError
 
 REL = Path("notebooks/assignments") / H.UNIT / f"{H.UNIT}.ipynb"
 

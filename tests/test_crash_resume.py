@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
-import course_helpers as H  # noqa: E402
+import course_helpers as H
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
-import course_helpers as H  # noqa: E402
+import course_helpers as H
 
-from autograder.cli import main  # noqa: E402
-from autograder.demo import MARKER  # noqa: E402
+from autograder.cli import main
+from autograder.demo import MARKER
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
 

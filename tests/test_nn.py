@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 
 from course_lib import nn
 from course_lib.grading import assert_close, numeric_gradient, numeric_gradient_array, rel_error
-from tests.strategies import (attention_configs, conv_configs, float_arrays, matrices, pool_configs,
-                              probabilities, seeds)
+from tests.strategies import attention_configs, conv_configs, float_arrays, matrices, pool_configs, probabilities, seeds
 
 PROPS = settings(max_examples=25, deadline=None)
 RTOL, ATOL = 1e-7, 1e-9

@@ -62,7 +62,7 @@ def test_time_pair_alternates_blocks_after_a_pause(monkeypatch):
 
 
 def test_layer_rows_judge_the_goal_on_the_best_times():
-    t = lambda best, med: {"best_ms": best, "median_ms": med, "repeats": 3}  # noqa: E731
+    t = lambda best, med: {"best_ms": best, "median_ms": med, "repeats": 3}
     within = bench.layers._row("conv", "s", "float32", t(3.0, 9.0), t(2.0, 2.0), 2, goal_ratio=2.0)
     beyond = bench.layers._row("conv", "s", "float32", t(4.2, 4.2), t(2.0, 9.0), 2, goal_ratio=2.0)
     assert (within["ratio"], within["goal_met"]) == (1.5, True)

@@ -64,7 +64,7 @@ def test_installed_versions_match_the_pins():
 
 def test_ci_runs_the_readme_test_command():
     ci = (REPO / ".ci" / "run").read_text()
-    commands = [l.strip() for l in ci.splitlines() if l.strip() and not l.strip().startswith("#")]
+    commands = [ln.strip() for ln in ci.splitlines() if ln.strip() and not ln.strip().startswith("#")]
     assert "make test" in commands, ".ci/run must call the README's test command"
     readme = (REPO / "README.md").read_text()
     assert "make test" in readme and "make demo" in readme

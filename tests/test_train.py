@@ -84,7 +84,7 @@ def test_solver_early_stopping_and_best_params(digits):
 
     # an absurd learning rate late in training: the best (early) parameters are restored
     model = Softmax2Layer(64, 32, 10)
-    sched = lambda t: 0.5 if t < 40 else 0.0   # noqa: E731
+    sched = lambda t: 0.5 if t < 40 else 0.0
     s = Solver(model, digits, optimizer="sgd", lr_schedule=sched, batch_size=50, num_epochs=5,
                progress=False)
     s.train()

@@ -78,10 +78,9 @@ def submissions(mod) -> dict[str, tuple[nbformat.NotebookNode, dict]]:
 @pytest.mark.xdist_group("units-grading")
 @pytest.mark.parametrize("mod", UNITS, ids=[m.UNIT for m in UNITS])
 def test_unit_graded_end_to_end(mod, tmp_path):
-    from autograder.course import Course
     from autograder.commands.autograde import autograde
-    from autograder.instance import grades_table
-    from autograder.instance import Instance
+    from autograder.course import Course
+    from autograder.instance import Instance, grades_table
 
     inst = Instance(tmp_path / "instance", course=Course(REPO)).init([mod.UNIT])
     subs = submissions(mod)

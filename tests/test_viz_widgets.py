@@ -5,15 +5,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
 
-from course_lib import viz, widgets  # noqa: E402
-from course_lib.data import load_digits, make_blobs  # noqa: E402
-from tests.strategies import conv_configs  # noqa: E402
+from course_lib import viz, widgets
+from course_lib.data import load_digits, make_blobs
+from tests.strategies import conv_configs
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -114,8 +114,8 @@ def test_linear_classifier_losses_gradients():
     Wm, b = rng.standard_normal((3, 2)), rng.standard_normal(3)
     for fn in (widgets.softmax_loss, widgets.svm_loss):
         _, dW, db = fn(Wm, b, X, y, 0.3)
-        num_dW = numeric_gradient(lambda w: fn(w, b, X, y, 0.3)[0], Wm.copy())
-        num_db = numeric_gradient(lambda v: fn(Wm, v, X, y, 0.3)[0], b.copy())
+        num_dW = numeric_gradient(lambda w, fn=fn: fn(w, b, X, y, 0.3)[0], Wm.copy())
+        num_db = numeric_gradient(lambda v, fn=fn: fn(Wm, v, X, y, 0.3)[0], b.copy())
         np.testing.assert_allclose(dW, num_dW, rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(db, num_db, rtol=1e-5, atol=1e-7)
 

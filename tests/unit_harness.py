@@ -34,8 +34,8 @@ import nbformat
 import pytest
 
 from autograder.cells import task_of
-from autograder.pipeline.steps.judge import CellVerdict, Judge, direct_link
 from autograder.pipeline.spec import read_spec
+from autograder.pipeline.steps.judge import CellVerdict, Judge, direct_link
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -150,7 +150,7 @@ class UnitNotebook:
         """What grading reads from the instructor's notebook (setup, tasks, references, profiles)."""
         return read_spec(self.notebook(), self.source.stem)
 
-    def run_all(self) -> "JudgedRun":
+    def run_all(self) -> JudgedRun:
         """Run the notebook as grading does: student cells in the kernel's namespace, test cells in
         the judge; every test cell must pass. Returns the run (see :class:`JudgedRun`).
 
@@ -179,7 +179,7 @@ class UnitNotebook:
             try:
                 caught = exec_cell(cell.source, run.kernel, f"{self.unit} {label}", check_stderr=self.strict,
                                    check_warnings=self.strict)
-            except Exception as exc:  # noqa: BLE001  (report which cell failed)
+            except Exception as exc:
                 raise AssertionError(f"{label} of the solution notebook failed: {exc!r}") from exc
             run.warnings += [f"{label}: {w.category.__name__}: {w.message}" for w in caught] if not self.strict else []
             if meta.get("locked") and meta.get("grade_id") in run.spec.locked:
@@ -297,7 +297,7 @@ class UnitNotebook:
                 with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()), warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     exec(compile(python_source(cell.source), f"<{self.unit} release cell {i}>", "exec"), run.kernel)
-            except Exception:  # noqa: BLE001  (a failing cell is what the stubs must cause)
+            except Exception:
                 continue
         graded = sum(1 for c in nb.cells if c.cell_type == "code" and nbgrader(c).get("grade"))
         assert graded == len(tests), f"release has {graded} grade cells, source {len(tests)}"

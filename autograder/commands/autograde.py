@@ -31,11 +31,18 @@ from pathlib import Path
 from autograder.course import CourseError
 from autograder.instance import Instance
 from autograder.options import RunOptions
-from autograder.pipeline.job import GradeJob, GradeResult, NotebookResult, ignored as _ignored
+from autograder.pipeline.job import GradeJob, GradeResult, NotebookResult
+from autograder.pipeline.job import ignored as _ignored
 from autograder.pipeline.record import make_snapshot, record_result
 from autograder.pipeline.spec import unit_spec
-from autograder.pipeline.state import (assignment_fingerprint, load_state, run_lock, submission_bytes,
-                                       submission_hash, tidy_after_killed_run)
+from autograder.pipeline.state import (
+    assignment_fingerprint,
+    load_state,
+    run_lock,
+    submission_bytes,
+    submission_hash,
+    tidy_after_killed_run,
+)
 from autograder.pipeline.worker import grade_submission
 
 __all__ = ["autograde", "Summary", "Record"]
@@ -70,7 +77,7 @@ class Summary:
 
 
 def _log_line(inst: Instance, result: GradeResult, queued_at: float) -> list[dict]:
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
     total = result.timings.get("total_s", 0.0)
     lines = []
     for n in result.notebooks:
@@ -194,7 +201,7 @@ class _SharedTemplate:
         return out
 
     @classmethod
-    def start(cls, modules) -> "_SharedTemplate | None":
+    def start(cls, modules) -> _SharedTemplate | None:
         import tempfile
 
         from autograder.runtime.forkserver import ForkServer, supported
@@ -246,7 +253,8 @@ def _run_jobs(inst, unit, summary, t0, executor, snap_url, todo, notebooks, opts
                     result = fut.result()
                 except Exception as exc:  # the worker process itself died
                     result = GradeResult(job.student, unit)
-                    result.notebooks.append(NotebookResult("*", "error", error=f"worker lost: {exc.__class__.__name__}: {exc}"[:300]))
+                    result.notebooks.append(NotebookResult(
+                        "*", "error", error=f"worker lost: {exc.__class__.__name__}: {exc}"[:300]))
                 try:
                     record_result(inst, result, job, hashes[job.student])
                 except Exception as exc:  # one submission's files must not end the run; it stays to do
@@ -286,9 +294,8 @@ def _hidden_paths(inst: Instance) -> tuple[str, ...]:
     src = inst.source_dir
     if src.exists():
         paths.append(src.resolve())
-    from autograder.runtime.kernels import temp_dirs_to_hide
-
     import course_lib
+    from autograder.runtime.kernels import temp_dirs_to_hide
 
     hidden = [str(p.resolve()) for p in paths if p.exists()]
     return tuple(dict.fromkeys(hidden + list(temp_dirs_to_hide((root, Path(course_lib.__file__).parent)))))

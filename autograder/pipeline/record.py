@@ -92,10 +92,10 @@ def _put_autograded(inst: Instance, result: GradeResult, job: GradeJob) -> None:
 def record_result(inst: Instance, result: GradeResult, job: GradeJob, files_hash: str) -> None:
     """Write one submission's grades, late penalty and hash in a single transaction."""
     import nbformat
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
     import nbgrader.preprocessors.latesubmissions as late_mod
     import nbgrader.preprocessors.saveautogrades as save_mod
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
     from sqlalchemy import delete, insert
     from sqlalchemy.exc import SAWarning
 
@@ -142,7 +142,7 @@ def record_result(inst: Instance, result: GradeResult, job: GradeJob, files_hash
             session.execute(insert(t).values(
                 assignment=result.unit, student=result.student, files_hash=files_hash,
                 status=result.status, error=result.error, seconds=result.timings.get("total_s"),
-                graded_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")))
+                graded_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds")))
             real_commit()
         except BaseException:
             session.rollback()

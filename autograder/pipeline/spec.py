@@ -61,7 +61,7 @@ def read_spec(nb, name: str) -> NotebookSpec:
     """The spec of one instructor notebook (an ``nbformat`` notebook)."""
     spec = NotebookSpec(name)
     imports: list[str] = []
-    for i, cell in enumerate(nb.cells):
+    for _i, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code":
             continue
         if cells.is_locked_cell(cell) and not cells.is_test_cell(cell) and not cells.is_solution_cell(cell):

@@ -39,7 +39,7 @@ from pathlib import Path
 MARK = "course-kernel-template"  # on the template's (and so every forked kernel's) command line
 READY_TIMEOUT = 120.0
 
-_servers: dict[tuple, "ForkServer | None"] = {}
+_servers: dict[tuple, ForkServer | None] = {}
 _lock = threading.Lock()
 
 
@@ -184,7 +184,7 @@ class TemplateClient:
         self.sock.close()
 
 
-def server_for(modules: tuple[str, ...], shared: str | None = None) -> "ForkServer | TemplateClient | None":
+def server_for(modules: tuple[str, ...], shared: str | None = None) -> ForkServer | TemplateClient | None:
     """The template for ``modules``: the run's shared one at socket ``shared`` if it answers, else this
     process's own, started on first use; None where forking is not available."""
     key = tuple(modules)
@@ -428,8 +428,8 @@ def _serve(modules: list[str], listen: str | None = None) -> None:  # pragma: no
             os.umask(old)
         srv.listen(64)
     sys.path[:] = [p for p in sys.path if p not in ("", "/", os.getcwd())]
-    import ipykernel.ipkernel  # noqa: F401  everything a kernel imports at start-up
-    import ipykernel.kernelapp  # noqa: F401
+    import ipykernel.ipkernel
+    import ipykernel.kernelapp
     import ipykernel.zmqshell  # noqa: F401
 
     for mod in modules:

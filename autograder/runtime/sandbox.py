@@ -154,7 +154,7 @@ class Sandbox:
     _own_workdir: bool = False
     _spec_path: Path | None = None
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         if self.isolate is None:
             self.isolate = can_isolate()
         if self.workdir is None:

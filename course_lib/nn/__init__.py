@@ -24,10 +24,10 @@ Everything is re-exported here: ``from course_lib.nn import conv_forward_fast``.
 from __future__ import annotations
 
 from . import attention, conv, core, norm, rnn
-from .attention import *  # noqa: F401,F403
-from .conv import *  # noqa: F401,F403
-from .core import *  # noqa: F401,F403
-from .norm import *  # noqa: F401,F403
-from .rnn import *  # noqa: F401,F403
+from .attention import *  # noqa: F403
+from .conv import *  # noqa: F403
+from .core import *  # noqa: F403
+from .norm import *  # noqa: F403
+from .rnn import *  # noqa: F403
 
 __all__ = [*core.__all__, *norm.__all__, *conv.__all__, *rnn.__all__, *attention.__all__]

@@ -145,7 +145,7 @@ def rnn_backward(dh: np.ndarray, cache: RNNCache) -> RNNGrads:
     return _sequence_grads(x, h_prev, da_all, Wx, dprev)
 
 
-def _sequence_grads(x, h_prev, da_all, Wx, dh0) -> "RNNGrads":
+def _sequence_grads(x, h_prev, da_all, Wx, dh0) -> RNNGrads:
     """Parameter gradients of a recurrent layer over a whole sequence, shared by RNN and LSTM.
 
     x: (N, T, D) inputs; h_prev: (N, T, H) hidden state entering each step;

@@ -636,7 +636,7 @@ HONEST = [
            "the release as given, nothing filled in"),
 ]
 
-POINTS = {"task1_1": 8, "task1_2": 12, "task1_3": 8, **{t: 12 for t in TASKS[3:]}}
+POINTS = {"task1_1": 8, "task1_2": 12, "task1_3": 8, **dict.fromkeys(TASKS[3:], 12)}
 
 # the points each task of an honest submission must get (the attack suite checks only the totals)
 HONEST_TASK_POINTS = {
@@ -645,5 +645,5 @@ HONEST_TASK_POINTS = {
     "honest_np_max": {**POINTS, "task1_5": 0},
     "honest_no_reg_grad": {**POINTS, "task1_4": 0},
     "honest_wrong_axis": {**POINTS, "task1_5": 0},
-    "honest_blank": {t: 0 for t in TASKS},
+    "honest_blank": dict.fromkeys(TASKS, 0),
 }

@@ -162,7 +162,7 @@ class GuardedExecute(Execute):
                 self.outcome = "timeout"
                 self.detail = f"notebook time limit of {self.notebook_timeout:g} s reached"
             else:
-                self.outcome, self.detail = "timeout", f"cell {cell.metadata.get('nbgrader', {}).get('grade_id') or index} timed out"
+                self.outcome, self.detail = "timeout", f"cell {cells.grade_id(cell) or index} timed out"
         return cell, resources
 
     def _fail_rest(self, nb, ename, evalue):
@@ -320,7 +320,7 @@ class JudgedExecute(GuardedExecute):
             try:
                 link.end()
                 ended = True
-            except Exception:  # noqa: BLE001 - the kernel is handled below
+            except Exception:
                 pass
             link.transport.deadline = None
         else:
@@ -341,14 +341,14 @@ class JudgedExecute(GuardedExecute):
             return False
         try:
             run_sync(self.km.interrupt_kernel)()
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
         link.fault = None
         link.transport.deadline = time.monotonic() + 5
         try:
             link.end()
             return True
-        except Exception:  # noqa: BLE001
+        except Exception:
             return False
         finally:
             link.transport.deadline = None
@@ -420,7 +420,7 @@ class JudgedExecute(GuardedExecute):
 
         try:
             run_sync(restart)()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             return f"restart failed: {exc.__class__.__name__}: {str(exc)[:100]}"
         skip = getattr(self, "skip_cells_with_tag", "skip-execution")
         for i, c in enumerate(self.nb.cells[:index]):
@@ -490,7 +490,7 @@ def give_to(uid, path: Path) -> None:
     """chown a tree to the sandbox's uid (the kernel must read and write the submission's files)."""
     if uid is None:
         return
-    for root, dirs, files in os.walk(path):
+    for root, _dirs, files in os.walk(path):
         os.chown(root, uid, uid)
         for f in files:
             os.lchown(os.path.join(root, f), uid, uid)

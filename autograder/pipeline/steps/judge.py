@@ -36,8 +36,9 @@ import sys
 import time
 import types
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +78,7 @@ class DeadlineSocketTransport:
         self.sock.settimeout(None if self.deadline is None else max(0.05, self.deadline - time.monotonic()))
         try:
             wire.write_frame(self.sock, frame)
-        except socket.timeout:
+        except TimeoutError:
             raise JudgeTimeout("the student's kernel stopped reading the grader's requests") from None
         except OSError as exc:
             self.broken = f"the connection to the student's kernel broke ({exc.__class__.__name__})"
@@ -93,7 +94,7 @@ class DeadlineSocketTransport:
             self.sock.settimeout(max(0.05, self.deadline - time.monotonic()))
         try:
             return wire.read_frame(self.sock, self.max_bytes)
-        except socket.timeout:
+        except TimeoutError:
             self.broken = "the student's kernel stopped in the middle of an answer"
             raise JudgeTimeout(self.broken) from None
         except wire.WireError as exc:  # an oversized frame: the stream can not be trusted after it
@@ -118,7 +119,7 @@ class KernelFunction:
 
     __slots__ = ("_link", "_name")
 
-    def __init__(self, link: "Link", name: str):
+    def __init__(self, link: Link, name: str):
         object.__setattr__(self, "_link", link)
         object.__setattr__(self, "_name", name)
 
@@ -145,7 +146,7 @@ class Remote:
 
     __slots__ = ("_link", "_id", "_type", "__weakref__")
 
-    def __init__(self, link: "Link", oid: int, type_name: str):
+    def __init__(self, link: Link, oid: int, type_name: str):
         object.__setattr__(self, "_link", link)
         object.__setattr__(self, "_id", oid)
         object.__setattr__(self, "_type", type_name)
@@ -256,7 +257,7 @@ class Link:
                 return {"$cb": cid}
             try:
                 data = pickle.dumps(obj, protocol=5)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise wire.WireError(f"the test can not send a {type(obj).__qualname__} to the student's "
                                      f"code ({exc.__class__.__name__}: {str(exc)[:100]})") from None
             return {"$p": enc.buffer(data)}
@@ -373,7 +374,7 @@ class Link:
             self.callback_failures.append(AssertionError(
                 f"the student's code passed something that is not data to the test's function: {exc}"))
             return {"error": {"type": "TypeError", "message": str(exc)[:2000]}}, []
-        except Exception as exc:  # noqa: BLE001 - the test's own function failed: the student sees why
+        except Exception as exc:
             name = type(exc).__name__ if type(exc).__name__ in BUILTIN_EXCEPTIONS else "RuntimeError"
             return {"error": {"type": name, "message": f"{type(exc).__name__}: {exc}"[:2000]}}, []
 
@@ -469,7 +470,7 @@ class _TestNamespace(dict):
     """The namespace a test cell runs in: a name it uses and does not define comes from the kernel
     (or, for an earlier task's function, from the instructor's solution)."""
 
-    judge: "Judge"
+    judge: Judge
 
     def __missing__(self, name: str):
         if hasattr(builtins, name) or name.startswith("__"):
@@ -541,7 +542,7 @@ class Judge:
                     warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 exec(compile(python_source(source), f"<{what}>", "exec"), ns)
-        except Exception as exc:  # noqa: BLE001 - reported on every test cell
+        except Exception as exc:
             self.setup_error = f"{what} failed in the grader: {exc.__class__.__name__}: {exc}"
 
     def add_setup(self, source: str) -> None:
@@ -607,8 +608,8 @@ class Judge:
     def run_cell(self, source: str, grade_id: str, *, deadline: float | None = None,
                  earlier_tasks: list[str] | None = None) -> CellVerdict:
         """Run a test cell (visible and hidden tests) here; the verdict is what it raised (or not)."""
-        from autograder.cells import python_source
         import course_lib.grading as grading
+        from autograder.cells import python_source
 
         t0 = time.perf_counter()
         calls0 = self.link.calls
@@ -647,7 +648,7 @@ class Judge:
             verdict.timed_out = isinstance(exc, JudgeTimeout)
         except _Warned as exc:
             verdict.ename, verdict.evalue = "Warning", str(exc)
-        except BaseException as exc:  # noqa: BLE001 - any failure is the test's verdict
+        except BaseException as exc:
             if isinstance(exc, (SystemExit, KeyboardInterrupt)) and not isinstance(exc, KeyboardInterrupt):
                 raise
             verdict.ename = type(exc).__name__ if not isinstance(exc, RemoteError) else exc.type_name
@@ -659,7 +660,7 @@ class Judge:
                     transport.deadline = time.monotonic() + 10
                 try:
                     self._restore_student()
-                except Exception:  # noqa: BLE001 - the kernel may be gone; the verdict stands
+                except Exception:
                     pass
             if hasattr(transport, "deadline"):
                 transport.deadline = None
@@ -691,7 +692,7 @@ def _python_default_filters() -> None:
 def _message(exc: BaseException) -> str:
     try:
         text = str(exc)
-    except Exception:  # noqa: BLE001
+    except Exception:
         text = ""
     if isinstance(exc, NameError):
         return f"{text} (did the cell that defines it run without errors?)"
@@ -747,7 +748,7 @@ class KernelMeter:
 
             t = psutil.Process(self.pid).cpu_times()
             return t.user + t.system + t.children_user + t.children_system
-        except Exception:  # noqa: BLE001
+        except Exception:
             return None
 
     def _mem_start(self, cg) -> int | None:

@@ -26,7 +26,7 @@ def sanitize(nb, resources: dict, cfg, log):
         for cls in PASS:
             nb, resources = cls(config=cfg, log=log)(nb, resources)
         return nb, resources
-    except Exception:  # noqa: BLE001 - retried without the repair below
+    except Exception:
         nb = raw
         cfg.OverwriteCells.add_missing_cells = False
         for cls in PASS:

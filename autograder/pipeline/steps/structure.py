@@ -252,7 +252,7 @@ def check(nb, source) -> list[str]:
         return []
     try:
         return structure_issues(nb, source)
-    except Exception as exc:  # noqa: BLE001 - the check informs
+    except Exception as exc:
         return [f"structure check failed: {exc.__class__.__name__}"]
 
 
@@ -264,7 +264,7 @@ def repair(nb, source, structure: list[str]):
     try:
         fixed_nb = copy.deepcopy(nb)
         fixed = repair_duplicates(fixed_nb, source)
-    except Exception as exc:  # noqa: BLE001 - like the structure check: it must not cost the student a grade
+    except Exception as exc:
         return nb, structure + [f"duplicate repair failed: {exc.__class__.__name__}"]
     said = {f"cell {gid} is duplicated" for gid in fixed}
     return fixed_nb, [s for s in structure if s not in said] + list(fixed.values())
