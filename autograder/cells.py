@@ -142,3 +142,47 @@ def imported_modules(source: str) -> tuple[str, ...]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             mods.append(node.module)
     return tuple(dict.fromkeys(mods))
+
+
+def names_used(source: str) -> set[str]:
+    """Dotted names a cell's code refers to, with import aliases resolved: after
+    ``import scipy.special as sp`` the expression ``sp.softmax(x)`` uses ``scipy.special.softmax``;
+    ``from torch.nn import functional as F`` then ``F.cross_entropy`` uses
+    ``torch.nn.functional.cross_entropy``.  A name built at run time (``getattr(m, "soft" + "max")``)
+    is not seen: this reads the text, it does not run it."""
+    try:
+        tree = ast.parse(python_source(source))
+    except SyntaxError:
+        return set()
+    alias: dict[str, str] = {}
+    used: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                alias[a.asname or a.name.split(".")[0]] = a.name if a.asname else a.name.split(".")[0]
+                used.add(a.name)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for a in node.names:
+                alias[a.asname or a.name] = f"{node.module}.{a.name}"
+                used.add(f"{node.module}.{a.name}")
+
+    def dotted(n) -> str | None:
+        if isinstance(n, ast.Name):
+            return alias.get(n.id, n.id)
+        if isinstance(n, ast.Attribute):
+            head = dotted(n.value)
+            return f"{head}.{n.attr}" if head else None
+        return None
+
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Attribute, ast.Name)):
+            d = dotted(node)
+            if d:
+                used.add(d)
+    return used
+
+
+def forbidden_names_used(source: str, forbidden) -> list[str]:
+    """Which of ``forbidden`` (dotted names) the source refers to (a name or anything below it)."""
+    used = names_used(source)
+    return sorted({f for f in forbidden for u in used if u == f or u.startswith(f + ".")})

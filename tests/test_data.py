@@ -56,3 +56,24 @@ def test_sample_image_is_a_real_photo():
     assert img.ndim == 2 and img.shape[0] > 100 and 0.0 <= img.min() < img.max() <= 1.0
     assert img.std() > 0.05
     assert data.sample_image(gray=False).shape == img.shape + (3,)
+
+
+def test_the_stored_digits_split_is_scikit_learns_and_needs_no_scikit_learn():
+    """The default split is read from digits_split.npz (NumPy only, so a grading kernel that may not
+    import scikit-learn loads it); it must equal scikit-learn's stratified train_test_split."""
+    import subprocess
+    import sys
+
+    from course_lib.data import _digits_raw, digits_split_indices, load_digits
+
+    _, y = _digits_raw()
+    stored = load_digits()
+    i_train, i_val, i_test = digits_split_indices(y, 0.2, 0.2, 0)
+    assert np.array_equal(stored.y_train, y[i_train]) and np.array_equal(stored.y_val, y[i_val])
+    assert np.array_equal(stored.y_test, y[i_test])
+    other = load_digits(seed=3)
+    assert not np.array_equal(other.y_train, stored.y_train)
+    code = ("import sys; from course_lib.data import load_digits; d = load_digits(); "
+            "assert d.X_train.shape == (1077, 64); print([m for m in sys.modules if m.startswith('sklearn')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out

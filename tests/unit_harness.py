@@ -35,7 +35,7 @@ import pytest
 
 from autograder.cells import task_of
 from autograder.pipeline.spec import read_spec
-from autograder.pipeline.steps.judge import CellVerdict, Judge, direct_link
+from autograder.pipeline.steps.judge import CellVerdict, Judge, direct_link, shortcut_by_name
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -236,7 +236,7 @@ class UnitNotebook:
                     warnings.simplefilter("ignore")
                     exec(compile(python_source(mutant.source), f"<{self.unit} mutant {mutant.name}>", "exec"),
                          ns.kernel)
-                verdict = ns.judge_cell(source, f"test_{mutant.task}")
+                verdict = ns.judge_cell(source, f"test_{mutant.task}", solution=mutant.source)
                 if part == "hidden tests alone" and known_hidden_survivor:
                     assert verdict.passed, (f"{mutant.task} / {mutant.name} is now killed by the hidden tests "
                                             f"alone ({verdict.ename}: {verdict.evalue}): remove it from the unit's "
@@ -262,7 +262,7 @@ class UnitNotebook:
         tests = self.test_cells()[f"test_{alt.task}"].source
         try:
             exec_cell(alt.source, ns.kernel, f"{self.unit} alternative {alt.name}", check_stderr=self.strict)
-            verdict = ns.judge_cell(tests, f"test_{alt.task}")
+            verdict = ns.judge_cell(tests, f"test_{alt.task}", solution=alt.source)
             assert verdict.passed, (f"{self.unit} test_{alt.task} on alternative {alt.name}: "
                                     f"{verdict.ename}: {verdict.evalue}")
         finally:
@@ -452,8 +452,15 @@ class JudgedRun:
         self.stats: dict = {}
         self.warnings: list[str] = []
 
-    def judge_cell(self, source: str, grade_id: str) -> CellVerdict:
+    def judge_cell(self, source: str, grade_id: str, solution: str | None = None) -> CellVerdict:
+        """Run a test cell in the judge; ``solution``: the task's solution cell as submitted (for the
+        tasks whose ``course.forbid_names`` are checked on its text; default: the instructor's)."""
         task = task_of(grade_id)
+        info = self.spec.task(task) if task else None
+        if info is not None and info.forbid_names:
+            refused = shortcut_by_name(task, info.forbid_names, solution if solution is not None else info.source)
+            if refused is not None:
+                return refused
         earlier = self.spec.earlier_tasks(task) if task else []
         return self.judge.run_cell(source, grade_id, earlier_tasks=earlier)
 

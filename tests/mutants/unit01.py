@@ -68,9 +68,6 @@ MUTANTS = [
       _swap("task1_1", ("np.sqrt(np.sum(diff * diff))", "np.sum(np.abs(diff))"))),
     M("task1_1", "returns the transpose (M, N)",
       _swap("task1_1", ("    return dists", "    return dists.T"))),
-    M("task1_1", "calls scipy's cdist",
-      _body("task1_1", "            from scipy.spatial.distance import cdist\n"
-                       "            dists[i, j] = cdist(X_test[i:i + 1], X_train[j:j + 1])[0, 0]\n")),
     # ---- task1_2: distances without loops
     M("task1_2", "broadcast (N, M, D) differences",
       _body("task1_2", "    dists = np.sqrt(np.sum((X_test[:, None, :] - X_train[None, :, :]) ** 2, axis=2))\n")),
@@ -85,9 +82,6 @@ MUTANTS = [
       _body("task1_2", "    dists = np.zeros((X_test.shape[0], X_train.shape[0]))\n"
                        "    for i in range(X_test.shape[0]):\n"
                        "        dists[i] = np.sqrt(np.sum((X_train - X_test[i]) ** 2, axis=1))\n")),
-    M("task1_2", "calls torch.cdist",
-      _body("task1_2", "    import torch\n"
-                       "    dists = torch.cdist(torch.from_numpy(X_test), torch.from_numpy(X_train)).numpy()\n")),
     # ---- task1_3: kNN vote
     M("task1_3", "ties broken toward the larger label",
       _swap("task1_3", ("y_pred[i] = np.argmax(votes)", "y_pred[i] = len(votes) - 1 - np.argmax(votes[::-1])"))),
@@ -145,14 +139,6 @@ MUTANTS = [
                        "        dW += np.outer(X[i], g)\n"
                        "    loss = loss / num_train + reg * np.sum(W * W)\n"
                        "    dW = dW / num_train + 2 * reg * W\n")),
-    M("task1_5", "uses PyTorch's multi_margin_loss and autograd",
-      _body("task1_5", "    import torch\n"
-                       "    import torch.nn.functional as F\n"
-                       "    w = torch.tensor(W, requires_grad=True)\n"
-                       "    l = F.multi_margin_loss(torch.from_numpy(X) @ w, torch.from_numpy(y)) * W.shape[1]\n"
-                       "    l = l + reg * (w ** 2).sum()\n"
-                       "    l.backward()\n"
-                       "    loss, dW = l.item(), w.grad.numpy()\n")),
     # ---- task1_6: softmax loss with loops
     M("task1_6", "forgot to subtract the max",
       _swap("task1_6", ("        scores = scores - np.max(scores)          # stability: exp never overflows\n", ""))),
@@ -179,13 +165,6 @@ MUTANTS = [
       _swap("task1_7", ("- scores[rows, y]) + reg * np.sum(W * W)", "- scores[rows, y])"))),
     M("task1_7", "gradient divided by the number of classes",
       _swap("task1_7", ("dW = X.T @ P / num_train", "dW = X.T @ P / W.shape[1]"))),
-    M("task1_7", "uses torch.nn.functional.cross_entropy",
-      _body("task1_7", "    import torch\n"
-                       "    import torch.nn.functional as F\n"
-                       "    w = torch.tensor(W, requires_grad=True)\n"
-                       "    l = F.cross_entropy(torch.from_numpy(X) @ w, torch.from_numpy(y)) + reg * (w ** 2).sum()\n"
-                       "    l.backward()\n"
-                       "    loss, dW = l.item(), w.grad.numpy()\n")),
     # ---- task1_8: minibatch SGD
     M("task1_8", "whole training set at every step (no minibatch)",
       _swap("task1_8", ("loss, dW = loss_fn(W, X[idx], y[idx], reg)", "loss, dW = loss_fn(W, X, y, reg)"))),
@@ -222,6 +201,26 @@ MUTANTS = [
       _swap("task1_9", ("return [0.3, 1.0, 3.0], [1e-4, 1e-3]", "return [1e-3, 1e-2], [1e-4, 1e-3]"))),
     M("task1_9", "a grid with regularisation far too strong",
       _swap("task1_9", ("return [0.3, 1.0, 3.0], [1e-4, 1e-3]", "return [0.3, 1.0, 3.0], [0.5, 1.0]"))),
+    # ---- issue #13: classes of bugs that earned full marks before
+    M("task1_2", "no clip at 0 before the square root (nan for identical points)",
+      _swap("task1_2", ("dists = np.sqrt(np.maximum(sq, 0.0))", "dists = np.sqrt(sq)"))),
+    M("task1_4", "a margin of exactly 0 counted as violated",
+      _swap("task1_4", ("if margin > 0:", "if margin >= 0:"))),
+    M("task1_5", "a margin of exactly 0 counted as violated",
+      _swap("task1_5", ("M = (margins > 0).astype(np.float64)", "M = (margins >= 0).astype(np.float64)"),
+            ("    margins[rows, y] = 0.0\n", "    margins[rows, y] = 0.0\n    margins = np.where(scores - correct + 1.0 >= 0, margins, 0.0)\n"))),
+    M("task1_8", "samples without replacement where the text says with",
+      _swap("task1_8", ("idx = rng.choice(num_train, size=batch_size, replace=True)",
+                        "idx = rng.choice(num_train, size=batch_size, replace=False)"))),
+    M("task1_6", "softmax from scipy.special (ruled out by the task's text)",
+      _body("task1_6", "    from scipy.special import softmax\n"
+                       "    for i in range(num_train):\n"
+                       "        p = softmax(X[i] @ W)\n"
+                       "        loss -= np.log(p[y[i]])\n"
+                       "        p[y[i]] -= 1\n"
+                       "        dW += np.outer(X[i], p)\n"
+                       "    loss = loss / num_train + reg * np.sum(W * W)\n"
+                       "    dW = dW / num_train + 2 * reg * W\n")),
 ]
 
 
@@ -239,7 +238,82 @@ def _round_robin(mutants: list[Mutant]) -> list[Mutant]:
 
 MUTANTS = _round_robin(MUTANTS)
 
+# Correct numbers through what a task's course.forbid rules out: refused by the grading sandbox (the
+# module is not there), so they are graded in tests/test_units_grading.py, not in-process.
+SHORTCUTS = [
+    M("task1_1", "shortcut: calls scipy's cdist",
+      _body("task1_1", "            from scipy.spatial.distance import cdist\n"
+                       "            dists[i, j] = cdist(X_test[i:i + 1], X_train[j:j + 1])[0, 0]\n")),
+    M("task1_2", "shortcut: calls torch.cdist",
+      _body("task1_2", "    import torch\n"
+                       "    dists = torch.cdist(torch.from_numpy(X_test), torch.from_numpy(X_train)).numpy()\n")),
+    M("task1_5", "shortcut: PyTorch's multi_margin_loss and autograd",
+      _body("task1_5", "    import torch\n"
+                       "    import torch.nn.functional as F\n"
+                       "    w = torch.tensor(W, requires_grad=True)\n"
+                       "    l = F.multi_margin_loss(torch.from_numpy(X) @ w, torch.from_numpy(y)) * W.shape[1]\n"
+                       "    l = l + reg * (w ** 2).sum()\n"
+                       "    l.backward()\n"
+                       "    loss, dW = l.item(), w.grad.numpy()\n")),
+    M("task1_7", "shortcut: torch.nn.functional.cross_entropy",
+      _body("task1_7", "    import torch\n"
+                       "    import torch.nn.functional as F\n"
+                       "    w = torch.tensor(W, requires_grad=True)\n"
+                       "    l = F.cross_entropy(torch.from_numpy(X) @ w, torch.from_numpy(y)) + reg * (w ** 2).sum()\n"
+                       "    l.backward()\n"
+                       "    loss, dW = l.item(), w.grad.numpy()\n")),
+    M("task1_5", "shortcut: private torch._C entry point",
+      _body("task1_5", "    import torch\n"
+                       "    s = torch._C._nn.multi_margin_loss(torch.from_numpy(X @ W), torch.from_numpy(y), 1, 1.0, None, 1)\n"
+                       "    loss, dW = float(s) * W.shape[1] + reg * np.sum(W * W), np.zeros_like(W)\n")),
+]
+
+# The mistakes the issues name (graded for real, one mutant per task per submission).
+NAMED = [
+    ("task1_6", "forgot to subtract the max"),
+    ("task1_7", "forgot to subtract the max"),
+    ("task1_5", "np.max for np.maximum in the hinge"),
+    ("task1_4", "missing regularisation gradient"),
+    ("task1_5", "missing regularisation gradient"),
+    ("task1_6", "missing regularisation gradient"),
+    ("task1_5", "averaging over the wrong axis"),
+    ("task1_2", "no clip at 0 before the square root (nan for identical points)"),
+    ("task1_4", "a margin of exactly 0 counted as violated"),
+    ("task1_5", "a margin of exactly 0 counted as violated"),
+    ("task1_8", "samples without replacement where the text says with"),
+    ("task1_6", "softmax from scipy.special (ruled out by the task's text)"),
+    ("task1_2", "broadcast (N, M, D) differences"),
+    ("task1_2", "one loop over test examples"),
+    ("task1_5", "loop over examples (naive code in the vectorized task)"),
+    ("task1_1", "squared distances (no sqrt)"),
+    ("task1_3", "ties broken toward the larger label"),
+    ("task1_9", "returns the last pair tried"),
+]
+
 CORRECT_ALTERNATIVES = [
+    # the student who follows only the hints of the task texts (contract item 6)
+    M("task1_2", "hint-following student: one matrix product, np.maximum before np.sqrt",
+      _body("task1_2", "    dot = X_test @ X_train.T\n"
+                       "    sq = (X_test ** 2).sum(axis=1, keepdims=True) + (X_train ** 2).sum(axis=1) - 2 * dot\n"
+                       "    dists = np.sqrt(np.maximum(sq, 0))\n")),
+    M("task1_3", "hint-following student: np.bincount then np.argmax, stable argsort",
+      _body("task1_3", "        order = np.argsort(dists[i], kind='stable')\n"
+                       "        y_pred[i] = np.argmax(np.bincount(y_train[order[:k]]))\n")),
+    M("task1_5", "hint-following student: scores[np.arange(N), y], (N, C) margins, X.T @ M",
+      _body("task1_5", "    N = X.shape[0]\n"
+                       "    scores = X @ W\n"
+                       "    margins = np.maximum(0, scores - scores[np.arange(N), y][:, None] + 1)\n"
+                       "    margins[np.arange(N), y] = 0\n"
+                       "    loss = np.sum(margins) / N + reg * np.sum(W ** 2)\n"
+                       "    M = np.where(margins > 0, 1.0, 0.0)\n"
+                       "    M[np.arange(N), y] = -np.sum(M, axis=1)\n"
+                       "    dW = X.T @ M / N + 2 * reg * W\n")),
+    M("task1_8", "hint-following student: the four steps of the text, in order",
+      _body("task1_8", "    for _ in range(num_iters):\n"
+                       "        idx = rng.choice(X.shape[0], size=batch_size, replace=True)\n"
+                       "        loss, dW = loss_fn(W, X[idx], y[idx], reg)\n"
+                       "        loss_history.append(float(loss))\n"
+                       "        W = W - learning_rate * dW\n")),
     M("task1_1", "one loop (a vectorized inner loop passes the two-loop task)",
       _swap("task1_1", ("    for i in range(num_test):\n        for j in range(num_train):\n"
                         "            ### BEGIN SOLUTION\n"

@@ -40,7 +40,7 @@ from nbgrader.utils import setenv
 from autograder import cells
 from autograder.pipeline.job import GradeJob, NotebookResult
 from autograder.pipeline.spec import kernel_modules
-from autograder.pipeline.steps.judge import DeadlineSocketTransport, Judge, Link, meter_for
+from autograder.pipeline.steps.judge import DeadlineSocketTransport, Judge, Link, meter_for, shortcut_by_name
 from autograder.runtime.kernels import launch_deferred_spare, release_kernel, take_kernel
 
 __all__ = ["GuardedExecute", "JudgedExecute", "ProfileRun", "plan_for", "run_profile", "SERVE_CODE"]
@@ -307,6 +307,13 @@ class JudgedExecute(GuardedExecute):
         if judge is None:
             cell.outputs = [_error("GraderError", self._judge_failed or "no judge")]
             return
+        info = self.spec.task(task) if (self.spec is not None and task) else None
+        if info is not None and info.forbid_names:
+            refused = shortcut_by_name(task, info.forbid_names, _solution_source(self.nb, task))
+            if refused is not None:
+                self.verdicts[gid] = refused
+                cell.outputs = refused.outputs()
+                return
         deadline = self._cell_deadline()
         msg_id = self.kc.execute(SERVE_CODE, silent=True, store_history=False, allow_stdin=False,
                                  stop_on_error=False)
@@ -441,6 +448,14 @@ class JudgedExecute(GuardedExecute):
             self.judge.link = link
         return None
 
+
+
+def _solution_source(nb, task: str) -> str | None:
+    """The submitted source of ``task``'s solution cell (None if the student deleted it)."""
+    for cell in nb.cells:
+        if cells.is_solution_cell(cell) and cells.grade_id(cell) == task:
+            return cell.source
+    return None
 
 
 def plan_for(nb, spec, profile, *, main: bool) -> dict[int, str]:

@@ -498,6 +498,21 @@ def _split_last_expression(source: str, filename: str):
     return compile(tree, filename, "exec"), None
 
 
+def shortcut_by_name(task: str, forbidden_names, solution_source: str | None) -> CellVerdict | None:
+    """The verdict for a task whose submitted solution names a function its text rules out
+    (``metadata.course.forbid_names``), read from the solution cell's text; None when it names none."""
+    from autograder.cells import forbidden_names_used
+
+    if not forbidden_names or solution_source is None:
+        return None
+    used = forbidden_names_used(solution_source, forbidden_names)
+    if not used:
+        return None
+    return CellVerdict(f"test_{task}", passed=False, ename="ShortcutError",
+                       evalue=f"{task}: your solution uses {', '.join(used)}, which this task asks you not to use "
+                              "(the rule is checked on the text of your solution cell); it earns no points")
+
+
 def top_level_functions(source: str) -> list[str]:
     """Names of the functions a cell defines at its top level (``def name``)."""
     try:
