@@ -182,7 +182,7 @@ class Agent:
         self.objects: dict[int, Any] = {}
         self._handle_of: dict[int, int] = {}   # id(object) -> its handle (objects are kept alive)
         self._ids = itertools.count(1)
-        self.saved: dict[str, Any] = {}
+        self.saved: dict[str, list] = {}       # name -> the values it had before each bind (a stack)
         self.channel: Channel | None = None
 
     # -- encoding what goes back: data, or a handle to an object that stays here
@@ -228,6 +228,15 @@ class Agent:
                 return self.ns[payload]
             if tag == "$cb":
                 return self._stub(payload)
+            if tag == "$dc":
+                name, fields = payload
+                values = {str(k): sub(v) for k, v in fields}
+                cls = self.ns.get(name) if type(name) is str else None
+                if isinstance(cls, type) and dataclasses.is_dataclass(cls):
+                    return cls(**values)
+                import types
+
+                return types.SimpleNamespace(**values)
             if tag == "$p":
                 return pickle.loads(buffers[payload])
             raise wire.WireError(f"unexpected tag {tag}")
@@ -325,17 +334,22 @@ class Agent:
             name = h.get("name")
             if type(name) is not str:
                 raise wire.WireError("bad name")
-            if name not in self.saved:
-                self.saved[name] = self.ns.get(name, _MISSING)
+            self.saved.setdefault(name, []).append(self.ns.get(name, _MISSING))
             self.ns[name] = self.decode(h.get("value"), b)
             return None, None
         if op == "unbind":
-            for name, old in self.saved.items():
+            names = h.get("names")
+            for name in (list(self.saved) if names is None else [n for n in names if n in self.saved]):
+                stack = self.saved[name]
+                old = stack.pop() if names is not None else stack[0]
+                if names is None:
+                    stack.clear()
                 if old is _MISSING:
                     self.ns.pop(name, None)
                 else:
                     self.ns[name] = old
-            self.saved.clear()
+                if not stack:
+                    del self.saved[name]
             return None, None
         if op == "release":
             for oid in h.get("ids", []):

@@ -17,6 +17,7 @@ import numpy as np
 __all__ = [
     "rel_error", "assert_close", "assert_shape", "numeric_gradient", "numeric_gradient_array",
     "check_gradient", "ShortcutError", "forbid_calls", "assert_no_shortcut", "measure", "Measurement", "in_kernel",
+    "replace_in_kernel",
 ]
 
 
@@ -215,12 +216,13 @@ _KERNEL_NAME_BACKEND: Callable | None = None
 
 
 def in_kernel(name: str):
-    """The object ``name`` of the notebook's own namespace, even when the test has one of that name.
+    """The object ``name`` of the notebook's own namespace, now, even when the test has one of that name.
 
     A test that needs objects living beside the student's code (the nodes of a graph the student's
-    function walks, built with a class of the setup cell) makes them with ``in_kernel("Node")(...)``.
-    In a student's own kernel this is just the notebook's global; when the grader's judge runs the
-    test, it is a proxy of the name in the student's kernel, and what it makes stays there.
+    function walks, made with a class of the setup cell; a cache of the task's own dataclass) makes
+    them with ``in_kernel("Node")(...)``. In a student's own kernel this is just the notebook's
+    global; when the grader's judge runs the test, it is the object in the student's kernel (a handle:
+    what it makes stays there, and only data comes back).
     """
     if _KERNEL_NAME_BACKEND is not None:
         return _KERNEL_NAME_BACKEND(name)
@@ -230,6 +232,32 @@ def in_kernel(name: str):
         return getattr(__main__, name)
     except AttributeError:
         raise NameError(f"name {name!r} is not defined in the notebook") from None
+
+
+@contextlib.contextmanager
+def replace_in_kernel(name: str, replacement):
+    """Within the block, the notebook's global ``name`` is ``replacement`` (a test's function: the
+    student's code that calls ``name`` calls it instead), then what it was before.  Lets a test watch
+    how the student's code uses a helper (``get_device``, their own ``im2col``)."""
+    if _KERNEL_NAME_BACKEND is not None:
+        _KERNEL_NAME_BACKEND(name, replacement)
+        try:
+            yield
+        finally:
+            _KERNEL_NAME_BACKEND(name, None)
+        return
+    import __main__
+
+    missing = object()
+    old = getattr(__main__, name, missing)
+    setattr(__main__, name, replacement)
+    try:
+        yield
+    finally:
+        if old is missing:
+            delattr(__main__, name)
+        else:
+            setattr(__main__, name, old)
 
 
 class ShortcutError(AssertionError):

@@ -34,6 +34,8 @@ Tags (a JSON object whose single key starts with ``$``):
 ``$g``         a global name of the kernel's ``__main__`` (judge to kernel)
 ``$cb``        a callable that stays on the judge's side (id)
 ``$p``         pickled object (buffer index; judge to kernel only)
+``$dc``        a dataclass the judge made, by class name and fields (judge to kernel only): rebuilt
+               as the kernel's dataclass of that name (a cache of the task's own class)
 ``$k``         a plain dict whose keys are all strings (``{key: value}``); rarely used
 =============  ======================================================
 
@@ -317,7 +319,7 @@ def decode(tree: Any, buffers: list[bytes], *, on_tag: Callable[[str, Any], Any]
         return _namedtuple(name, fields)(*[sub(v) for v in values])
     if tag == "$x":
         return _NotData(str(payload)[:100])
-    if on_tag is not None and tag in ("$h", "$rec", "$cb", "$g", "$p"):
+    if on_tag is not None and tag in ("$h", "$rec", "$cb", "$g", "$p", "$dc"):
         return on_tag(tag, payload, sub)
     raise WireError(f"unexpected tag {tag!r}")
 

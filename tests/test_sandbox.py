@@ -112,6 +112,18 @@ def test_every_world_writable_place_is_read_only_and_shm_is_private():
 
 
 @needs_root
+def test_library_caches_live_in_the_kernels_directory(monkeypatch):
+    """A cache path the grader's own process settled on (PyTorch writes TORCHINDUCTOR_CACHE_DIR into
+    the environment the first time it asks, as root: /tmp/torchinductor_root) is not inherited by
+    a kernel that cannot write there: PyTorch's cache directory is the kernel's own, and usable."""
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/tmp/torchinductor_root")
+    outs, error, facts = run_cells(
+        "import os\nfrom torch._inductor.runtime.cache_dir_utils import cache_dir\nprint(cache_dir())")
+    assert error is None
+    assert outs[0].strip().startswith(facts["workdir"]), outs[0]
+
+
+@needs_root
 def test_kernels_have_their_own_ipc_namespace():
     """System V shared memory made by one kernel is invisible to the grader (and to other kernels)."""
     outs, error, _ = run_cells("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"

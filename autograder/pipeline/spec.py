@@ -41,6 +41,7 @@ class NotebookSpec:
     tasks: list[cells.TaskInfo] = field(default_factory=list)
     profiles: list[Profile] = field(default_factory=list)    # the last one runs the whole notebook
     imports: tuple[str, ...] = ()                            # modules the setup and locked cells import
+    imports_at: tuple[tuple[int, str], ...] = ()             # (cell index, module) for each of them
 
     def task(self, name: str) -> cells.TaskInfo | None:
         return next((t for t in self.tasks if t.task == name), None)
@@ -60,8 +61,8 @@ class NotebookSpec:
 def read_spec(nb, name: str) -> NotebookSpec:
     """The spec of one instructor notebook (an ``nbformat`` notebook)."""
     spec = NotebookSpec(name)
-    imports: list[str] = []
-    for _i, cell in enumerate(nb.cells):
+    imports: list[tuple[int, str]] = []
+    for i, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code":
             continue
         if cells.is_locked_cell(cell) and not cells.is_test_cell(cell) and not cells.is_solution_cell(cell):
@@ -70,9 +71,10 @@ def read_spec(nb, name: str) -> NotebookSpec:
                 spec.setup = src
             elif cells.grade_id(cell):
                 spec.locked[cells.grade_id(cell)] = src
-            imports += cells.imported_modules(src)
+            imports += [(i, m) for m in cells.imported_modules(src)]
     spec.tasks = cells.tasks_of(nb)
-    spec.imports = tuple(dict.fromkeys(imports))
+    spec.imports_at = tuple(imports)
+    spec.imports = tuple(dict.fromkeys(m for _i, m in imports))
     groups: dict[tuple, list] = {}
     for t in spec.tasks:
         groups.setdefault(tuple(sorted(t.forbid)), []).append(t)
@@ -102,6 +104,12 @@ def forbids(module: str, forbid: tuple[str, ...]) -> bool:
 
 def kernel_modules(spec: NotebookSpec, profile: Profile) -> tuple[str, ...]:
     """What a kernel of ``profile`` imports ahead of time: the agent and the setup's imports that the
-    profile allows (a template that imported a forbidden module would hand it to every kernel)."""
-    mods = [AGENT_MODULE] + [m for m in spec.imports if not forbids(m, profile.forbid)]
+    profile allows (a template that imported a forbidden module would hand it to every kernel).
+    Only cells the profile's kernel runs count: a locked cell after its last test (unit 03's
+    ``setup_pytorch``, say) may import what the profile forbids, directly or through course_lib."""
+    if spec.imports_at:
+        wanted = [m for i, m in spec.imports_at if i < profile.last_test_index]
+    else:
+        wanted = list(spec.imports)
+    mods = [AGENT_MODULE] + [m for m in wanted if not forbids(m, profile.forbid)]
     return tuple(dict.fromkeys(mods))

@@ -559,6 +559,12 @@ def enter(spec: dict) -> dict:  # pragma: no cover - runs in the child
     os.close(log)
     env = kernel_env(os.environ)
     env.update(HOME=workdir, TMPDIR=workdir, MPLCONFIGDIR=os.path.join(workdir, ".mpl"))
+    # Caches a library keeps under /tmp or ~ go to the kernel's own directory: the rest of the
+    # file system is read-only to it, and a path the grader's process settled on (PyTorch writes
+    # TORCHINDUCTOR_CACHE_DIR into the environment the first time it asks) must not be inherited
+    cache = os.path.join(workdir, ".cache")
+    env.update(XDG_CACHE_HOME=cache, TORCHINDUCTOR_CACHE_DIR=os.path.join(cache, "torchinductor"),
+               TRITON_CACHE_DIR=os.path.join(cache, "triton"))
     if spec["isolate"]:
         # IPython's profile (its startup files run before anything else) must not be one the
         # submission wrote before a restart: this directory is read-only for the kernel, so IPython

@@ -41,19 +41,20 @@ __all__ = [
 ]
 
 
-def conv_output_size(size: int, kernel: int, stride: int = 1, pad: int = 0) -> int:
-    """Output length along one axis: ``(size + 2 * pad - kernel) // stride + 1``.
+def conv_output_size(W: int, F: int, P: int = 0, S: int = 1) -> int:
+    """Output length along one axis, PyTorch's rule: ``(W - F + 2P) // S + 1`` (rounding down when
+    the stride does not divide the span). The arguments are in the order of lecture 03 and Task 3.1:
+    input size ``W``, filter size ``F``, padding ``P`` on each side, stride ``S``.
 
-    Raises ValueError when the kernel does not fit (output length < 1) or stride < 1.
+    Raises ValueError when the filter does not fit (``W - F + 2P < 0``), ``S < 1`` or ``P < 0``.
     """
-    if stride < 1:
-        raise ValueError(f"stride must be >= 1, got {stride}")
-    if pad < 0:
-        raise ValueError(f"pad must be >= 0, got {pad}")
-    out = (size + 2 * pad - kernel) // stride + 1
-    if out < 1:
-        raise ValueError(f"kernel {kernel} does not fit an input of size {size} with pad {pad}")
-    return out
+    if S < 1:
+        raise ValueError(f"stride must be >= 1, got {S}")
+    if P < 0:
+        raise ValueError(f"pad must be >= 0, got {P}")
+    if W - F + 2 * P < 0:
+        raise ValueError(f"a filter of size {F} does not fit an input of size {W} padded by {P}")
+    return (W - F + 2 * P) // S + 1
 
 
 @dataclass
@@ -102,7 +103,7 @@ def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int 
     f, c2, hh, ww = w.shape
     if c != c2:
         raise ValueError(f"x has {c} channels but the filters expect {c2}")
-    ho, wo = conv_output_size(h, hh, stride, pad), conv_output_size(wd, ww, stride, pad)
+    ho, wo = conv_output_size(h, hh, pad, stride), conv_output_size(wd, ww, pad, stride)
     xp = _pad(x, pad)
     out = np.zeros((n, f, ho, wo), dtype=np.result_type(x, w, b))
     for i in range(n):
@@ -241,7 +242,7 @@ def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int =
     f, c2, hh, ww = w.shape
     if c != c2:
         raise ValueError(f"x has {c} channels but the filters expect {c2}")
-    ho, wo = conv_output_size(h, hh, stride, pad), conv_output_size(wd, ww, stride, pad)
+    ho, wo = conv_output_size(h, hh, pad, stride), conv_output_size(wd, ww, pad, stride)
     lay = _layout(n, h, wd, hh, ww, pad)
     dtype = np.result_type(x, w, b)
     cols = _im2col(x.astype(dtype, copy=False), lay, hh, ww, stride, ho, wo)
@@ -307,7 +308,7 @@ class PoolCache:
 
 
 def _pool_sizes(x: np.ndarray, ph: int, pw: int, stride: int) -> tuple[int, int]:
-    return conv_output_size(x.shape[2], ph, stride), conv_output_size(x.shape[3], pw, stride)
+    return conv_output_size(x.shape[2], ph, 0, stride), conv_output_size(x.shape[3], pw, 0, stride)
 
 
 def max_pool_forward_naive(x: np.ndarray, pool_height: int = 2, pool_width: int = 2,

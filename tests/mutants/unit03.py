@@ -12,18 +12,7 @@ UNIT = "03_cnn"
 NOTEBOOK = "03_cnn.ipynb"
 
 MUTANTS = [
-    Mutant(task='task3_1', name='no error when the stride does not divide (integer-division rounding)', source=r'''def conv_output_size(W, F, P, S):
-    """Output size of a convolution along one axis.
-
-    Args:
-        W: input size; F: filter size; P: zero padding on each side; S: stride.
-
-    Returns:
-        int, (W - F + 2P) / S + 1.
-
-    Raises:
-        ValueError: S < 1, P < 0, the filter does not fit, or S does not divide W - F + 2P.
-    """
+    Mutant(task='task3_1', name='raises when the stride does not divide (the old convention)', source=r'''def conv_output_size(W, F, P, S):
     if S < 1:
         raise ValueError(f"stride must be at least 1, got {S}")
     if P < 0:
@@ -31,6 +20,8 @@ MUTANTS = [
     span = W - F + 2 * P
     if span < 0:
         raise ValueError(f"a filter of size {F} does not fit in an input of size {W} padded by {P}")
+    if span % S != 0:
+        raise ValueError(f"stride {S} does not divide W - F + 2P = {span}")
     return int(span // S + 1)
 '''),
     Mutant(task='task3_1', name='returns a float (true division)', source=r'''def conv_output_size(W, F, P, S):
@@ -1086,6 +1077,59 @@ def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
     (grad,) = torch.autograd.grad(picked, x)
     return grad.abs().amax(dim=1).detach().cpu().numpy()
 '''),
+    Mutant(task='task3_5', name='loops of Task 3.2 behind an unused im2col', source=r'''def im2col(x, HH, WW, stride=1, pad=0):
+    N, C, H, W = x.shape
+    H_out = 1 + (H + 2 * pad - HH) // stride
+    W_out = 1 + (W + 2 * pad - WW) // stride
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    return np.array([xp[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW].ravel()
+                     for n in range(N) for i in range(H_out) for j in range(W_out)])
+
+
+def conv_forward_im2col(x, w, b, stride=1, pad=0):
+    im2col(x, w.shape[2], w.shape[3], stride, pad)     # called, but the loops do the work
+    return conv_forward_naive(x, w, b, stride, pad)[0]
+'''),
+]
+
+
+def _solution(task: str) -> str:
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "solutions" / UNIT / NOTEBOOK
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == task:
+            src = "".join(cell["source"])
+            return "\n".join(ln for ln in src.split("\n") if "### BEGIN SOLUTION" not in ln and "### END SOLUTION" not in ln)
+    raise KeyError(task)
+
+
+def _swap(task: str, *pairs: tuple[str, str]) -> str:
+    src = _solution(task)
+    for old, new in pairs:
+        if src.count(old) != 1:
+            raise ValueError(f"{task}: {old!r} occurs {src.count(old)} times")
+        src = src.replace(old, new)
+    return src
+
+
+# Issue #13: classes of bugs that earned full marks before.
+MUTANTS += [
+    Mutant(task="task3_3", name="backward writes the padding into the cached input",
+           source=_swap("task3_3", ("    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))\n",
+                                    "    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))\n"
+                                    "    x[...] = xp[:, :, pad:pad + H, pad:pad + W] * 2.0 if pad else x * 2.0\n"))),
+    Mutant(task="task3_2", name="forward returns float32 for float64 input",
+           source=_swap("task3_2", ("    return out, cache", "    return out.astype(np.float32), cache"))),
+    Mutant(task="task3_6", name="a new optimiser every epoch",
+           source=_swap("task3_6", ("    opt = torch.optim.Adam(model.parameters(), lr=lr)\n", ""),
+                        ("    for _ in range(epochs):\n", "    for _ in range(epochs):\n        opt = torch.optim.Adam(model.parameters(), lr=lr)\n"))),
+]
+
+# Correct numbers through what a task's course.forbid rules out: refused by the grading sandbox, so
+# graded in tests/test_units_grading.py, not in-process.
+SHORTCUTS = [
     Mutant(task='task3_2', name='shortcut: torch.nn.functional.conv2d', source=r'''@dataclass
 class ConvCache:
     x: np.ndarray
@@ -1154,19 +1198,6 @@ def conv_forward_im2col(x, w, b, stride=1, pad=0):
     out = im2col(x, HH, WW, stride, pad) @ w.reshape(F_, -1).T + b
     return out.reshape(N, H_out, W_out, F_).transpose(0, 3, 1, 2)
 '''),
-    Mutant(task='task3_5', name='shortcut: loops of Task 3.2 behind an unused im2col', source=r'''def im2col(x, HH, WW, stride=1, pad=0):
-    N, C, H, W = x.shape
-    H_out = 1 + (H + 2 * pad - HH) // stride
-    W_out = 1 + (W + 2 * pad - WW) // stride
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    return np.array([xp[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW].ravel()
-                     for n in range(N) for i in range(H_out) for j in range(W_out)])
-
-
-def conv_forward_im2col(x, w, b, stride=1, pad=0):
-    im2col(x, w.shape[2], w.shape[3], stride, pad)     # called, but the loops do the work
-    return conv_forward_naive(x, w, b, stride, pad)[0]
-'''),
     Mutant(task='task3_6', name='shortcut: course_lib SmallCNN and fit', source=r'''def make_cnn(num_classes=10):
     from course_lib.models import SmallCNN
     return SmallCNN(num_classes=num_classes, channels=(16, 32))
@@ -1182,16 +1213,43 @@ def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
     model.eval()
     return history["train_loss"]
 '''),
+    Mutant(task="task3_2", name="shortcut: private torch._C convolution",
+           source=_swap("task3_2", ("    out = np.zeros((N, F_, H_out, W_out))\n",
+                                    "    import torch\n"
+                                    "    out = torch._C._nn.slow_conv2d_forward if False else None\n"
+                                    "    out = torch.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), stride, pad).numpy()\n"
+                                    "    cache = ConvCache(x=x, w=w, b=b, stride=stride, pad=pad)\n"
+                                    "    return out, cache\n"
+                                    "    out = np.zeros((N, F_, H_out, W_out))\n"))),
+]
+
+NAMED = [
+    ("task3_2", "flipped kernel (true convolution)"),
+    ("task3_2", "padding applied to one side only"),
+    ("task3_1", "padding counted on one side only"),
+    ("task3_3", "stride ignored in the backward pass"),
+    ("task3_4", "gradient routed to every max in a window"),
+    ("task3_2", "channels paired in the wrong order"),
+    ("task3_3", "channels summed into dw (wrong axis)"),
+    ("task3_3", "backward writes the padding into the cached input"),
+    ("task3_2", "forward returns float32 for float64 input"),
+    ("task3_6", "a new optimiser every epoch"),
+    ("task3_6", "shuffled once: the same order every epoch"),
+    ("task3_6", "model left in train mode"),
+    ("task3_1", "raises when the stride does not divide (the old convention)"),
 ]
 
 CORRECT_ALTERNATIVES = [
+    Mutant(task="task3_2", name="hint-following student: calls conv_output_size for the output size",
+           source=_swap("task3_2", ("    H_out = 1 + (H + 2 * pad - HH) // stride\n    W_out = 1 + (W + 2 * pad - WW) // stride\n",
+                                    "    H_out = conv_output_size(H, HH, pad, stride)\n    W_out = conv_output_size(W, WW, pad, stride)\n"))),
     Mutant(task='task3_1', name='divmod', source=r'''def conv_output_size(W, F, P, S):
     """Output size of a convolution along one axis (divmod version)."""
     if S < 1 or P < 0:
         raise ValueError("need S >= 1 and P >= 0")
-    q, r = divmod(W + 2 * P - F, S)
-    if q < 0 or r:
-        raise ValueError(f"a filter of size {F} with stride {S} does not tile an input of size {W} padded by {P}")
+    if W + 2 * P - F < 0:
+        raise ValueError(f"a filter of size {F} does not fit an input of size {W} padded by {P}")
+    q, _ = divmod(W + 2 * P - F, S)     # the remainder is what rounding down drops
     return q + 1
 '''),
     Mutant(task='task3_2', name='vectorized: sliding_window_view + einsum', source=r'''@dataclass

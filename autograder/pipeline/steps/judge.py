@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import builtins
 import contextlib
+import dataclasses
 import io
 import itertools
 import pickle
@@ -49,6 +50,9 @@ __all__ = ["Link", "Judge", "Remote", "RemoteRecord", "KernelFunction", "CellVer
            "StudentWarning", "TEST_MODULE"]
 
 TEST_MODULE = "__course_test__"   # the __name__ of the namespace test cells run in
+# a module of that name must exist for what looks a class's module up (dataclasses, typing); it stays
+# empty: what a test defines lives in its own namespace
+sys.modules.setdefault(TEST_MODULE, types.ModuleType(TEST_MODULE))
 
 
 class JudgeTimeout(TimeoutError):
@@ -210,6 +214,10 @@ class Remote:
     def __neg__(self):
         return self._op("__neg__")
 
+    def __next__(self):
+        # a generator of the student's (``model.parameters()``): its next item, as data
+        return self._op("__next__")
+
     __hash__ = object.__hash__
 
     def __len__(self) -> int:
@@ -237,8 +245,8 @@ class Remote:
 
 
 class RemoteRecord:
-    """A dataclass instance the student's code returned: its fields as data, and the original
-    object (which stays in the kernel) when it is passed back."""
+    """A dataclass instance the student's code returned: the original object stays in the kernel
+    (passed back as itself); its fields are read from there as data (``cache.x``)."""
 
     __slots__ = ("_remote", "_fields", "_type")
 
@@ -248,12 +256,15 @@ class RemoteRecord:
         object.__setattr__(self, "_fields", fields)
 
     def __getattr__(self, attr: str):
-        fields = object.__getattribute__(self, "_fields")
-        if attr in fields:
-            return fields[attr]
+        # read now, from the kernel: the object may have changed since it was returned (a backward
+        # pass that writes into its cache must be seen doing so)
         if attr.startswith("__"):
             raise AttributeError(attr)
         return getattr(self._remote, attr)
+
+    def fields_when_returned(self) -> dict:
+        """The record's fields as they were when the student's code returned it."""
+        return dict(object.__getattribute__(self, "_fields"))
 
     def __setattr__(self, attr, value):
         raise AttributeError("a record returned by the student's code is read-only in a test")
@@ -305,6 +316,12 @@ class Link:
                 cid = next(self._cb_ids)
                 self.callbacks[cid] = obj
                 return {"$cb": cid}
+            if dataclasses.is_dataclass(obj) and not isinstance(obj, type) and \
+                    getattr(type(obj), "__module__", None) == TEST_MODULE:
+                # a task's own dataclass made on this side (a cache from the instructor's forward pass):
+                # sent by name and fields, rebuilt as the kernel's class of that name
+                return {"$dc": [type(obj).__name__,
+                                [[f.name, enc.encode(getattr(obj, f.name), 1)] for f in dataclasses.fields(obj)]]}
             try:
                 data = pickle.dumps(obj, protocol=5)
             except Exception as exc:
@@ -380,8 +397,9 @@ class Link:
         tree, bufs = self.encode(value)
         self.request_value("bind", bufs, name=name, value=tree)
 
-    def unbind(self) -> None:
-        self.request_value("unbind")
+    def unbind(self, names: list[str] | None = None) -> None:
+        """Undo binds: of ``names`` one level each, or (None) every bind since the first."""
+        self.request_value("unbind", names=names)
 
     def call(self, target: dict, attr: str | None, args: tuple, kwargs: dict, *, label: str = "function"):
         """Call the student's ``target`` (``attr``: a method of it) with data; return data.
@@ -680,6 +698,16 @@ class Judge:
             self._swapped.clear()
             self.link.unbind()
 
+    # -- the test's own access to the kernel's names (course_lib.grading.in_kernel, replace_in_kernel)
+    def _kernel_names(self, name: str, replacement=_UNKNOWN):
+        if replacement is _UNKNOWN:
+            return self.link.get(name)
+        if replacement is None:
+            self.link.unbind([name])
+        else:
+            self.link.bind(name, replacement)
+        return None
+
     # -- one grade cell
     def run_cell(self, source: str, grade_id: str, *, deadline: float | None = None,
                  earlier_tasks: list[str] | None = None) -> CellVerdict:
@@ -697,7 +725,7 @@ class Judge:
             transport.deadline = deadline
         old_backend, old_names = grading._MEASURE_BACKEND, grading._KERNEL_NAME_BACKEND
         grading._MEASURE_BACKEND = self.meter
-        grading._KERNEL_NAME_BACKEND = lambda name: KernelFunction(self.link, name)
+        grading._KERNEL_NAME_BACKEND = self._kernel_names
         try:
             if self.setup_error:
                 raise RuntimeError(self.setup_error)
