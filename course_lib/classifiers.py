@@ -120,20 +120,27 @@ LOSSES: dict[str, LossFn] = {"softmax": _linear(_softmax_scores_loss), "svm": _l
 
 
 def linear_loss(W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float = 0.0,
-                loss: str = "softmax") -> tuple[float, np.ndarray]:
+                loss: str = "softmax", *, penalize_bias: bool = True) -> tuple[float, np.ndarray]:
     """Loss of a linear classifier and its gradient.
 
     Args:
         W: (D, C) weights; X: (N, D); y: (N,) labels; reg: L2 strength.
         loss: ``"softmax"`` (cross-entropy, :func:`course_lib.nn.softmax_loss`) or ``"svm"``
             (multiclass hinge with margin 1, :func:`course_lib.nn.svm_loss`).
+        penalize_bias: with False, the last row of ``W`` (the bias, when ``X`` ends with a column
+            of ones) is left out of the L2 penalty (the convention of unit 02 and most libraries).
 
     Returns:
         (loss, dW): mean data loss over the batch plus ``reg * sum(W**2)``, and its (D, C) gradient.
     """
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
-    return LOSSES[loss](W, X, y, reg)
+    if penalize_bias:
+        return LOSSES[loss](W, X, y, reg)
+    value, dW = LOSSES[loss](W, X, y, 0.0)
+    penalized = np.array(W, dtype=np.float64)
+    penalized[-1] = 0.0
+    return value + reg * float(np.sum(penalized * penalized)), dW + 2.0 * reg * penalized
 
 
 def accuracy(W: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:

@@ -76,6 +76,10 @@ def test_linear_loss_matches_torch_and_numeric(loss):
     np.testing.assert_allclose(dW, w.grad.numpy(), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(dW, numeric_gradient(lambda v: C.linear_loss(v, X, y, 0.2, loss)[0], W.copy()),
                                rtol=1e-5, atol=1e-7)
+    free, dfree = C.linear_loss(W, X, y, 0.2, loss, penalize_bias=False)
+    assert value - free == pytest.approx(0.2 * np.sum(W[-1] ** 2))
+    np.testing.assert_allclose(dfree, numeric_gradient(
+        lambda v: C.linear_loss(v, X, y, 0.2, loss, penalize_bias=False)[0], W.copy()), rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError, match="loss must be"):
         C.linear_loss(W, X, y, 0.0, "hinge")
 
