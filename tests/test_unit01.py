@@ -77,12 +77,18 @@ SECTIONS = ["## 1. Image classification and the data-driven approach", "## 2. Ne
             "## 6. Gradients of the losses", "## 7. Optimisation: gradient descent and SGD", "## 8. Summary",
             "## 9. Further reading"]
 # Topics #16 lists as missing for unit 01, each with a phrase the lecture must contain.
-TOPICS = {"data preprocessing": "computed on the training set only", "hyperparameters and cross-validation": "### 2.4 Hyperparameters",
-          "geometric view of W": "boundary between two classes is a hyperplane",
-          "softmax as maximum likelihood": "### 5.3 Why cross-entropy: maximum likelihood and KL divergence",
-          "cross-entropy as KL": "Kullback-Leibler", "softmax gradient derivation": "### 6.2 The analytic gradient of the softmax loss",
-          "hinge gradient derivation": "### 6.3 The analytic gradient of the SVM loss", "SVM vs softmax": "### 5.5 SVM versus softmax",
-          "learning-rate curves": "### 7.5 Reading loss curves", "regularising the bias": "should the bias be regularised?"}
+TOPICS = {
+    "data preprocessing": "computed on the training set only",
+    "hyperparameters and cross-validation": "### 2.4 Hyperparameters",
+    "geometric view of W": "boundary between two classes is a hyperplane",
+    "softmax as maximum likelihood": "### 5.3 Why cross-entropy: maximum likelihood and KL divergence",
+    "cross-entropy as KL": "Kullback-Leibler",
+    "softmax gradient derivation": "### 6.2 The analytic gradient of the softmax loss",
+    "hinge gradient derivation": "### 6.3 The analytic gradient of the SVM loss",
+    "SVM vs softmax": "### 5.5 SVM versus softmax",
+    "learning-rate curves": "### 7.5 Reading loss curves",
+    "regularising the bias": "should the bias be regularised?",
+}
 
 
 def test_lecture_structure():
@@ -135,7 +141,8 @@ def test_lecture_checks_are_collapsed():
         if _is_check_cell(c):
             assert c.source.startswith("# Checks (collapsed)") and asserts >= 1, c.source[:80]
         else:
-            assert asserts <= 2, f"a teaching cell with {asserts} asserts: move them to a collapsed check cell\n{c.source[:200]}"
+            assert asserts <= 2, (f"a teaching cell with {asserts} asserts: move them to a collapsed check cell\n"
+                                  f"{c.source[:200]}")
 
 
 def _normalised_lines(source: str) -> list[str]:

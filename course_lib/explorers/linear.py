@@ -147,6 +147,13 @@ def linear_classifier_state(X: np.ndarray, y: np.ndarray, Wm: np.ndarray, b: np.
             "_W": Ws, "_b": bs, "_Wt": Wt, "_bt": bt, "_curve": curve, "_pred": pred}
 
 
+def _linear_scores(Wm: np.ndarray, b: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """The score function ``P -> P @ Wm.T + b`` of a linear classifier (for drawing its regions)."""
+    def scores(P: np.ndarray) -> np.ndarray:
+        return P @ Wm.T + b
+    return scores
+
+
 def explorer_blobs(seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """The linear explorer's data: three well-separated blobs, 20 points each (linearly separable)."""
     from ..data import make_blobs
@@ -231,8 +238,7 @@ class LinearClassifierExplorer(_StaticFigure, Explorer):
                                                    f"loss {result['loss']:.3f}"),
                 (ax2, result["_Wt"], result["_bt"], f"after {steps} GD steps: acc {result['trained_accuracy']:.2f}")):
             if np.all(np.isfinite(Wk)) and np.all(np.isfinite(bk)):
-                decision_regions(lambda P, Wk=Wk, bk=bk: P @ Wk.T + bk, self.X, self.y, ax=ax,
-                                 resolution=self.resolution)
+                decision_regions(_linear_scores(Wk, bk), self.X, self.y, ax=ax, resolution=self.resolution)
                 for c in range(self.num_classes):   # each class's weight vector, drawn from the origin
                     tip = Wk[c] / max(1.0, float(np.abs(Wk).max()) / 2.5)
                     ax.annotate("", xy=tuple(tip), xytext=(0, 0),
