@@ -180,14 +180,19 @@ class Agent:
     def __init__(self, namespace: dict):
         self.ns = namespace
         self.objects: dict[int, Any] = {}
+        self._handle_of: dict[int, int] = {}   # id(object) -> its handle (objects are kept alive)
         self._ids = itertools.count(1)
         self.saved: dict[str, Any] = {}
         self.channel: Channel | None = None
 
     # -- encoding what goes back: data, or a handle to an object that stays here
     def _keep(self, obj) -> list:
-        oid = next(self._ids)
-        self.objects[oid] = obj
+        # one handle per object, so that the judge sees the same object as the same object
+        oid = self._handle_of.get(id(obj))
+        if oid is None or self.objects.get(oid) is not obj:
+            oid = next(self._ids)
+            self.objects[oid] = obj
+            self._handle_of[id(obj)] = oid
         t = type(obj)
         return [oid, f"{getattr(t, '__module__', '?')}.{getattr(t, '__qualname__', '?')}"[:200]]
 
@@ -302,6 +307,9 @@ class Agent:
             return result, _changed(tracked)
         if op == "getattr":
             return getattr(self.decode(h.get("target"), b), str(h.get("name"))), None
+        if op == "setattr":
+            setattr(self.decode(h.get("target"), b), str(h.get("name")), self.decode(h.get("value"), b))
+            return None, None
         if op == "getitem":
             return self.decode(h.get("target"), b)[self.decode(h.get("key"), b)], None
         if op == "len":
@@ -331,7 +339,9 @@ class Agent:
             return None, None
         if op == "release":
             for oid in h.get("ids", []):
-                self.objects.pop(oid, None)
+                obj = self.objects.pop(oid, None)
+                if obj is not None:
+                    self._handle_of.pop(id(obj), None)
             return None, None
         if op == "ping":
             return os.getpid(), None
@@ -364,7 +374,9 @@ def _shift(tree, offset: int):
 
 
 def _track(value, path=(), depth=0, out=None):
-    """(path, array, copy) for every ndarray / tensor inside the arguments (lists, tuples, dicts)."""
+    """What a call may change in place, inside its arguments: every ndarray / tensor (with a copy),
+    and every list and dict (with the identities of its items: an append, a new key, a replaced
+    value).  Returns ``[(kind, path, object, snapshot)]``."""
     import numpy as np
 
     out = [] if out is None else out
@@ -372,39 +384,60 @@ def _track(value, path=(), depth=0, out=None):
         return out
     t = type(value)
     if t is np.ndarray:
-        out.append((path, value, value.copy()))
+        out.append(("array", path, value, value.copy()))
     elif t is list or t is tuple:
+        if t is list and depth > 1:   # [args, kwargs] and the argument list are the call's own
+            out.append(("container", path, value, [id(v) for v in value]))
         for i, v in enumerate(value):
             _track(v, path + (i,), depth + 1, out)
     elif t is dict:
+        if depth > 1:
+            out.append(("container", path, value, {k: id(v) for k, v in value.items()}))
         for k, v in value.items():
             if type(k) in (str, int):
                 _track(v, path + (k,), depth + 1, out)
     else:
         torch = sys.modules.get("torch")
         if torch is not None and (t is torch.Tensor or t is torch.nn.Parameter):
-            out.append((path, value, value.detach().clone()))
+            out.append(("array", path, value, value.detach().clone()))
     return out
 
 
-def _changed(tracked) -> list:
+def _same_array(now, before) -> bool:
     import numpy as np
 
-    out = []
-    for path, now, before in tracked:
-        if type(now) is np.ndarray:
-            same = now.shape == before.shape and now.dtype == before.dtype and \
-                np.array_equal(now, before, equal_nan=now.dtype.kind in "fc")
-        else:
-            import torch
+    if type(now) is np.ndarray:
+        return now.shape == before.shape and now.dtype == before.dtype and \
+            np.array_equal(now, before, equal_nan=now.dtype.kind in "fc")
+    import torch
 
-            b = before
-            n = now.detach()
-            same = n.shape == b.shape and n.dtype == b.dtype and bool(
-                torch.equal(n, b) or (n.is_floating_point() and torch.equal(torch.nan_to_num(n, 0.0),
-                                                                             torch.nan_to_num(b, 0.0))
-                                      and torch.equal(n.isnan(), b.isnan())))
-        if not same:
+    n = now.detach()
+    return n.shape == before.shape and n.dtype == before.dtype and bool(
+        torch.equal(n, before) or (n.is_floating_point() and torch.equal(torch.nan_to_num(n, 0.0),
+                                                                          torch.nan_to_num(before, 0.0))
+                                   and torch.equal(n.isnan(), before.isnan())))
+
+
+def _changed(tracked) -> list:
+    """``[[path, new value]]`` for what changed: a list or dict whose items changed is sent whole
+    (and what is inside it is then not sent again); an array changed in place is sent alone."""
+    out, replaced = [], []
+    for kind, path, now, before in tracked:
+        if kind != "container":
+            continue
+        if isinstance(now, dict):
+            same = {k: id(v) for k, v in now.items()} == before
+        else:
+            same = [id(v) for v in now] == before
+        # an array inside it that changed in place counts too: the container goes whole
+        if same and not any(k == "array" and p[:len(path)] == path and not _same_array(o, b)
+                            for k, p, o, b in tracked):
+            continue
+        if not any(path[:len(r)] == r for r in replaced):
+            replaced.append(path)
+            out.append([list(path), now])
+    for kind, path, now, before in tracked:
+        if kind == "array" and not any(path[:len(r)] == r for r in replaced) and not _same_array(now, before):
             out.append([list(path), now])
     return out
 

@@ -384,3 +384,20 @@ def test_real_kernel_timeout_is_a_verdict_and_the_kernel_recovers(kernel):
     assert reply["parent_header"]["msg_id"] == msg_id
     outs = kernel.run("print('alive')")
     assert any("alive" in o.get("text", "") for o in outs)
+
+
+def test_changes_to_list_and_dict_arguments_come_back():
+    kernel = {"__name__": "__main__"}
+    exec("import numpy as np\n"
+         "def update(bn, hist, x):\n"
+         "    bn['running_mean'] = bn.get('running_mean', 0) + 1.0\n"
+         "    hist.append(len(hist))\n"
+         "    return x\n"
+         "def scale_inside(d):\n"
+         "    d['w'] *= 2\n", kernel)
+    link, _ = direct_link(kernel)
+    judge = Judge(link, "import numpy as np\n")
+    v = judge.run_cell("bn = {'mode': 'train'}\nhist = [7]\nupdate(bn, hist, 1)\nupdate(bn, hist, 1)\n"
+                       "assert bn == {'mode': 'train', 'running_mean': 2.0}, bn\nassert hist == [7, 1, 2], hist\n"
+                       "d = {'w': np.ones(2)}\nscale_inside(d)\nassert list(d['w']) == [2.0, 2.0], d", "t")
+    assert v.passed, v.evalue

@@ -33,7 +33,7 @@ def test_forbidden_modules_cover_the_references():
     nb = NB.notebook()
     forbid = set(nb.metadata["course"]["forbid"])
     assert {"course_lib.nn", "course_lib.classifiers", "course_lib.explorers", "course_lib.widgets", "torch",
-            "sklearn", "scipy.spatial"} <= forbid
+            "sklearn.neighbors", "scipy.spatial"} <= forbid
     setup = nb.cells[0].source
     for module in forbid:
         assert f"import {module}" not in setup and f"from {module} " not in setup, module

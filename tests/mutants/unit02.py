@@ -188,8 +188,8 @@ MUTANTS = [
        "            idx = perm[-batch_size:]\n")),
 ]
 
-# Shortcuts: correct results obtained by calling a library implementation of the task. The hidden
-# tests must refuse them through course_lib.grading.forbid_calls (a ShortcutError).
+# Shortcuts: correct results obtained through what the unit's course.forbid rules out. The grading
+# sandbox takes those modules away, so they are graded in tests/test_units_grading.py, not in-process.
 SHORTCUTS = [
     Mutant(task="task2_2", name="shortcut: course_lib.autograd.topological_order", source="""
 from course_lib.autograd import topological_order as _topo
@@ -309,7 +309,47 @@ def train_mlp(data, hidden_dims=(128,), num_epochs=20, batch_size=64, lr=3e-3, r
     return params, {"loss": list(clf.loss_curve_), "val_acc": [float(clf.score(data.X_val, data.y_val))]}
 """),
 ]
-MUTANTS += SHORTCUTS
+
+# Issue #13: classes of bugs that earned full marks before.
+MUTANTS += [
+    M("task2_2", "reversed pre-order instead of a post-order",
+      (_ITERATIVE_DFS, """    order, seen = [], set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        order.append(node)
+        for child in node._prev:
+            stack.append(child)
+    return order[::-1]""")),
+    M("task2_3", "relu forward writes into its input",
+      ("    out = np.maximum(x, 0)\n    cache = x\n",
+       "    cache = x.copy()\n    x[x < 0] = 0\n    out = x\n")),
+    M("task2_9", "no reshuffle between epochs",
+      ("    for epoch in range(num_epochs):\n        perm = rng.permutation(n)\n",
+       "    perm = rng.permutation(n)\n    for epoch in range(num_epochs):\n")),
+    M("task2_9", "a new optimiser state every epoch",
+      ("    for epoch in range(num_epochs):\n",
+       "    for epoch in range(num_epochs):\n        states = {k: None for k in params}\n")),
+]
+
+# The mistakes the issues name (graded for real, one mutant per task per submission).
+NAMED = [
+    ("task2_7", "missing batch-sum in the backward pass"),
+    ("task2_1", "forgot the upstream gradient in tanh"),
+    ("task2_3", "relu backward forgets the upstream gradient"),
+    ("task2_3", "bias gradient summed over the wrong axis"),
+    ("task2_6", "Adam without bias correction"),
+    ("task2_8", "dropout not rescaled"),
+    ("task2_5", "regularisation gradient missing its factor 2"),
+    ("task2_2", "reversed pre-order instead of a post-order"),
+    ("task2_3", "relu forward writes into its input"),
+    ("task2_9", "no reshuffle between epochs"),
+    ("task2_9", "a new optimiser state every epoch"),
+    ("task2_4", "forgot to subtract the row maximum"),
+]
 
 
 CORRECT_ALTERNATIVES = [

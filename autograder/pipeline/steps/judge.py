@@ -161,7 +161,56 @@ class Remote:
         return self._link.getattr({"$h": [self._id]}, attr)
 
     def __setattr__(self, attr, value):
-        raise AttributeError("objects of the student's kernel are read-only in a test")
+        # a test may set an attribute of a student's object (``out.grad = 1.0``): the value as data
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        tree, bufs = self._link.encode(value)
+        self._link.request_value("setattr", bufs, target={"$h": [self._id]}, name=attr, value=tree)
+
+    def _op(self, name: str, *args):
+        return self._link.call({"$h": [self._id]}, name, args, {}, label=f"{self._type}.{name}")
+
+    # Arithmetic runs the student's operator in the kernel and gives another Remote (or data): a test
+    # can build an expression from a student's objects (``a * b + c``). Comparisons, truth values and
+    # conversions (``==``, ``bool``, ``float``, ``__array__``) are deliberately NOT forwarded: a verdict
+    # never rests on what a student's object says about itself.
+    def __add__(self, o):
+        return self._op("__add__", o)
+
+    def __radd__(self, o):
+        return self._op("__radd__", o)
+
+    def __sub__(self, o):
+        return self._op("__sub__", o)
+
+    def __rsub__(self, o):
+        return self._op("__rsub__", o)
+
+    def __mul__(self, o):
+        return self._op("__mul__", o)
+
+    def __rmul__(self, o):
+        return self._op("__rmul__", o)
+
+    def __truediv__(self, o):
+        return self._op("__truediv__", o)
+
+    def __rtruediv__(self, o):
+        return self._op("__rtruediv__", o)
+
+    def __pow__(self, o):
+        return self._op("__pow__", o)
+
+    def __rpow__(self, o):
+        return self._op("__rpow__", o)
+
+    def __matmul__(self, o):
+        return self._op("__matmul__", o)
+
+    def __neg__(self):
+        return self._op("__neg__")
+
+    __hash__ = object.__hash__
 
     def __len__(self) -> int:
         n = self._link.request_value("len", target={"$h": [self._id]})
@@ -236,6 +285,7 @@ class Link:
         self._cb_ids = itertools.count(1)
         self.callback_failures: list[BaseException] = []
         self.calls = 0
+        self.remotes: dict[int, Remote] = {}   # handle -> its one Remote (identity follows the kernel's)
         # a timeout or a broken connection ends the conversation for this cell, even if the test
         # caught the exception (a test expecting an error must not pass on a kernel that hangs)
         self.fault: BaseException | None = None
@@ -271,7 +321,10 @@ class Link:
             if tag == "$h":
                 if type(payload) is not list or len(payload) != 2 or type(payload[0]) is not int:
                     raise wire.WireError("malformed handle")
-                return Remote(self, payload[0], str(payload[1])[:200])
+                remote = self.remotes.get(payload[0])
+                if remote is None:
+                    remote = self.remotes[payload[0]] = Remote(self, payload[0], str(payload[1])[:200])
+                return remote
             if tag == "$rec":
                 if type(payload) is not list or len(payload) != 4:
                     raise wire.WireError("malformed record")
@@ -384,7 +437,8 @@ class Link:
 
 
 def _reflect(sent: list, changes: list, label: str) -> None:
-    """Copy the kernel's in-place changes of array/tensor arguments into the judge's arguments."""
+    """Copy the kernel's in-place changes of the arguments into the judge's own arguments: arrays and
+    tensors element by element, lists and dicts by their new contents."""
     for change in changes[:256]:
         if type(change) is not list or len(change) != 2 or type(change[0]) is not list:
             continue
@@ -394,6 +448,13 @@ def _reflect(sent: list, changes: list, label: str) -> None:
             for key in path:
                 target = target[key]
         except (KeyError, IndexError, TypeError):
+            continue
+        if type(target) is dict and type(new) is dict:
+            target.clear()
+            target.update(new)
+            continue
+        if type(target) is list and type(new) is list:
+            target[:] = new
             continue
         if isinstance(target, np.ndarray) and isinstance(new, np.ndarray):
             if target.shape != new.shape:
@@ -634,8 +695,9 @@ class Judge:
         transport = self.link.transport
         if hasattr(transport, "deadline"):
             transport.deadline = deadline
-        old_backend = grading._MEASURE_BACKEND
+        old_backend, old_names = grading._MEASURE_BACKEND, grading._KERNEL_NAME_BACKEND
         grading._MEASURE_BACKEND = self.meter
+        grading._KERNEL_NAME_BACKEND = lambda name: KernelFunction(self.link, name)
         try:
             if self.setup_error:
                 raise RuntimeError(self.setup_error)
@@ -669,7 +731,7 @@ class Judge:
             verdict.ename = type(exc).__name__ if not isinstance(exc, RemoteError) else exc.type_name
             verdict.evalue = _message(exc)
         finally:
-            grading._MEASURE_BACKEND = old_backend
+            grading._MEASURE_BACKEND, grading._KERNEL_NAME_BACKEND = old_backend, old_names
             if self.link.fault is None:
                 if hasattr(transport, "deadline"):
                     transport.deadline = time.monotonic() + 10
