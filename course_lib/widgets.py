@@ -12,8 +12,9 @@ Every explorer separates *what it computes* from *how it is shown*:
 
 Show one with ``explorer`` as the last expression of a cell, or ``display(explorer)``.
 
-Explorers: :class:`LinearClassifierExplorer`, :class:`OptimizerExplorer`,
-:class:`ActivationHistogramExplorer`, :class:`ConvKernelExplorer`.
+Explorers: :class:`OptimizerExplorer`, :class:`ActivationHistogramExplorer`,
+:class:`ConvKernelExplorer`; unit 01's (kNN, linear classifier) are in
+:mod:`course_lib.explorers.linear`.
 """
 from __future__ import annotations
 
@@ -27,10 +28,10 @@ import numpy as np
 
 from . import nn as _nn
 from . import optim as _optim
-from .viz import decision_regions, figure_to_png, new_figure
+from .viz import figure_to_png, new_figure
 
-__all__ = ["Explorer", "LinearClassifierExplorer", "OptimizerExplorer", "ActivationHistogramExplorer",
-           "ConvKernelExplorer", "softmax_loss", "svm_loss", "conv2d_single", "KERNELS", "SURFACES"]
+__all__ = ["Explorer", "OptimizerExplorer", "ActivationHistogramExplorer", "ConvKernelExplorer", "conv2d_single",
+           "KERNELS", "SURFACES"]
 
 
 class Explorer:
@@ -158,137 +159,6 @@ def _slider(value, lo, hi, step, desc, log=False):
                            style=style)
     return W.FloatSlider(value=value, min=lo, max=hi, step=step, description=desc, continuous_update=False,
                          style=style)
-
-
-# =============================================================================
-# Linear classifier on a 2-D, three-class toy set
-# =============================================================================
-
-def _linear_loss(loss_fn: Callable, Wm: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray,
-                 reg: float) -> tuple[float, np.ndarray, np.ndarray]:
-    # the data loss and its score gradient come from the tested course_lib.nn; only the
-    # chain rule through the linear scores and the L2 term live here
-    loss, dscores = loss_fn(X @ Wm.T + b, y)
-    return float(loss + reg * np.sum(Wm * Wm)), dscores.T @ X + 2 * reg * Wm, dscores.sum(0)
-
-
-def softmax_loss(Wm: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float
-                 ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Softmax loss (:func:`course_lib.nn.softmax_loss`) of scores ``X @ Wm.T + b`` plus ``reg * sum(Wm**2)``.
-
-    Args:
-        Wm: (C, D) one row per class; b: (C,); X: (N, D); y: (N,) ints; reg: L2 strength.
-
-    Returns:
-        (loss, dW (C, D), db (C,)).
-    """
-    return _linear_loss(_nn.softmax_loss, Wm, b, X, y, reg)
-
-
-def svm_loss(Wm: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float
-             ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Multiclass hinge loss (:func:`course_lib.nn.svm_loss`, margin 1) of ``X @ Wm.T + b`` plus
-    ``reg * sum(Wm**2)``; same shapes as :func:`softmax_loss`."""
-    return _linear_loss(_nn.svm_loss, Wm, b, X, y, reg)
-
-
-class LinearClassifierExplorer(Explorer):
-    """Move one class's row of a linear classifier; see regions, loss and what gradient descent does.
-
-    Scores are ``X @ W.T + b`` with ``W`` (3, 2), one row per class. Controls: the class
-    ``row`` being edited and its ``w1``, ``w2``, ``b``; the ``loss`` (softmax or SVM); ``reg``
-    (L2 strength); ``lr`` and ``steps`` of full-batch gradient descent started from the
-    current parameters. The picture shows the decision regions after those steps (the
-    slider parameters when ``steps = 0``) and the loss curve.
-
-    ``update`` returns ``loss`` (data + reg at the slider parameters), ``data_loss``,
-    ``reg_loss``, ``accuracy``, and ``trained_loss``, ``trained_accuracy`` after the steps.
-
-    Args:
-        X, y: (N, 2) points and (N,) labels in {0, 1, 2}; default ``make_blobs(50, 3)``.
-        seed: seed of the initial (deliberately poor) parameters.
-    """
-
-    figsize = (8, 3.6)
-
-    def __init__(self, X: np.ndarray | None = None, y: np.ndarray | None = None, seed: int = 0,
-                 resolution: int = 120):
-        if X is None:
-            from .data import make_blobs
-            X, y = make_blobs(50, 3, seed=seed)
-        self.X, self.y = np.asarray(X, dtype=np.float64), np.asarray(y)
-        self.num_classes = int(self.y.max()) + 1
-        rng = np.random.default_rng(seed)
-        self.W = np.round(rng.standard_normal((self.num_classes, 2)), 2)
-        self.b = np.zeros(self.num_classes)
-        self.resolution = resolution
-        super().__init__()
-
-    def _controls(self) -> dict:
-        return {
-            "row": W.Dropdown(options=list(range(self.num_classes)), value=0, description="class row"),
-            "w1": _slider(float(self.W[0, 0]), -3.0, 3.0, 0.01, "w1"),
-            "w2": _slider(float(self.W[0, 1]), -3.0, 3.0, 0.01, "w2"),
-            "b": _slider(float(self.b[0]), -3.0, 3.0, 0.01, "b"),
-            "loss": W.Dropdown(options=["softmax", "svm"], value="softmax", description="loss"),
-            "reg": _slider(0.0, 0.0, 2.0, 0.01, "reg"),
-            "lr": _slider(0.1, -3, 1, 0.1, "lr", log=True),
-            # a few steps by default, so that the loss curve has something to show from the start
-            "steps": _slider(20, 0, 200, 5, "GD steps"),
-        }
-
-    def _on_control(self, name, value) -> None:
-        r = self.controls["row"].value
-        if name == "row":      # show the newly selected row on the sliders
-            self.controls["w1"].value = float(self.W[r, 0])
-            self.controls["w2"].value = float(self.W[r, 1])
-            self.controls["b"].value = float(self.b[r])
-        elif name in ("w1", "w2"):
-            self.W[r, 0 if name == "w1" else 1] = float(value)
-        elif name == "b":
-            self.b[r] = float(value)
-
-    def params(self) -> tuple[np.ndarray, np.ndarray]:
-        """Copies of the current (W (C, 2), b (C,))."""
-        return self.W.copy(), self.b.copy()
-
-    def compute(self, *, row, w1, w2, b, loss, reg, lr, steps) -> dict:
-        Wm, bm = self.W.copy(), self.b.copy()
-        Wm[row] = (w1, w2)
-        bm[row] = b
-        self.W, self.b = Wm.copy(), bm.copy()
-        fn = softmax_loss if loss == "softmax" else svm_loss
-        L, _, _ = fn(Wm, bm, self.X, self.y, reg)
-        reg_loss = float(reg * np.sum(Wm * Wm))
-        acc = float(np.mean(np.argmax(self.X @ Wm.T + bm, 1) == self.y))
-        Wt, bt, curve = Wm.copy(), bm.copy(), [L]
-        for _ in range(int(steps)):
-            _, dW, db = fn(Wt, bt, self.X, self.y, reg)
-            Wt -= lr * dW
-            bt -= lr * db
-            curve.append(fn(Wt, bt, self.X, self.y, reg)[0])
-        return {"loss": L, "data_loss": L - reg_loss, "reg_loss": reg_loss, "accuracy": acc,
-                "trained_loss": float(curve[-1]),
-                "trained_accuracy": float(np.mean(np.argmax(self.X @ Wt.T + bt, 1) == self.y)),
-                "_W": Wt, "_b": bt, "_curve": np.array(curve)}
-
-    def draw(self, result, *, row, steps, **_) -> None:
-        ax1, ax2 = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
-        Wt, bt = result["_W"], result["_b"]
-        decision_regions(lambda P: P @ Wt.T + bt, self.X, self.y, ax=ax1, resolution=self.resolution)
-        # the edited row's weight vector, drawn from the origin
-        ax1.annotate("", xy=tuple(Wt[row]), xytext=(0, 0), arrowprops={"arrowstyle": "->", "lw": 2})
-        ax1.set_title(f"regions after {steps} steps (acc {result['trained_accuracy']:.2f})", fontsize=9)
-        curve = result["_curve"]
-        # markers (about 20 of them) keep a short curve, even the single point of steps = 0, visible
-        ax2.plot(curve, marker="o", markersize=3, markevery=max(1, len(curve) // 20))
-        if len(curve) == 1:
-            ax2.text(0.5, 0.5, "set GD steps > 0\nto see the curve", transform=ax2.transAxes,
-                     ha="center", va="center", fontsize=8, color="0.4")
-        ax2.set_xlabel("GD step")
-        ax2.set_ylabel("loss")
-        ax2.set_title(f"loss {result['loss']:.3f} -> {result['trained_loss']:.3f}", fontsize=9)
-        self.fig.tight_layout()
 
 
 # =============================================================================

@@ -1,4 +1,6 @@
-"""course_lib.viz and course_lib.widgets, headless (Agg): numbers and PNG bytes change as they should."""
+"""course_lib.viz and course_lib.widgets, headless (Agg): numbers and PNG bytes change as they should.
+
+Unit 01's explorers (course_lib.explorers.linear) are tested in tests/test_explorers_linear.py."""
 from __future__ import annotations
 
 import matplotlib
@@ -81,85 +83,6 @@ def test_figure_to_png_deterministic():
 
 
 # ---- widgets --------------------------------------------------------------------------------
-
-def test_linear_classifier_explorer():
-    ex = widgets.LinearClassifierExplorer(resolution=40)
-    assert ex.png.startswith(PNG)
-    base = ex.update(reg=0.0, steps=0)
-    png0 = ex.png
-    more_reg = ex.update(reg=1.0)
-    assert more_reg["loss"] > base["loss"]                    # regularisation adds to the loss
-    assert more_reg["data_loss"] == pytest.approx(base["data_loss"])
-    assert ex.png != png0
-    ex.render = False
-    trained = ex.update(reg=0.0, steps=100, lr=0.5)
-    assert trained["trained_loss"] < 0.5 * trained["loss"] and trained["trained_accuracy"] > 0.9
-    # editing the row moves the model; switching rows shows that row's values
-    ex.update(row=0, w1=2.5, w2=0.0, b=0.0)
-    assert ex.W[0].tolist() == [2.5, 0.0]
-    ex.update(row=1)
-    assert ex.controls["w1"].value == pytest.approx(ex.W[1, 0])
-    ex.update(w2=-1.25)
-    assert ex.W[0].tolist() == [2.5, 0.0] and ex.W[1, 1] == -1.25
-    svm = ex.update(loss="svm", steps=0)
-    assert svm["loss"] >= 0
-    with pytest.raises(ValueError, match="unknown control"):
-        ex.update(alpha=1)
-
-
-def test_linear_classifier_losses_gradients():
-    from course_lib.grading import numeric_gradient
-    X, y = make_blobs(10, 3, seed=1)
-    rng = np.random.default_rng(2)
-    Wm, b = rng.standard_normal((3, 2)), rng.standard_normal(3)
-    for fn in (widgets.softmax_loss, widgets.svm_loss):
-        _, dW, db = fn(Wm, b, X, y, 0.3)
-        num_dW = numeric_gradient(lambda w, fn=fn: fn(w, b, X, y, 0.3)[0], Wm.copy())
-        num_db = numeric_gradient(lambda v, fn=fn: fn(Wm, v, X, y, 0.3)[0], b.copy())
-        np.testing.assert_allclose(dW, num_dW, rtol=1e-5, atol=1e-7)
-        np.testing.assert_allclose(db, num_db, rtol=1e-5, atol=1e-7)
-
-
-def test_linear_classifier_losses_match_torch():
-    X, y = make_blobs(12, 3, seed=3)
-    rng = np.random.default_rng(4)
-    Wm, b = rng.standard_normal((3, 2)), rng.standard_normal(3)
-    scores = torch.tensor(X @ Wm.T + b)
-    l2 = 0.3 * np.sum(Wm ** 2)
-    ce = torch.nn.functional.cross_entropy(scores, torch.tensor(y)).item()
-    hinge = torch.nn.functional.multi_margin_loss(scores, torch.tensor(y), margin=1.0).item() * 3
-    assert widgets.softmax_loss(Wm, b, X, y, 0.3)[0] == pytest.approx(ce + l2, rel=1e-12)
-    assert widgets.svm_loss(Wm, b, X, y, 0.3)[0] == pytest.approx(hinge + l2, rel=1e-12)
-
-
-def _loss_curve_line(ex):
-    ax = ex.fig.axes[1]
-    (line,) = ax.get_lines()
-    return ax, line
-
-
-def test_linear_classifier_loss_curve_is_visible():
-    ex = widgets.LinearClassifierExplorer(resolution=20)
-    # by default a few gradient-descent steps are run, so the curve panel is not empty
-    assert ex.controls["steps"].value > 0
-    ax, line = _loss_curve_line(ex)
-    assert len(line.get_xdata()) == ex.controls["steps"].value + 1
-    np.testing.assert_allclose(line.get_ydata()[[0, -1]], [ex.last["loss"], ex.last["trained_loss"]])
-    assert line.get_marker() not in (None, "", "None") and line.get_markersize() > 0
-    # with no steps, the single point is still drawn (a marker) and the panel says what to do
-    ex.update(steps=0)
-    ax, line = _loss_curve_line(ex)
-    assert len(line.get_xdata()) == 1 and line.get_marker() not in (None, "", "None")
-    assert any("GD steps" in t.get_text() for t in ax.texts)
-
-
-def test_ui_change_triggers_update():
-    ex = widgets.LinearClassifierExplorer(resolution=30)
-    before = ex.last["loss"]
-    ex.controls["reg"].value = 1.5          # as if the student moved the slider
-    assert ex.last["loss"] > before
-    assert ex._repr_mimebundle_() is not None
-
 
 def test_optimizer_explorer():
     ex = widgets.OptimizerExplorer()

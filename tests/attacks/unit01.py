@@ -3,15 +3,16 @@
 Most attacks sit on one of two bases:
 
 * ``full``: the full solution, with one solution cell replaced by the attack
-  (it deserves everything except that task: ``100 - points[task]``), or with
-  an extra attack cell (it deserves at most 100, and the attack must not
+  (it deserves everything except that task: ``AUTO - points[task]``), or with
+  an extra attack cell (it deserves at most ``AUTO``, and the attack must not
   reach anything outside its sandbox);
 * ``wrong``: every task answered by a plausible wrong implementation (one
   mutant per task from ``tests/mutants/unit01.py``, each failing its hidden
   tests), plus an attack that tries to make the tests pass anyway: it
   deserves 0.
 
-Points: task1_1 8, task1_2 12, task1_3 8, task1_4..task1_9 12 each.
+Points are read from the instructor's notebook: ``POINTS`` (the ten code tasks), ``AUTO`` their sum,
+what autograding can give (the written questions ``q1_K`` are graded by hand and score 0 here).
 """
 from __future__ import annotations
 
@@ -26,7 +27,27 @@ from tests.attacks import Attack, Context
 
 UNIT = "01_linear_classifiers"
 NOTEBOOK = f"{UNIT}.ipynb"
-TASKS = [f"task1_{i}" for i in range(1, 10)]
+
+
+def _grade_cells() -> dict[str, int]:
+    """grade id without ``test_`` -> points, in notebook order (code tasks and written questions)."""
+    from pathlib import Path
+
+    nb = json.loads((Path(__file__).resolve().parents[2] / "solutions" / UNIT / NOTEBOOK).read_text(encoding="utf-8"))
+    out = {}
+    for cell in nb["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade"):
+            out[meta["grade_id"].removeprefix("test_")] = meta["points"]
+    return out
+
+
+POINTS = {t: p for t, p in _grade_cells().items() if t.startswith("task")}
+WRITTEN_ZERO = {q: 0.0 for q in _grade_cells() if q.startswith("q")}
+TASKS = list(POINTS)
+AUTO = sum(POINTS.values())                              # the most autograding gives (82)
+BUT_1_4 = AUTO - POINTS["task1_4"]                       # everything right but task1_4
+UP_TO_1_3 = sum(POINTS[t] for t in TASKS[:3])            # the tasks before task1_4, graded before a kernel death
 
 # ---------------------------------------------------------------- building blocks
 
@@ -96,7 +117,7 @@ def test_cells(nb):
 
 
 def minus(ctx: Context, *tasks) -> float:
-    return 100 - sum(ctx.points[t] for t in tasks)
+    return AUTO - sum(ctx.points[t] for t in tasks)
 
 
 NOOP_HELPERS = (
@@ -505,25 +526,25 @@ def _wrong_version(ctx):
 R, P, D, T, M = "resource", "monkeypatch", "disk", "tamper", "malformed"
 
 ATTACKS = [
-    # resources and the kernel: everything but task1_4 is right, so at most 88
-    Attack("loop", R, _in_task("while True:\n    pass"), 88, 88, ("timeout",), "infinite loop in task1_4"),
+    # resources and the kernel: everything but task1_4 is right, so at most BUT_1_4
+    Attack("loop", R, _in_task("while True:\n    pass"), BUT_1_4, BUT_1_4, ("timeout",), "infinite loop in task1_4"),
     # a kernel that ignores the interrupt is replaced: the cells before it run again in a fresh one, grading goes on
-    Attack("loop_sigint", R, _in_task(SIGINT_LOOP), 88, 88, ("timeout",), "infinite loop that ignores the interrupt"),
-    Attack("loop_sigint_before_test", R, lambda ctx: files(insert_after(full(ctx), "task1_2", SIGINT_LOOP)), 100, 100,
+    Attack("loop_sigint", R, _in_task(SIGINT_LOOP), BUT_1_4, BUT_1_4, ("timeout",), "infinite loop that ignores the interrupt"),
+    Attack("loop_sigint_before_test", R, lambda ctx: files(insert_after(full(ctx), "task1_2", SIGINT_LOOP)), AUTO, AUTO,
            ("timeout",), "an extra cell between task1_2 and its test ignores the interrupt and loops"),
     Attack("patch_then_loop_sigint", P, lambda ctx: files(insert_after(wrong(ctx, task1_4=SIGINT_LOOP), "setup",
                                                                       NOOP_HELPERS)), 0, 0, ("timeout",),
            "no-op test helpers, then a loop that ignores the interrupt: the fresh kernel must be guarded too"),
-    Attack("sleep", R, _in_task("import time\ntime.sleep(3600)"), 88, 88, ("timeout",), "sleep past the cell timeout"),
-    Attack("memory_bomb", R, _in_task(MEMORY_BOMB), 88, 28, ("kernel_died",), "while True: a.append(...)"),
-    Attack("fork_bomb", R, _in_task(FORK_BOMB), 88, 28, (), "fork bomb"),
-    Attack("os_exit", R, _in_task("import os\nos._exit(0)"), 88, 28, ("kernel_died",), "os._exit in a solution cell"),
-    Attack("sys_exit", R, _in_task("import sys\nsys.exit(0)"), 88, 88, (), "sys.exit in a solution cell"),
-    Attack("kill_kernel", R, _in_task("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"), 88, 28,
+    Attack("sleep", R, _in_task("import time\ntime.sleep(3600)"), BUT_1_4, BUT_1_4, ("timeout",), "sleep past the cell timeout"),
+    Attack("memory_bomb", R, _in_task(MEMORY_BOMB), BUT_1_4, UP_TO_1_3, ("kernel_died",), "while True: a.append(...)"),
+    Attack("fork_bomb", R, _in_task(FORK_BOMB), BUT_1_4, UP_TO_1_3, (), "fork bomb"),
+    Attack("os_exit", R, _in_task("import os\nos._exit(0)"), BUT_1_4, UP_TO_1_3, ("kernel_died",), "os._exit in a solution cell"),
+    Attack("sys_exit", R, _in_task("import sys\nsys.exit(0)"), BUT_1_4, BUT_1_4, (), "sys.exit in a solution cell"),
+    Attack("kill_kernel", R, _in_task("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"), BUT_1_4, UP_TO_1_3,
            ("kernel_died",), "the kernel kills itself"),
-    Attack("kill_grader", R, lambda ctx: files(insert_after(full(ctx), "setup", KILL_GRADER)), 100, 100, ("ok",),
+    Attack("kill_grader", R, lambda ctx: files(insert_after(full(ctx), "setup", KILL_GRADER)), AUTO, AUTO, ("ok",),
            "kill the grading process and its group"),
-    Attack("output_flood", R, _in_task(FLOOD, keep_solution=True), 100, 28, (), "300 MB printed"),
+    Attack("output_flood", R, _in_task(FLOOD, keep_solution=True), AUTO, UP_TO_1_3, (), "300 MB printed"),
     # monkeypatching: every answer is wrong, the patch tries to make the tests pass anyway
     Attack("patch_numpy", P, lambda ctx: files(insert_after(wrong(ctx), "setup", PATCH_NUMPY)), 0, 0, (),
            "np.allclose / np.testing / np.max / np.abs replaced"),
@@ -563,7 +584,7 @@ ATTACKS = [
     # reading and writing what it must not
     Attack("steal_solutions", D, _steal_build, 0, 0, (),
            "reads the solutions (repo, instance source, git history, gradebook) and execs them"),
-    Attack("write_outside", D, lambda ctx: files(insert_after(full(ctx), "setup", WRITE_OUTSIDE)), 100, 100, (),
+    Attack("write_outside", D, lambda ctx: files(insert_after(full(ctx), "setup", WRITE_OUTSIDE)), AUTO, AUTO, (),
            "writes into the repo, /tmp, other submissions and the gradebook", ("no_writes",)),
     Attack("socket", D, lambda ctx: files(insert_after(_with(ctx, {}), "setup", socket_attack(ctx))), 0, 0, (),
            "connects to every listening port and the internet", ("no_connections",)),
@@ -577,9 +598,9 @@ ATTACKS = [
     Attack("cells_deleted", T, _tamper(_delete), 0, 0, (), "test cells deleted"),
     Attack("cells_duplicated", T, _tamper(_duplicate), 0, 0, ("ok",), "test cells duplicated as `pass`"),
     # duplicated cells on a full solution (copy/paste in JupyterLab): graded as if not duplicated
-    Attack("cells_duplicated_full", T, _tamper(_duplicate, base=full), 100, 100, ("ok",),
+    Attack("cells_duplicated_full", T, _tamper(_duplicate, base=full), AUTO, AUTO, ("ok",),
            "full solution, test cells duplicated as `pass`"),
-    Attack("solutions_duplicated", T, _duplicate_solutions, 100, 100, ("ok",),
+    Attack("solutions_duplicated", T, _duplicate_solutions, AUTO, AUTO, ("ok",),
            "full solution, each solution cell pasted above itself with a wrong earlier version"),
     Attack("cells_reordered", T, _tamper(_reorder), 0, 0, (), "patch before setup, setup last, tests reversed"),
     Attack("setup_edited", T, _tamper(_edit_setup), 0, 0, (), "the locked setup cell defines no-op helpers"),
@@ -596,7 +617,7 @@ ATTACKS = [
            "the notebook is a symlink to the instructor's source"),
     Attack("huge_notebook", M, _huge, 0, 0, ("missing", "error"), "a 300 MB notebook"),
     Attack("extra_files", M, lambda ctx: {**files(full(ctx)), "data/blob.bin": os.urandom(1 << 20),
-                                          "notes.txt": "scratch", "sub/dir/x.py": "print(1)"}, 100, 100, ("ok",),
+                                          "notes.txt": "scratch", "sub/dir/x.py": "print(1)"}, AUTO, AUTO, ("ok",),
            "extra files beside a full solution"),
 ]
 
@@ -619,31 +640,31 @@ def _one_wrong(task: str, name: str):
 
 # ordinary submissions graded in the same run: their grade must be exact
 HONEST = [
-    Attack("honest_full", "honest", lambda ctx: files(full(ctx)), 100, 100, ("ok",)),
-    Attack("honest_mutant", "honest", lambda ctx: files(full(ctx, task1_5=ctx.wrong["task1_5"])), 88, 88, ("ok",)),
+    Attack("honest_full", "honest", lambda ctx: files(full(ctx)), AUTO, AUTO, ("ok",)),
+    Attack("honest_mutant", "honest", lambda ctx: files(full(ctx, task1_5=ctx.wrong["task1_5"])),
+           AUTO - POINTS["task1_5"], AUTO - POINTS["task1_5"], ("ok",)),
     Attack("honest_partial", "honest", lambda ctx: files(_with(ctx, {t: ctx.solutions[t] for t in TASKS[:5]})),
-           52, 52, ("ok",)),
+           sum(POINTS[t] for t in TASKS[:5]), sum(POINTS[t] for t in TASKS[:5]), ("ok",)),
     # the wrong answers issue 2 names, each alone in an otherwise full solution: only its task is lost
-    Attack("honest_softmax_no_max", "honest", _one_wrong("task1_7", "forgot to subtract the max"), 88, 88, ("ok",),
+    Attack("honest_softmax_no_max", "honest", _one_wrong("task1_7", "forgot to subtract the max"), AUTO - POINTS["task1_7"], AUTO - POINTS["task1_7"], ("ok",),
            "softmax without subtracting the row max (overflows on large scores)"),
-    Attack("honest_np_max", "honest", _one_wrong("task1_5", "np.max for np.maximum in the hinge"), 88, 88, ("ok",),
+    Attack("honest_np_max", "honest", _one_wrong("task1_5", "np.max for np.maximum in the hinge"), AUTO - POINTS["task1_5"], AUTO - POINTS["task1_5"], ("ok",),
            "np.max(0, margins) for np.maximum(0, margins)"),
-    Attack("honest_no_reg_grad", "honest", _one_wrong("task1_4", "missing regularisation gradient"), 88, 88, ("ok",),
+    Attack("honest_no_reg_grad", "honest", _one_wrong("task1_4", "missing regularisation gradient"), AUTO - POINTS["task1_4"], AUTO - POINTS["task1_4"], ("ok",),
            "the 2 * reg * W term left out of dW"),
-    Attack("honest_wrong_axis", "honest", _one_wrong("task1_5", "averaging over the wrong axis"), 88, 88, ("ok",),
+    Attack("honest_wrong_axis", "honest", _one_wrong("task1_5", "averaging over the wrong axis"), AUTO - POINTS["task1_5"], AUTO - POINTS["task1_5"], ("ok",),
            "hinge loss averaged over classes, not over the batch"),
     Attack("honest_blank", "honest", lambda ctx: files(_with(ctx, {})), 0, 0, ("ok",),
            "the release as given, nothing filled in"),
 ]
 
-POINTS = {"task1_1": 8, "task1_2": 12, "task1_3": 8, **dict.fromkeys(TASKS[3:], 12)}
-
-# the points each task of an honest submission must get (the attack suite checks only the totals)
+# the points each task of an honest submission must get (the attack suite checks only the totals); the
+# written questions are left to the instructor, so autograding records 0 for them
 HONEST_TASK_POINTS = {
-    "honest_full": dict(POINTS),
-    "honest_softmax_no_max": {**POINTS, "task1_7": 0},
-    "honest_np_max": {**POINTS, "task1_5": 0},
-    "honest_no_reg_grad": {**POINTS, "task1_4": 0},
-    "honest_wrong_axis": {**POINTS, "task1_5": 0},
-    "honest_blank": dict.fromkeys(TASKS, 0),
+    "honest_full": {**POINTS, **WRITTEN_ZERO},
+    "honest_softmax_no_max": {**POINTS, "task1_7": 0, **WRITTEN_ZERO},
+    "honest_np_max": {**POINTS, "task1_5": 0, **WRITTEN_ZERO},
+    "honest_no_reg_grad": {**POINTS, "task1_4": 0, **WRITTEN_ZERO},
+    "honest_wrong_axis": {**POINTS, "task1_5": 0, **WRITTEN_ZERO},
+    "honest_blank": {**dict.fromkeys(TASKS, 0), **WRITTEN_ZERO},
 }

@@ -197,10 +197,20 @@ MUTANTS = [
     M("task1_9", "accuracy as a count of correct examples, not a fraction",
       _swap("task1_9", ("acc = float(np.mean(np.argmax(X_val @ W, axis=1) == y_val))",
                         "acc = float(np.sum(np.argmax(X_val @ W, axis=1) == y_val))"))),
-    M("task1_9", "a grid with learning rates far too small",
-      _swap("task1_9", ("return [0.3, 1.0, 3.0], [1e-4, 1e-3]", "return [1e-3, 1e-2], [1e-4, 1e-3]"))),
-    M("task1_9", "a grid with regularisation far too strong",
-      _swap("task1_9", ("return [0.3, 1.0, 3.0], [1e-4, 1e-3]", "return [0.3, 1.0, 3.0], [0.5, 1.0]"))),
+    M("task1_9", "trains every pair twice",
+      _swap("task1_9", ("            W = train_fn(lr, reg)\n",
+                        "            W = train_fn(lr, reg)\n            W = train_fn(lr, reg)\n"))),
+    M("task1_9", "best_W of the last pair, best accuracy of the best",
+      _swap("task1_9", ("best_params, best_W, best_val_acc = (lr, reg), W, acc",
+                        "best_params, best_val_acc = (lr, reg), acc\n            best_W = W"),
+            ("    ### END SOLUTION\n    return best_params", "    best_W = W\n    ### END SOLUTION\n    return best_params"))),
+    # ---- task1_10: a grid that reaches the bar
+    M("task1_10", "a grid with learning rates far too small",
+      _swap("task1_10", ("return [0.3, 1.0, 3.0], [1e-4, 1e-3]", "return [1e-3, 1e-2], [1e-4, 1e-3]"))),
+    M("task1_10", "a grid with regularisation far too strong",
+      _swap("task1_10", ("return [0.3, 1.0, 3.0], [1e-4, 1e-3]", "return [0.3, 1.0, 3.0], [0.5, 1.0]"))),
+    M("task1_10", "a grid of 16 pairs (more than 12)",
+      _swap("task1_10", ("return [0.3, 1.0, 3.0], [1e-4, 1e-3]", "return [0.3, 1.0, 3.0, 10.0], [1e-5, 1e-4, 1e-3, 1e-2]"))),
     # ---- issue #13: classes of bugs that earned full marks before
     M("task1_2", "no clip at 0 before the square root (nan for identical points)",
       _swap("task1_2", ("dists = np.sqrt(np.maximum(sq, 0.0))", "dists = np.sqrt(sq)"))),
@@ -314,6 +324,40 @@ CORRECT_ALTERNATIVES = [
                        "        loss, dW = loss_fn(W, X[idx], y[idx], reg)\n"
                        "        loss_history.append(float(loss))\n"
                        "        W = W - learning_rate * dW\n")),
+    M("task1_1", "hint-following student: the formula of the text, square root included",
+      _body("task1_1", "            dists[i, j] = np.sqrt(np.sum((X_test[i] - X_train[j]) ** 2))\n")),
+    M("task1_4", "hint-following student: per positive margin, +x_i to column j and -x_i to column y_i",
+      _body("task1_4", "    for i in range(num_train):\n"
+                       "        scores = X[i].dot(W)\n"
+                       "        for j in range(num_classes):\n"
+                       "            margin = scores[j] - scores[y[i]] + 1\n"
+                       "            if j != y[i] and margin > 0:\n"
+                       "                loss += margin\n"
+                       "                dW[:, j] += X[i]\n"
+                       "                dW[:, y[i]] -= X[i]\n"
+                       "    loss /= num_train\n"
+                       "    dW /= num_train\n"
+                       "    loss += reg * np.sum(W * W)\n"
+                       "    dW += 2 * reg * W\n")),
+    M("task1_6", "hint-following student: subtract the row's maximum, gradient p_ij - [j = y_i]",
+      _body("task1_6", "    for i in range(num_train):\n"
+                       "        s = X[i] @ W\n"
+                       "        s = s - np.max(s)\n"
+                       "        p = np.exp(s) / np.sum(np.exp(s))\n"
+                       "        loss += -np.log(p[y[i]])\n"
+                       "        for j in range(num_classes):\n"
+                       "            dW[:, j] += (p[j] - (1.0 if j == y[i] else 0.0)) * X[i]\n"
+                       "    loss = loss / num_train + reg * np.sum(W * W)\n"
+                       "    dW = dW / num_train + 2 * reg * W\n")),
+    M("task1_7", "hint-following student: each row's max with keepdims, X.T @ (P - Y) / N",
+      _body("task1_7", "    N = X.shape[0]\n"
+                       "    scores = X @ W\n"
+                       "    scores = scores - scores.max(axis=1, keepdims=True)\n"
+                       "    P = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)\n"
+                       "    loss = -np.mean(np.log(P[np.arange(N), y])) + reg * np.sum(W * W)\n"
+                       "    Y = np.zeros_like(P)\n"
+                       "    Y[np.arange(N), y] = 1\n"
+                       "    dW = X.T @ (P - Y) / N + 2 * reg * W\n")),
     M("task1_1", "one loop (a vectorized inner loop passes the two-loop task)",
       _swap("task1_1", ("    for i in range(num_test):\n        for j in range(num_train):\n"
                         "            ### BEGIN SOLUTION\n"
@@ -401,6 +445,22 @@ CORRECT_ALTERNATIVES = [
                        "        loss, grad = loss_fn(W, X[batch], y[batch], reg)\n"
                        "        W -= learning_rate * grad\n"
                        "        loss_history.append(float(loss))\n")),
+    M("task1_10", "hint-following student: learning rates where the lecture's curves fall fast, a small reg",
+      _body("task1_10", "    return [1.0, 3.0], [1e-4]\n")),
+    M("task1_10", "a wide grid of 12 pairs, a far too large learning rate included",
+      _body("task1_10", "    learning_rates = [0.1, 1.0, 10.0, 100.0]\n"
+                        "    regularization_strengths = [0.0, 1e-4, 1e-2]\n"
+                        "    return learning_rates, regularization_strengths\n")),
+    M("task1_9", "hint-following student: the text's accuracy formula, a strict > keeps the first pair",
+      _body("task1_9", "    for lr in learning_rates:\n"
+                       "        for reg in regularization_strengths:\n"
+                       "            W = train_fn(lr, reg)\n"
+                       "            val_acc = np.mean(np.argmax(X_val @ W, axis=1) == y_val)\n"
+                       "            results[(lr, reg)] = val_acc\n"
+                       "            if val_acc > best_val_acc:\n"
+                       "                best_val_acc = val_acc\n"
+                       "                best_params = (lr, reg)\n"
+                       "                best_W = W\n")),
     M("task1_9", "itertools.product and a max over the results dict",
       _body("task1_9", "    import itertools\n"
                        "    weights = {}\n"
