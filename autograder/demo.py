@@ -99,6 +99,12 @@ def run_demo(course: Course, unit: str | None = None, students: int = 22, worker
     rows = grades_table(inst, unit)
     status = {r.student: r for r in summary.records}
     _print_table(say, rows, kinds, status)
+    written = sorted({t for r in rows for t in r["tasks"] if not t.startswith("task")}, key=_task_key)
+    if written:
+        pts = sum(rows[0]["tasks"][t][1] for t in written if t in rows[0]["tasks"])
+        say(f"  written questions ({', '.join(written)}; {_num(pts)} points) are graded by hand in "
+            "formgrader: until then they count 0, so a perfect student shows "
+            f"{_num(rows[0]['max_score'] - pts)}/{_num(rows[0]['max_score'])} here")
     say()
     say(f"  feedback:    {root / 'feedback'}/<student>/{unit}/{unit}.html ({len(html)} files)")
     say(f"  grades:      {csv_path}")
