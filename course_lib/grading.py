@@ -8,15 +8,13 @@ and the index where it occurs, expected versus got.
 from __future__ import annotations
 
 import contextlib
-import inspect
-import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 import numpy as np
 
 __all__ = [
     "rel_error", "assert_close", "assert_shape", "numeric_gradient", "numeric_gradient_array",
-    "check_gradient", "ShortcutError", "forbid_calls", "assert_no_shortcut", "measure", "Measurement", "in_kernel",
+    "check_gradient", "ShortcutError", "measure", "Measurement", "in_kernel",
     "replace_in_kernel",
 ]
 
@@ -261,71 +259,7 @@ def replace_in_kernel(name: str, replacement):
 
 
 class ShortcutError(AssertionError):
-    """A graded function called a reference implementation instead of doing the work."""
+    """The verdict on a solution that uses what its task rules out (``course.forbid`` modules,
+    ``forbid_names``); the judge decides it, outside the student's process."""
 
 
-def _code_of(target):
-    # Unwrapped to the innermost function: decorators such as scikit-learn's ``_fit_context``
-    # share one wrapper code object among every method they decorate.
-    return getattr(inspect.unwrap(target), "__code__", None)
-
-
-def _forbidden_name(target) -> str:
-    """The name the target was forbidden under (never the name of the code that runs it).
-
-    A function made by a factory (``torch.nn.functional.max_pool2d`` is
-    ``boolean_dispatch.<locals>.fn``) is named by its ``__name__``, which the factory sets.
-    """
-    qualname = getattr(target, "__qualname__", None)
-    if qualname and "<locals>" not in qualname:
-        return qualname
-    return getattr(target, "__name__", None) or qualname or repr(target)
-
-
-def _shortcut_message(task: str, name: str) -> str:
-    return (f"{task}: your code calls {name}, a library implementation of this very task; "
-            "the task asks you to write it yourself, so it earns no points. Remove that call.")
-
-
-@contextlib.contextmanager
-def forbid_calls(targets: Iterable, task: str = "this task"):
-    """Within the block, any call of one of ``targets`` raises :class:`ShortcutError`.
-
-    Calls are caught by identity of the code object (Python functions) or of the
-    builtin (C functions such as ``torch.nn.functional.cross_entropy``), through a
-    profile hook, so an alias (``from course_lib.nn import softmax_loss as f``)
-    is caught as well as the dotted name.  A profile hook is the one mechanism that
-    sees every call whatever name it is made under; no library offers this check.
-    """
-    codes: dict = {}          # code object -> forbidden name
-    builtins_: dict = {}      # id of a builtin -> forbidden name
-    for t in targets:
-        code = _code_of(t)
-        if code is not None:
-            codes.setdefault(code, _forbidden_name(t))
-        else:
-            builtins_.setdefault(id(t), _forbidden_name(t))
-    hit: list = []
-
-    def profiler(frame, event, arg):
-        if event == "call" and frame.f_code in codes:
-            hit.append(codes[frame.f_code])
-            raise ShortcutError(_shortcut_message(task, codes[frame.f_code]))
-        if event == "c_call" and id(arg) in builtins_:
-            hit.append(builtins_[id(arg)])
-
-    old = sys.getprofile()
-    sys.setprofile(profiler)
-    try:
-        yield hit
-    finally:
-        sys.setprofile(old)
-    if hit:
-        raise ShortcutError(_shortcut_message(task, hit[0]))
-
-
-def assert_no_shortcut(fn: Callable, *args, forbidden: Iterable, task: str = "this task", **kwargs):
-    """Call ``fn(*args, **kwargs)`` and fail if it calls any of ``forbidden``; return its result."""
-    with forbid_calls(forbidden, task=task):
-        result = fn(*args, **kwargs)
-    return result

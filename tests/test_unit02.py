@@ -5,7 +5,7 @@ The notebook's code cells are exec'd in one namespace in this process (no Jupyte
 much faster than nbclient, and enough to measure the hidden tests. The shared notebook tests
 run the real kernel (nbval) and nbgrader. The harness is tests/unit_harness.py: every mutant
 must fail its task's test cell and its hidden tests alone; a mutant named ``shortcut...`` must be
-refused by the hidden tests' shortcut check (ShortcutError).
+refused by the judge (course.forbid, forbid_names).
 """
 from __future__ import annotations
 
