@@ -34,6 +34,7 @@ TEST_ENV := OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 # The linter (rules in pyproject.toml) over the code and its tests.
 lint: setup
 	$(BIN)/ruff check autograder course_lib tests bench tools
+	$(BIN)/mypy
 
 test: setup system-deps lint
 	$(BIN)/course build --check

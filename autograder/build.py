@@ -110,7 +110,8 @@ def generate_assignment(cfg, unit: str, force: bool = True) -> None:
 
 def hidden_regions(source: str) -> list[str]:
     """The text between ``BEGIN HIDDEN TESTS`` and ``END HIDDEN TESTS`` markers of one cell."""
-    out, cur = [], None
+    out: list[str] = []
+    cur: list[str] | None = None
     for line in source.split("\n"):
         if HIDDEN_BEGIN in line:
             cur = []
@@ -210,8 +211,8 @@ def build_into(course: Course, units: list[str], dest: Path) -> BuildReport:
         if problems:
             raise CourseError(f"{unit}: " + "; ".join(problems))
     report = BuildReport(units, dest)
-    with tempfile.TemporaryDirectory(prefix="course-build-") as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="course-build-") as tmp_name:
+        tmp = Path(tmp_name)
         cfg = nbgrader_config(
             course.root,
             root=str(tmp),

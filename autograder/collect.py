@@ -582,6 +582,7 @@ def collect(instance, unit: str, *, exchange: bool = False, zip_path: str | os.P
     Path(instance.root, "submitted").mkdir(parents=True, exist_ok=True)
     if exchange:
         return collect_exchange(instance, unit, root=exchange_dir)
+    assert zip_path is not None  # one of the two, checked above
     return collect_zip(instance, unit, zip_path, regex=regex)
 
 

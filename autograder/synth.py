@@ -134,7 +134,7 @@ def cohort(release_nb, source_nb, n: int = 22, mutants: list | None = None, malf
         if task in sols and src is not None:
             by_task.setdefault(task, []).append(m)
     room = max(0, n - len(plan) - min(3, len(tasks) - 1 if len(tasks) > 1 else 0))
-    picked = []
+    picked: list = []
     while len(picked) < room and any(by_task.values()):
         for task in tasks:
             if by_task.get(task) and len(picked) < room:

@@ -158,6 +158,7 @@ class DirectTransport:
 
     def call(self, frame: bytes) -> tuple[dict, list[bytes]]:
         h, b = wire.unpack(frame)
+        assert self.peer is not None, "connect the channel to its peer first"
         rh, rb = self.peer.dispatch(h, b)
         return wire.unpack(wire.pack(dict(rh, kind="rep", id=h.get("id")), rb))
 
@@ -435,7 +436,8 @@ def _same_array(now, before) -> bool:
 def _changed(tracked) -> list:
     """``[[path, new value]]`` for what changed: a list or dict whose items changed is sent whole
     (and what is inside it is then not sent again); an array changed in place is sent alone."""
-    out, replaced = [], []
+    out: list = []
+    replaced: list = []
     for kind, path, now, before in tracked:
         if kind != "container":
             continue

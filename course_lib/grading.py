@@ -85,9 +85,9 @@ def _assert_close(actual, expected, rtol, atol, name, check_dtype) -> None:
     if bad.any():
         rel = diff / np.maximum(np.abs(a64) + np.abs(e64), 1e-300)
         rel = np.where(bad, rel, -1.0)
-        idx = np.unravel_index(int(np.nanargmax(np.where(np.isnan(rel), np.inf, rel))), a.shape) \
+        raw = np.unravel_index(int(np.nanargmax(np.where(np.isnan(rel), np.inf, rel))), a.shape) \
             if a.ndim else ()
-        idx = tuple(int(i) for i in idx)
+        idx = tuple(int(i) for i in raw)
         where = f" at index {idx}" if idx else ""
         raise AssertionError(
             f"{name}: {int(bad.sum())} of {a.size} value(s) differ; worst{where}: "
@@ -104,7 +104,7 @@ def numeric_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float =
     if not np.issubdtype(x.dtype, np.floating):
         raise TypeError(f"numeric_gradient needs a float array, got dtype {x.dtype}")
     grad = np.zeros_like(x, dtype=np.float64)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
+    it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
     while not it.finished:
         i = it.multi_index
         old = x[i]

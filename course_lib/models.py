@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -36,7 +36,7 @@ __all__ = [
     "Discriminator", "discriminator_loss", "generator_loss", "VAE", "vae_loss", "count_parameters",
 ]
 
-_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid,
+_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid,
                 "leaky_relu": lambda: nn.LeakyReLU(0.2)}
 
 
@@ -283,6 +283,8 @@ def _check_token_mask(mask: torch.Tensor | None, x: torch.Tensor, name: str) -> 
 
 class PositionalEncoding(nn.Module):
     """Sinusoidal positions (Vaswani et al.) added to the embeddings: (B, T, D) -> (B, T, D)."""
+
+    pe: torch.Tensor   # a buffer: (max_len, D)
 
     def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0):
         super().__init__()

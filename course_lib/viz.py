@@ -240,9 +240,9 @@ def embedding_2d(Z, labels: Sequence | None = None, ax=None, *, class_names: Seq
     if labels is None:
         ax.scatter(Z[:, 0], Z[:, 1], s=s)
     else:
-        labels = _to_numpy(labels)
-        for k in np.unique(labels):
-            sel = labels == k
+        lab = _to_numpy(labels)
+        for k in np.unique(lab):
+            sel = lab == k
             name = class_names[int(k)] if class_names is not None else str(k)
             ax.scatter(Z[sel, 0], Z[sel, 1], s=s, label=name, color=_cmap_color(cmap, int(k)))
         ax.legend(fontsize=7, markerscale=1.5, loc="best")

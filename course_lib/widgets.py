@@ -240,7 +240,7 @@ class OptimizerExplorer(Explorer):
                 "_path": path}
 
     def draw(self, result, *, surface, optimizer, lr, **_) -> None:
-        f, _, (x0, x1, y0, y1) = SURFACES[surface]
+        f, _grad, (x0, x1, y0, y1) = SURFACES[surface]
         ax = self.fig.subplots()
         gx, gy = np.meshgrid(np.linspace(x0, x1, 120), np.linspace(y0, y1, 120))
         Z = f(gx, gy)
@@ -266,8 +266,9 @@ class OptimizerExplorer(Explorer):
 # Activations through a deep network
 # =============================================================================
 
-_NONLIN = {"tanh": np.tanh, "relu": lambda z: np.maximum(z, 0), "sigmoid": lambda z: 0.5 * (1 + np.tanh(0.5 * z)),
-           "linear": lambda z: z}
+_NONLIN: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0), "sigmoid": lambda z: 0.5 * (1 + np.tanh(0.5 * z)),
+    "linear": lambda z: z}
 
 
 class ActivationHistogramExplorer(Explorer):
@@ -319,9 +320,9 @@ class ActivationHistogramExplorer(Explorer):
     def draw(self, result, *, nonlinearity, **_) -> None:
         acts = result["_acts"]
         axes = np.atleast_1d(self.fig.subplots(1, len(acts), sharey=True))
-        lo, hi = {"tanh": (-1, 1), "sigmoid": (0, 1)}.get(nonlinearity, (None, None))
+        span: tuple[float, float] | None = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(nonlinearity)
         for i, (ax, a) in enumerate(zip(axes, acts)):
-            counts, edges = np.histogram(a.ravel(), bins=30, range=(lo, hi) if lo is not None else None)
+            counts, edges = np.histogram(a.ravel(), bins=30, range=span)
             ax.stairs(counts, edges, fill=True, color="C0")     # one artist: much faster than ax.hist
             ax.set_title(f"layer {i + 1}\nstd {a.std():.2g}", fontsize=7)
             ax.tick_params(labelsize=6)

@@ -198,7 +198,7 @@ class Encoder:
 _NAMEDTUPLES: dict[tuple, type] = {}
 
 
-def _namedtuple(name: str, fields: list[str]) -> type:
+def _namedtuple(name: str, fields: list[str]) -> Any:
     import collections
     import keyword
 
@@ -209,11 +209,11 @@ def _namedtuple(name: str, fields: list[str]) -> type:
     return _NAMEDTUPLES[key]
 
 
-def decode(tree: Any, buffers: list[bytes], *, on_tag: Callable[[str, Any], Any] | None = None,
+def decode(tree: Any, buffers: list[bytes], *, on_tag: Callable[[str, Any, Callable[[Any], Any]], Any] | None = None,
            tensors: bool = True, depth: int = 0) -> Any:
     """The value a tree from :class:`Encoder` stands for.
 
-    ``on_tag(tag, payload)`` turns handle-like tags (``$h``, ``$rec``, ``$cb``, ``$g``, ``$p``) into
+    ``on_tag(tag, payload, decode_one)`` turns handle-like tags (``$h``, ``$rec``, ``$cb``, ``$g``, ``$p``) into
     objects; unknown or disallowed tags raise :class:`WireError`.  ``tensors``: rebuild torch
     tensors (when torch is imported here), else leave them as NumPy arrays.
     """
@@ -290,19 +290,21 @@ def decode(tree: Any, buffers: list[bytes], *, on_tag: Callable[[str, Any], Any]
         arr = _read_npy(buf(i))
         torch = _torch()
         if tensors and torch is not None:
-            out = torch.from_numpy(arr.copy()) if arr.dtype.kind != "U" else arr
-            if requires_grad is True and out.is_floating_point():
-                out.requires_grad_(True)
-            return out
+            if arr.dtype.kind == "U":
+                return arr
+            t = torch.from_numpy(arr.copy())
+            if requires_grad is True and t.is_floating_point():
+                t.requires_grad_(True)
+            return t
         return arr
     if tag == "$td":
         torch = _torch()
         if type(payload) is not str or torch is None:
             raise WireError("a torch dtype where torch is not available")
-        dt = getattr(torch, payload, None)
-        if type(dt) is not torch.dtype:
+        tdt = getattr(torch, payload, None)
+        if type(tdt) is not torch.dtype:
             raise WireError("bad torch dtype")
-        return dt
+        return tdt
     if tag == "$dev":
         torch = _torch()
         if type(payload) is not str or torch is None or len(payload) > 32:

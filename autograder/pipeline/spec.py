@@ -67,10 +67,11 @@ def read_spec(nb, name: str) -> NotebookSpec:
             continue
         if cells.is_locked_cell(cell) and not cells.is_test_cell(cell) and not cells.is_solution_cell(cell):
             src = cells.cell_source(cell)
-            if cells.grade_id(cell) == "setup" and not spec.setup:
+            gid = cells.grade_id(cell)
+            if gid == "setup" and not spec.setup:
                 spec.setup = src
-            elif cells.grade_id(cell):
-                spec.locked[cells.grade_id(cell)] = src
+            elif gid:
+                spec.locked[gid] = src
             imports += [(i, m) for m in cells.imported_modules(src)]
     spec.tasks = cells.tasks_of(nb)
     spec.imports_at = tuple(imports)

@@ -128,8 +128,8 @@ def grade_submission(job: GradeJob) -> GradeResult:
     t0 = time.perf_counter()
     result = GradeResult(job.student, job.unit, host=socket.gethostname(), pid=os.getpid())
     try:
-        with tempfile.TemporaryDirectory(prefix=f"course-grade-{job.student}-") as tmp:
-            tmp = Path(tmp)
+        with tempfile.TemporaryDirectory(prefix=f"course-grade-{job.student}-") as tmp_name:
+            tmp = Path(tmp_name)
             workdir = tmp / job.unit
             workdir.mkdir()
             shadowing = intake.prepare(job, workdir)

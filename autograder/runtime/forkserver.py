@@ -39,7 +39,7 @@ from pathlib import Path
 MARK = "course-kernel-template"  # on the template's (and so every forked kernel's) command line
 READY_TIMEOUT = 120.0
 
-_servers: dict[tuple, ForkServer | None] = {}
+_servers: dict[tuple, ForkServer | TemplateClient | None] = {}
 _lock = threading.Lock()
 
 
@@ -106,6 +106,7 @@ class ForkServer:
 
     def _readline(self, timeout: float) -> str:
         out = self.proc.stdout
+        assert out is not None  # started with stdout=PIPE
         r, _, _ = select.select([out], [], [], timeout)
         if not r:
             return ""
@@ -122,14 +123,17 @@ class ForkServer:
         with self._io:
             if not self.alive():
                 raise OSError("the kernel template has exited")
-            self.proc.stdin.write(req)
-            self.proc.stdin.flush()
+            stdin = self.proc.stdin
+            assert stdin is not None  # started with stdin=PIPE
+            stdin.write(req)
+            stdin.flush()
             line = self._readline(30.0)
         return _pid(line)
 
     def close(self) -> None:
         try:
-            self.proc.stdin.close()
+            if self.proc.stdin is not None:
+                self.proc.stdin.close()
         except OSError:
             pass
         try:
@@ -268,12 +272,13 @@ class ForkedProcess:
         while self.poll() is None:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
-                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout)
-            select.select([self._fd], [], [], 0.5 if left is None else min(left, 0.5))
-        return self.returncode
+                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout or 0.0)
+            if self._fd is not None:
+                select.select([self._fd], [], [], 0.5 if left is None else min(left, 0.5))
+        return self.returncode if self.returncode is not None else -1
 
     def send_signal(self, sig: int) -> None:
-        if self.poll() is None:
+        if self.poll() is None and self._fd is not None:
             try:
                 signal.pidfd_send_signal(self._fd, sig)
             except ProcessLookupError:
@@ -325,7 +330,7 @@ def _same_python(exe: str) -> bool:
 _PROVISIONER = None
 
 
-def provisioner_for(km, server: ForkServer, spec_path: str):
+def provisioner_for(km, server: ForkServer | TemplateClient, spec_path: str):
     """A ForkProvisioner for kernel manager ``km`` (set as ``km.provisioner`` before starting it)."""
     global _PROVISIONER
     if _PROVISIONER is None:
@@ -466,7 +471,8 @@ def _serve(modules: list[str], listen: str | None = None) -> None:  # pragma: no
                     if not os.read(0, 4096):
                         return  # the grading run closed the pipe, or died
                 else:
-                    conn = key.fileobj
+                    conn = key.fileobj  # type: ignore[assignment]  # a connection registered above
+
                     try:
                         data = conn.recv(65536)
                     except OSError:
@@ -485,7 +491,8 @@ def _serve(modules: list[str], listen: str | None = None) -> None:  # pragma: no
                             break
     finally:
         try:
-            os.unlink(listen)
+            if listen:
+                os.unlink(listen)
         except OSError:
             pass
 

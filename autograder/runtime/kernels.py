@@ -23,6 +23,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
 
@@ -32,7 +33,7 @@ from autograder.runtime.sandbox import CGROUP_PARENT, CGROUP_ROOT, SANDBOX_BASE,
 KERNEL_ARGS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
 
 _spare: dict[tuple, tuple] = {}   # (kernel_name, preimports) -> (km, workdir, launched_at)
-_finalizer = None
+_finalizer: Any = None
 _deferred = None  # (key, _launch_spare args): the spare take_kernel(defer_spare=True) left to launch
 
 
@@ -108,9 +109,10 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.course_sandbox = sandbox
         self._server = server_for(tuple(fork_modules), template) if fork_modules is not None else None
         if self._server is not None:
-            self.provisioner = provisioner_for(self, self._server, str(sandbox._spec_path))
+            self.provisioner = provisioner_for(self, self._server, str(sandbox._spec_path or ""))
         # The connection file (it holds the HMAC key) and the sockets live in a
         # directory only the submission's uid (and the grader) can enter.
+        assert sandbox.workdir is not None, "enter the sandbox before starting its kernel"
         ipc_dir = Path(sandbox.workdir) / ".kernel"
         ipc_dir.mkdir(mode=0o700, exist_ok=True)
         if sandbox.uid is not None:
@@ -176,7 +178,8 @@ def _launch(kernel_name: str, modules: tuple[str, ...], sandbox=None, fork: tupl
     from jupyter_core.utils import run_sync
 
     workdir = kernel_dir(sandbox is not None)
-    sbx = None
+    sbx: Sandbox | None = None
+    km: Any
     if sandbox is not None:
         sbx = Sandbox(limits=sandbox[0], hide=tuple(sandbox[1]), workdir=workdir, forbid=tuple(forbid)).__enter__()
         km = SandboxedKernelManager(sbx, fork_modules=fork, template=template, kernel_name=kernel_name)
@@ -329,7 +332,7 @@ def reap_orphans() -> int:
             pass
     killed = len(orphans)
     if SANDBOX_BASE.is_dir():
-        in_use = set()
+        in_use: set[str] = set()
         for proc in Path("/proc").iterdir():
             if proc.name.isdigit():
                 try:

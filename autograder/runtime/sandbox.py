@@ -192,8 +192,8 @@ class Sandbox:
             "forbid": forbid_spec(self.forbid),
         }
         fd, path = tempfile.mkstemp(prefix="course-sbx-spec-", suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(spec, f)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(spec, fh)
         os.chmod(path, 0o644)
         self._spec_path = Path(path)
         return self

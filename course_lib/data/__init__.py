@@ -153,8 +153,7 @@ def sample_image(name: str = "grace_hopper.jpg", *, gray: bool = True) -> np.nda
     import matplotlib.cbook as cbook
     import matplotlib.image as mpimg
 
-    with cbook.get_sample_data(name) as f:
-        img = mpimg.imread(f, format=name.rsplit(".", 1)[-1])
+    img = mpimg.imread(cbook.get_sample_data(name, asfileobj=False), format=name.rsplit(".", 1)[-1])
     img = np.asarray(img, dtype=np.float64)
     if img.max() > 1.0:
         img = img / 255.0

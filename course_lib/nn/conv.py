@@ -345,6 +345,7 @@ def max_pool_backward_naive(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
         dx: (N, C, H, W).
     """
     x, ph, pw, st = cache.x, cache.pool_height, cache.pool_width, cache.stride
+    assert x is not None, "this cache carries no input (it came from max_pool_forward_fast)"
     n, c, ho, wo = dout.shape
     dx = np.zeros(x.shape, dtype=np.result_type(x, dout))
     for i in range(n):
@@ -421,6 +422,7 @@ def max_pool_backward_fast(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
     ph, pw, st = cache.pool_height, cache.pool_width, cache.stride
     argmax = cache.argmax
     if argmax is None:  # cache from the naive forward
+        assert cache.x is not None, "a pooling cache needs its input or its argmax"
         argmax = max_pool_forward_fast(cache.x, ph, pw, st)[1].argmax
     n, c, ho, wo = dout.shape
     zero = np.zeros((), dtype=dout.dtype)

@@ -25,6 +25,7 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
@@ -94,7 +95,7 @@ class GuardedExecute(Execute):
     """nbgrader's Execute with a whole-notebook deadline and dead-kernel survival."""
 
     notebook_timeout = 600.0
-    after_first_cell = None  # called once the first cell has run (kernels.launch_deferred_spare)
+    after_first_cell: Callable[[], None] | None = None  # called once the first cell has run (kernels.launch_deferred_spare)
 
     def preprocess(self, nb, resources=None, km=None):
         self._deadline = time.monotonic() + float(self.notebook_timeout)
@@ -308,7 +309,7 @@ class JudgedExecute(GuardedExecute):
             cell.outputs = [_error("GraderError", self._judge_failed or "no judge")]
             return
         info = self.spec.task(task) if (self.spec is not None and task) else None
-        if info is not None and info.forbid_names:
+        if info is not None and task and info.forbid_names:
             refused = shortcut_by_name(task, info.forbid_names, _solution_source(self.nb, task))
             if refused is not None:
                 self.verdicts[gid] = refused

@@ -461,7 +461,7 @@ def _reflect(sent: list, changes: list, label: str) -> None:
         if type(change) is not list or len(change) != 2 or type(change[0]) is not list:
             continue
         path, new = change
-        target = sent
+        target: Any = sent
         try:
             for key in path:
                 target = target[key]
