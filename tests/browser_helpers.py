@@ -346,6 +346,15 @@ def expected_students(instance: Path, gradebook: Path) -> list[dict]:
     return NbGraderAPI(coursedir=coursedir).get_students()
 
 
+def autograded_max(gradebook: Path) -> float:
+    """Points the autograder can give (code test cells); written questions wait for a person."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook("sqlite:///" + str(gradebook)) as gb:
+        return max(sum(gc.max_score for nb in a.notebooks for gc in nb.grade_cells if gc.cell_type == "code")
+                   for a in gb.assignments)
+
+
 def fmt_score(x: float) -> str:
     """Formgrader's roundToPrecision(x, 2) as JavaScript prints it."""
     r = round(float(x) * 100) / 100
@@ -358,24 +367,26 @@ SOLUTION_MARKERS = re.compile(r"^\s*###\s*(BEGIN|END)\s+SOLUTION\s*$")
 
 
 def solution_sources(path: Path) -> dict[str, str]:
-    """grade_id -> source of each solution cell, with the solution marker lines removed."""
+    """grade_id -> source of each solution cell, with the solution marker lines removed (a written
+    question's answer cell gives its model answer, as a student who answered it would type)."""
     nb = nbformat.read(str(path), as_version=4)
     out = {}
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("solution") and meta.get("grade_id"):
+        if cell.cell_type in ("code", "markdown") and meta.get("solution") and meta.get("grade_id"):
             lines = [ln for ln in cell.source.splitlines() if not SOLUTION_MARKERS.match(ln)]
             out[meta["grade_id"]] = "\n".join(lines)
     return out
 
 
 def release_solution_cells(path: Path) -> list[tuple[str, str]]:
-    """(grade_id, stub source) of each solution code cell of a student release, in order."""
+    """(grade_id, stub source) of each cell of a student release the student fills in (solution code
+    cells and written answers), in order."""
     nb = nbformat.read(str(path), as_version=4)
     return [
         (c.metadata["nbgrader"]["grade_id"], c.source)
         for c in nb.cells
-        if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")
+        if c.cell_type in ("code", "markdown") and c.metadata.get("nbgrader", {}).get("solution")
     ]
 
 
@@ -609,6 +620,9 @@ def set_cell_source(page, index: int, text: str) -> str:
     select all, insert the text. Returns the cell's source afterwards."""
     cell = cell_locator(page, index)
     cell.scroll_into_view_if_needed()
+    classes = cell.get_attribute("class") or ""
+    if "jp-MarkdownCell" in classes and "jp-mod-rendered" in classes:
+        cell.dblclick()  # a rendered markdown cell (a written answer) opens its editor on a double click
     editor = cell.locator(".jp-InputArea-editor .cm-content").first
     editor.click()
     page.keyboard.press("ControlOrMeta+a")

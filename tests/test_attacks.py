@@ -112,13 +112,13 @@ def run(tmp_path_factory):
     before = {a.name: _digest(inst.submitted_dir(a.name, UNIT)) for a in everyone}
     repo_before = sorted(p.name for p in (REPO / "course_lib").iterdir())
     t0 = time.monotonic()
-    summary = autograde(inst, UNIT, workers=2, cell_timeout=CELL_TIMEOUT, notebook_timeout=90, progress=False,
+    summary = autograde(inst, UNIT, workers=2, cell_timeout=CELL_TIMEOUT, notebook_timeout=240, progress=False,
                         **LIMITS)
     seconds = time.monotonic() - t0
     together = _task_scores(inst)
     # the honest ones again, alone (no attack beside them)
     alone_run = autograde(inst, UNIT, students=[h.name for h in A.HONEST], workers=2, force=True,
-                          cell_timeout=CELL_TIMEOUT, notebook_timeout=90, progress=False, **LIMITS)
+                          cell_timeout=CELL_TIMEOUT, notebook_timeout=240, progress=False, **LIMITS)
     alone = _task_scores(inst)
     canary.close()
     yield dict(inst=inst, summary=summary, seconds=seconds, together=together, alone=alone, alone_run=alone_run,
