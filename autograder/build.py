@@ -22,10 +22,14 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import nbformat
 
 from autograder.course import Course, CourseError, ensure_bin_on_path
+
+if TYPE_CHECKING:
+    from traitlets.config import Config
 
 TASK_RE = re.compile(r"^task(\d+)_(\d+)$")
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
@@ -59,7 +63,7 @@ def quiet_logger(name: str = "course.nbgrader") -> tuple[logging.Logger, _Collec
     return log, handler
 
 
-def nbgrader_config(course_root: Path, **coursedir):
+def nbgrader_config(course_root: Path, **coursedir: Any) -> Config:
     """A traitlets Config: the course's own nbgrader_config.py, then ``coursedir`` overrides.
 
     ``coursedir`` keys are CourseDirectory traits (root, source_directory, ...).
@@ -82,7 +86,7 @@ def nbgrader_config(course_root: Path, **coursedir):
     return cfg
 
 
-def generate_assignment(cfg, unit: str, force: bool = True) -> None:
+def generate_assignment(cfg: Config, unit: str, force: bool = True) -> None:
     """Run nbgrader's GenerateAssignment for one unit with config ``cfg``; CourseError on failure."""
     ensure_bin_on_path()
     from nbgrader.converters import GenerateAssignment

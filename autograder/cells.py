@@ -10,9 +10,14 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from nbgrader import utils as nbutils
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 __all__ = ["python_source", "cell_source", "grade_id", "is_test_cell", "is_solution_cell", "is_locked_cell",
            "is_written_question", "hidden_tests", "visible_tests", "task_of", "TaskInfo", "tasks_of",
@@ -22,7 +27,7 @@ HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
 HIDDEN_END = "### END HIDDEN TESTS"
 
 
-def cell_source(cell) -> str:
+def cell_source(cell: NotebookNode) -> str:
     """A cell's source as one string (the JSON form may hold a list of lines)."""
     src = cell["source"]
     return "".join(src) if isinstance(src, list) else src
@@ -38,25 +43,25 @@ def _meta(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {}) or {}
 
 
-def grade_id(cell) -> str | None:
+def grade_id(cell: NotebookNode) -> str | None:
     return _meta(cell).get("grade_id")
 
 
-def is_test_cell(cell) -> bool:
+def is_test_cell(cell: NotebookNode) -> bool:
     """An autograded test cell: a code cell nbgrader grades and that holds no solution."""
     return cell.get("cell_type") == "code" and nbutils.is_grade(cell) and not nbutils.is_solution(cell)
 
 
-def is_solution_cell(cell) -> bool:
+def is_solution_cell(cell: NotebookNode) -> bool:
     """A code cell where the student writes (a task's solution region)."""
     return cell.get("cell_type") == "code" and nbutils.is_solution(cell) and not nbutils.is_grade(cell)
 
 
-def is_locked_cell(cell) -> bool:
+def is_locked_cell(cell: NotebookNode) -> bool:
     return nbutils.is_locked(cell)
 
 
-def is_written_question(cell) -> bool:
+def is_written_question(cell: NotebookNode) -> bool:
     """A manually graded answer cell (markdown, grade and solution)."""
     return cell.get("cell_type") == "markdown" and nbutils.is_grade(cell) and nbutils.is_solution(cell)
 
@@ -104,7 +109,7 @@ class TaskInfo:
     test_index: int | None = None   # position of its test cell
 
 
-def forbidden_modules(nb, cell) -> tuple[str, ...]:
+def forbidden_modules(nb: NotebookNode, cell: NotebookNode) -> tuple[str, ...]:
     """The modules a task may not import: its ``course.forbid``, else the notebook's."""
     course = cell.get("metadata", {}).get("course", {}) or {}
     if "forbid" in course:
@@ -112,7 +117,7 @@ def forbidden_modules(nb, cell) -> tuple[str, ...]:
     return tuple((nb.get("metadata", {}).get("course", {}) or {}).get("forbid") or ())
 
 
-def tasks_of(nb) -> list[TaskInfo]:
+def tasks_of(nb: NotebookNode) -> list[TaskInfo]:
     """The notebook's tasks in order (from its solution cells and their test cells)."""
     out: dict[str, TaskInfo] = {}
     for i, cell in enumerate(nb.cells):
@@ -182,7 +187,7 @@ def names_used(source: str) -> set[str]:
     return used
 
 
-def forbidden_names_used(source: str, forbidden) -> list[str]:
+def forbidden_names_used(source: str, forbidden: Iterable[str]) -> list[str]:
     """Which of ``forbidden`` (dotted names) the source refers to (a name or anything below it)."""
     used = names_used(source)
     return sorted({f for f in forbidden for u in used if u == f or u.startswith(f + ".")})

@@ -13,6 +13,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import IO, Any
 
 import nbformat
 
@@ -55,8 +56,8 @@ def prepare_instance_dir(root: Path) -> None:
 
 
 def run_demo(course: Course, unit: str | None = None, students: int = 22, workers: int | None = None,
-             cell_timeout: int = 20, instance_dir: Path | None = None, out=None,
-             progress: bool = True, **grading_kwargs) -> dict:
+             cell_timeout: int = 20, instance_dir: Path | None = None, out: IO[str] | None = None,
+             progress: bool = True, **grading_kwargs: Any) -> dict:
     """Run the demo; returns a dict with the instance, summary, rows, feedback paths and CSV path.
 
     ``out`` (default: ``sys.stdout`` when called, not when this module was imported) gets the report.

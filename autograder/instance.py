@@ -16,10 +16,16 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autograder.course import Course, CourseError, ensure_bin_on_path
+
+if TYPE_CHECKING:
+    from nbgrader.api import Gradebook
+    from traitlets.config import Config
 
 INSTANCE_CONFIG = '''\
 # Written by `course init`: nbgrader's view of this course instance, so that
@@ -97,7 +103,7 @@ class Instance:
     def log_path(self) -> Path:
         return self.root / "grading-log.jsonl"
 
-    def config(self):
+    def config(self) -> Config:
         """The traitlets Config for nbgrader converters working on this instance."""
         from autograder.build import nbgrader_config
 
@@ -138,7 +144,7 @@ class Instance:
             raise CourseError(f"cannot open gradebook {self.db_url}: {msg}") from None
 
     @contextlib.contextmanager
-    def gradebook(self):
+    def gradebook(self) -> Iterator[Gradebook]:
         """An nbgrader ``Gradebook`` on this instance's database (context manager)."""
         ensure_bin_on_path()
         from nbgrader.api import Gradebook

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from autograder.runtime.sandbox import Limits
 
@@ -47,7 +48,7 @@ class RunOptions:
     max_processes: int = Limits.max_processes
     max_output_bytes: int = Limits.max_output_bytes
 
-    def with_(self, **changes) -> RunOptions:
+    def with_(self, **changes: Any) -> RunOptions:
         """A copy with ``changes`` (unknown names raise TypeError naming them)."""
         unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
         if unknown:

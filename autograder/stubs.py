@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from nbgrader.preprocessors import NbGraderPreprocessor
+
+if TYPE_CHECKING:
+
+    from nbformat import NotebookNode
 
 
 class NameStubs(NbGraderPreprocessor):
@@ -15,7 +20,7 @@ class NameStubs(NbGraderPreprocessor):
     stub is one fixed string for every cell.
     """
 
-    def preprocess_cell(self, cell, resources, index):
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
         nbg = cell.metadata.get("nbgrader", {})
         if cell.cell_type == "code" and nbg.get("solution"):
             meta = cell.metadata.get("course", {})

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import copy
 import itertools
+import os
 
 import nbformat
 
 SOLUTION_MARKERS = ("BEGIN SOLUTION", "END SOLUTION")
 
 
-def read(path) -> nbformat.NotebookNode:
+def read(path: str | os.PathLike) -> nbformat.NotebookNode:
     return nbformat.read(str(path), as_version=4)
 
 
-def solution_sources(source_nb) -> dict[str, str]:
+def solution_sources(source_nb: nbformat.NotebookNode) -> dict[str, str]:
     """grade_id -> source of each solution cell, marker lines removed (what a student would write)."""
     out = {}
     for cell in source_nb.cells:
@@ -32,13 +33,13 @@ def solution_sources(source_nb) -> dict[str, str]:
     return out
 
 
-def task_ids(release_nb) -> list[str]:
+def task_ids(release_nb: nbformat.NotebookNode) -> list[str]:
     """Solution-cell grade ids in notebook order."""
     return [c.metadata["nbgrader"]["grade_id"] for c in release_nb.cells
             if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
 
 
-def with_sources(release_nb, sources: dict[str, str]):
+def with_sources(release_nb: nbformat.NotebookNode, sources: dict[str, str]) -> nbformat.NotebookNode:
     """A copy of the release with the given solution cells' sources replaced."""
     nb = copy.deepcopy(release_nb)
     for cell in nb.cells:
@@ -48,15 +49,16 @@ def with_sources(release_nb, sources: dict[str, str]):
     return nb
 
 
-def perfect(release_nb, source_nb):
+def perfect(release_nb: nbformat.NotebookNode, source_nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return with_sources(release_nb, solution_sources(source_nb))
 
 
-def blank(release_nb):
+def blank(release_nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return copy.deepcopy(release_nb)
 
 
-def with_tasks(release_nb, source_nb, solved: list[str]):
+def with_tasks(release_nb: nbformat.NotebookNode, source_nb: nbformat.NotebookNode,
+               solved: list[str]) -> nbformat.NotebookNode:
     sols = solution_sources(source_nb)
     return with_sources(release_nb, {t: sols[t] for t in solved})
 
@@ -102,7 +104,8 @@ def subtly_wrong(solution_source: str) -> str:
     return solution_source + WRONG.format(name=names[0])
 
 
-def cohort(release_nb, source_nb, n: int = 22, mutants: list | None = None, malformed: bool = True):
+def cohort(release_nb: nbformat.NotebookNode, source_nb: nbformat.NotebookNode, n: int = 22,
+           mutants: list | None = None, malformed: bool = True) -> list[tuple[str, str, nbformat.NotebookNode | str]]:
     """``n`` synthetic students as ``[(student_id, kind, notebook_or_text)]``.
 
     Kinds: perfect, blank, partial (some tasks stubbed), mutant (one task replaced by a plausible
@@ -118,14 +121,13 @@ def cohort(release_nb, source_nb, n: int = 22, mutants: list | None = None, malf
 
         mutants = [SimpleNamespace(task=t, name=f"{t} a little off", source=subtly_wrong(sols[t])) for t in tasks]
     mutants = list(mutants)
-    plan: list[tuple[str, object]] = []
+    plan: list[tuple[str, nbformat.NotebookNode | str]] = []
     plan += [("perfect", perfect(release_nb, source_nb))] * 4
     plan += [("blank", blank(release_nb))] * 2
     plan.append(("loop", with_sources(release_nb, {**sols, tasks[0]: "while True:\n    pass"})))
     plan.append(("raises", with_sources(release_nb, {**sols, tasks[-1]: "raise RuntimeError('something went wrong')"})))
     if malformed:
         plan.append(("malformed", '{"cells": [ this is not json'))
-    # partly wrong: mutants first (each one task wrong, everything else right), then stub subsets
     # partly wrong: mutants round-robin over the tasks (one task wrong, the rest right), leaving
     # room for a few stub subsets (some tasks not attempted)
     by_task: dict[str, list] = {}

@@ -27,6 +27,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from autograder.course import CourseError
 from autograder.instance import Instance
@@ -95,7 +96,7 @@ def _log_line(inst: Instance, result: GradeResult, queued_at: float) -> list[dic
 
 
 def autograde(instance: Instance, unit: str, students: list[str] | None = None,
-              options: RunOptions | None = None, **changes) -> Summary:
+              options: RunOptions | None = None, **changes: Any) -> Summary:
     """Grade the submissions of ``unit`` in ``instance``; returns a Summary.
 
     ``students``: only these (default: everyone under submitted/).  ``options``: a

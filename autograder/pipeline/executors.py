@@ -9,6 +9,8 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import sys
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 
 def _worker_init(log_dir: str | None = None) -> None:
@@ -47,17 +49,17 @@ class LocalExecutor:
             max_workers=workers, mp_context=_context(), initializer=_worker_init, initargs=(log_dir,)
         )
 
-    def submit(self, fn, arg):
+    def submit(self, fn: Callable[[Any], Any], arg: Any) -> cf.Future:
         return self.pool.submit(fn, arg)
 
-    def as_completed(self, futures):
+    def as_completed(self, futures: Iterable[cf.Future]) -> Iterator[cf.Future]:
         return cf.as_completed(futures)
 
-    def cancel(self, futures):
+    def cancel(self, futures: Iterable[cf.Future]) -> None:
         for f in futures:
             f.cancel()
 
-    def close(self, wait: bool = True):
+    def close(self, wait: bool = True) -> None:
         self.pool.shutdown(wait=wait, cancel_futures=True)
 
     def describe(self) -> str:
@@ -88,19 +90,19 @@ class DaskExecutor:
         """With an external scheduler the workers may not share our filesystem."""
         return self.scheduler is not None
 
-    def submit(self, fn, arg):
+    def submit(self, fn: Callable[[Any], Any], arg: Any) -> Any:
         # pure=False: grading the same job twice (--force) must really run twice
         return self.client.submit(fn, arg, pure=False, key=f"grade-{arg.unit}-{arg.student}-{os.urandom(4).hex()}")
 
-    def as_completed(self, futures):
+    def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
         from distributed import as_completed
 
         return as_completed(futures)
 
-    def cancel(self, futures):
+    def cancel(self, futures: Iterable[Any]) -> None:
         self.client.cancel(list(futures))
 
-    def close(self, wait: bool = True):
+    def close(self, wait: bool = True) -> None:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
@@ -111,7 +113,7 @@ class DaskExecutor:
 
 
 def make_executor(workers: int, cluster: str | None = None, scheduler: str | None = None,
-                  log_dir: str | None = None):
+                  log_dir: str | None = None) -> LocalExecutor | DaskExecutor:
     """``cluster='local'`` or ``scheduler='tcp://...'`` give Dask; otherwise a local process pool."""
     if scheduler:
         return DaskExecutor(workers, scheduler=scheduler)

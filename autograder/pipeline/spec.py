@@ -13,8 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autograder import cells
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 __all__ = ["NotebookSpec", "Profile", "read_spec", "unit_spec", "kernel_modules"]
 
@@ -58,7 +62,7 @@ class NotebookSpec:
         return next((p for p in self.profiles if task in p.tasks), None)
 
 
-def read_spec(nb, name: str) -> NotebookSpec:
+def read_spec(nb: NotebookNode, name: str) -> NotebookSpec:
     """The spec of one instructor notebook (an ``nbformat`` notebook)."""
     spec = NotebookSpec(name)
     imports: list[tuple[int, str]] = []

@@ -13,11 +13,17 @@ import contextlib
 import hashlib
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from autograder.course import CourseError
 from autograder.instance import Instance
 from autograder.pipeline.job import ignored as _ignored
+
+if TYPE_CHECKING:
+    from nbgrader.api import Gradebook
+    from sqlalchemy import Table
 
 __all__ = ["STATE_TABLE", "submission_hash", "submission_bytes", "assignment_fingerprint", "load_state",
            "run_lock", "tidy_after_killed_run", "state_table"]
@@ -25,7 +31,7 @@ __all__ = ["STATE_TABLE", "submission_hash", "submission_bytes", "assignment_fin
 STATE_TABLE = "course_autograde_state"
 
 
-def state_table():
+def state_table() -> Table:
     from sqlalchemy import Column, Float, MetaData, String, Table, Text
 
     meta = MetaData()
@@ -68,7 +74,7 @@ def submission_bytes(path: Path) -> int:
     return total
 
 
-def assignment_fingerprint(gb, unit: str) -> str:
+def assignment_fingerprint(gb: Gradebook, unit: str) -> str:
     """Changes when the registered source cells change, so a re-registered unit is regraded."""
     a = gb.find_assignment(unit)
     parts = []
@@ -89,7 +95,7 @@ def load_state(inst: Instance, unit: str) -> dict[str, tuple[str, str]]:
 
 
 @contextlib.contextmanager
-def run_lock(inst: Instance):
+def run_lock(inst: Instance) -> Iterator[None]:
     """One autograde run per instance at a time: the gradebook has one writer.
 
     flock, not a pid file: the kernel drops the lock when the holder dies, so a

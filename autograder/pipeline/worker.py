@@ -28,6 +28,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from traitlets.config import Config
@@ -90,7 +91,7 @@ def grade_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> Note
     notes = structure.check(nb, source)
     # copy/paste duplicates grade ids, which nbgrader's sanitize pass fails on: keep one copy of each
     nb, notes = structure.repair(nb, source, notes)
-    resources = {
+    resources: dict[str, Any] = {
         "unique_key": name,
         "metadata": {"name": name, "path": str(workdir)},
         "nbgrader": {"student": job.student, "assignment": job.unit, "notebook": name, "db_url": db_url},

@@ -35,6 +35,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 MARK = "course-kernel-template"  # on the template's (and so every forked kernel's) command line
 READY_TIMEOUT = 120.0
@@ -330,7 +331,7 @@ def _same_python(exe: str) -> bool:
 _PROVISIONER = None
 
 
-def provisioner_for(km, server: ForkServer | TemplateClient, spec_path: str):
+def provisioner_for(km: Any, server: ForkServer | TemplateClient, spec_path: str) -> Any:
     """A ForkProvisioner for kernel manager ``km`` (set as ``km.provisioner`` before starting it)."""
     global _PROVISIONER
     if _PROVISIONER is None:

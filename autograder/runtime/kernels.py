@@ -20,6 +20,7 @@ from __future__ import annotations
 import multiprocessing.util
 import os
 import shutil
+import socket
 import tempfile
 import time
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Any
 from jupyter_client.manager import AsyncKernelManager
 
 from autograder.runtime.forkserver import provisioner_for, server_for
-from autograder.runtime.sandbox import CGROUP_PARENT, CGROUP_ROOT, SANDBOX_BASE, Sandbox, can_isolate
+from autograder.runtime.sandbox import CGROUP_PARENT, CGROUP_ROOT, SANDBOX_BASE, Limits, Sandbox, can_isolate
 
 KERNEL_ARGS = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
 
@@ -50,7 +51,7 @@ class AgentListener:
         os.chmod(self.path, 0o666)  # the kernel's own uid connects; its directory is the grader's
         self.sock.listen(4)
 
-    def accept(self, timeout: float):
+    def accept(self, timeout: float) -> socket.socket | None:
         """The newest connection of the kernel (None if none comes within ``timeout`` seconds)."""
         import select
 
@@ -104,7 +105,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     """
 
     def __init__(self, sandbox: Sandbox, fork_modules: tuple[str, ...] | None = None,
-                 template: str | None = None, **kwargs):
+                 template: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.course_sandbox = sandbox
         self._server = server_for(tuple(fork_modules), template) if fork_modules is not None else None
@@ -122,14 +123,14 @@ class SandboxedKernelManager(AsyncKernelManager):
             self.ip = str(ipc_dir / "k")
         self.connection_file = str(ipc_dir / "connection.json")
 
-    def format_kernel_cmd(self, extra_arguments=None):
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         cmd = super().format_kernel_cmd(extra_arguments)
         return cmd if self._server is not None else self.course_sandbox.wrap(cmd)  # the fork provisioner wraps if it must
 
-    def sandbox_cmd(self, cmd):
+    def sandbox_cmd(self, cmd: list[str]) -> list[str]:
         return self.course_sandbox.wrap(cmd)
 
-    def write_connection_file(self, **kw):
+    def write_connection_file(self, **kw: Any) -> None:
         super().write_connection_file(**kw)
         if self.course_sandbox.uid is not None:  # the kernel's own uid must read its connection file
             os.chown(self.connection_file, self.course_sandbox.uid, self.course_sandbox.uid)
@@ -230,9 +231,10 @@ def _launch_spare(kernel_name, modules, sandbox, fork, template=None, forbid=())
     return km, workdir, launched
 
 
-def take_kernel(kernel_name: str = "python3", modules: tuple[str, ...] = ("numpy",), sandbox=None,
+def take_kernel(kernel_name: str = "python3", modules: tuple[str, ...] = ("numpy",),
+                sandbox: tuple[Limits, tuple[str, ...] | list[str]] | None = None,
                 fork: tuple[str, ...] | None = None, template: str | None = None, defer_spare: bool = False,
-                forbid: tuple[str, ...] = ()):
+                forbid: tuple[str, ...] = ()) -> tuple[Any, Path, float]:
     """A started kernel (``AsyncKernelManager``) and its empty working dir; launches the next one.
 
     ``sandbox``: None, or ``(sandbox.Limits, hide_paths)``: the kernel runs in its own Sandbox.
@@ -355,7 +357,7 @@ def _alive(km) -> bool:
         return False
 
 
-def release_kernel(km, workdir: Path | None = None) -> None:
+def release_kernel(km: Any, workdir: Path | None = None) -> None:
     """Shut the kernel down (it graded its one submission) and remove its directory."""
     _shutdown(km, workdir)
 

@@ -35,6 +35,7 @@ import shutil
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def can_isolate() -> bool:
 COVER = ("/home", "/root", "/tmp", "/var/tmp", "/dev/shm", "/work", "/srv", "/mnt", "/media", "/opt")
 
 
-def keep_paths(workdir) -> tuple[str, ...]:
+def keep_paths(workdir: str | os.PathLike | None) -> tuple[str, ...]:
     """What a kernel needs from the covered trees: the interpreter, the virtualenv, the
     course's library (an editable install points into the checkout) and its own directory."""
     import importlib.util
@@ -115,7 +116,7 @@ def keep_paths(workdir) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(Path(k).resolve()) for k in keep))
 
 
-def cover_roots(hide=()) -> tuple[str, ...]:
+def cover_roots(hide: Iterable[str] = ()) -> tuple[str, ...]:
     """Top-level trees to cover: :data:`COVER` plus the top-level directory of each hidden path."""
     roots = list(COVER)
     for p in hide:
@@ -301,7 +302,7 @@ FORBID_MESSAGE = ("{module} is not available while this task is graded: the task
                   "yourself without it (its rule in the notebook). Remove the import.")
 
 
-def forbid_spec(modules) -> list[dict]:
+def forbid_spec(modules: Iterable[str]) -> list[dict]:
     """Where each forbidden module lives (found here, in the grader, which may import anything):
     ``{"module", "path", "package"}``; modules that are not installed need nothing."""
     import importlib.util
@@ -497,14 +498,14 @@ def _confine(cover: list[str], keep: list[str]) -> None:
         libc.mount(b"tmpfs", c.encode(), None, 32 | _MS_RDONLY | _MS_NOSUID | _MS_NODEV, None)  # MS_REMOUNT
 
 
-def scrub_env(env) -> dict:
+def scrub_env(env: Mapping[str, str]) -> dict:
     """The environment without what a submission must not learn (Jupyter tokens, the grader's settings,
     database credentials)."""
     return {k: v for k, v in env.items() if not k.startswith(("JPY_", "JUPYTER_TOKEN", "COURSE_", "PGPASS",
                                                               "DATABASE"))}
 
 
-def kernel_env(env) -> dict:
+def kernel_env(env: Mapping[str, str]) -> dict:
     """A kernel's environment (and its template's, autograder.runtime.forkserver): scrubbed, no bytecode
     written, and one BLAS thread, since submissions are graded side by side, one per core."""
     env = scrub_env(env)

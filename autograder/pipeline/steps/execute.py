@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from queue import Empty
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
@@ -44,6 +44,15 @@ from autograder.pipeline.spec import kernel_modules
 from autograder.pipeline.steps.judge import DeadlineSocketTransport, Judge, Link, meter_for, shortcut_by_name
 from autograder.runtime.kernels import launch_deferred_spare, release_kernel, take_kernel
 
+if TYPE_CHECKING:
+    import logging
+
+    from jupyter_client import KernelManager
+    from nbformat import NotebookNode
+    from traitlets.config import Config
+
+    from autograder.pipeline.spec import NotebookSpec, Profile
+
 __all__ = ["GuardedExecute", "JudgedExecute", "ProfileRun", "plan_for", "run_profile", "SERVE_CODE"]
 
 SERVE_CODE = "__import__('course_lib.agent', fromlist=['serve']).serve()"
@@ -54,7 +63,7 @@ def _error(ename: str, evalue: str):
     return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
-async def wait_for_ready(kc, timeout: float) -> None:
+async def wait_for_ready(kc: Any, timeout: float) -> None:
     """The kernel answers kernel_info and its IOPub reaches us (see GuardedExecute.async_start_new_kernel_client)."""
     deadline = time.monotonic() + float(timeout)
     ready = False
@@ -97,10 +106,11 @@ class GuardedExecute(Execute):
     notebook_timeout = 600.0
     after_first_cell: Callable[[], None] | None = None  # called once the first cell has run (kernels.launch_deferred_spare)
 
-    def preprocess(self, nb, resources=None, km=None):
+    def preprocess(self, nb: NotebookNode, resources: dict | None = None,
+                   km: KernelManager | None = None) -> tuple[NotebookNode, dict]:
         self._deadline = time.monotonic() + float(self.notebook_timeout)
         self._t_start, self.kernel_start_s = time.perf_counter(), 0.0
-        self._done = set()
+        self._done: set[int] = set()
         self.outcome, self.detail = "ok", None
         try:
             return super().preprocess(nb, resources, km)
@@ -108,9 +118,9 @@ class GuardedExecute(Execute):
             self.outcome, self.detail = "kernel_died", f"the kernel died ({exc})"
             self._fail_rest(nb, "DeadKernelError", "The kernel died while running this notebook; "
                             "this cell was not run.")
-            return nb, resources
+            return nb, resources or {}
 
-    async def async_start_new_kernel_client(self):
+    async def async_start_new_kernel_client(self) -> Any:
         """nbclient's, with a readiness check that does not sit idle.
 
         jupyter_client's ``wait_for_ready`` waits 0.2 s for IOPub after the
@@ -139,7 +149,7 @@ class GuardedExecute(Execute):
         self._cut_by_deadline = left < (self.timeout or 10**9)
         return max(1, int(min(self.timeout or 10**9, left) + 0.999))
 
-    def preprocess_cell(self, cell, resources, index):
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
         if cell.cell_type == "code" and time.monotonic() >= self._deadline:
             if self.outcome == "ok":
                 self.outcome = "timeout"
@@ -188,7 +198,7 @@ class JudgedExecute(GuardedExecute):
     verdicts: dict
 
     # ---------------------------------------------------------- outputs
-    def output(self, outs, msg, display_id, cell_index):
+    def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
         # nbclient keeps every output in memory and LimitOutput trims only afterwards: a print
         # loop of hundreds of MB would fill the grader's memory first.  Cap it as it arrives.
         if msg["msg_type"] != "error":
@@ -212,18 +222,20 @@ class JudgedExecute(GuardedExecute):
             self.integrity_notes.append(text)
 
     # ---------------------------------------------------------- the run
-    def preprocess(self, nb, resources=None, km=None):
-        self._out_bytes, self._out_capped = {}, set()
+    def preprocess(self, nb: NotebookNode, resources: dict | None = None,
+                   km: KernelManager | None = None) -> tuple[NotebookNode, dict]:
+        self._out_bytes: dict[int, int] = {}
+        self._out_capped: set[tuple[int, str]] = set()
         self.integrity_notes = []
         self.verdicts = {}
-        self.unresponsive = None
+        self.unresponsive: str | None = None
         self.restarts = 0
         self.judge = None
         self._judge_failed = None
         self._extra_setup: list[str] = []
         return super().preprocess(nb, resources, km)
 
-    def preprocess_cell(self, cell, resources, index):
+    def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
         action = self.plan.get(index, "kernel") if cell.cell_type == "code" else "kernel"
         if action == "skip":
             cell.outputs = []
@@ -459,7 +471,8 @@ def _solution_source(nb, task: str) -> str | None:
     return None
 
 
-def plan_for(nb, spec, profile, *, main: bool) -> dict[int, str]:
+def plan_for(nb: NotebookNode, spec: NotebookSpec | None, profile: Profile | None, *,
+             main: bool) -> dict[int, str]:
     """What a run of ``profile`` does with each code cell of the sanitized notebook ``nb``.
 
     Grade cells of the profile's tasks: ``judge``; other grade cells: ``skip``; locked non-grade
@@ -502,7 +515,7 @@ class ProfileRun:
     kernel_start_s: float
 
 
-def give_to(uid, path: Path) -> None:
+def give_to(uid: int | None, path: Path) -> None:
     """chown a tree to the sandbox's uid (the kernel must read and write the submission's files)."""
     if uid is None:
         return
@@ -519,7 +532,9 @@ def move_all(src: Path, dest: Path) -> None:
         shutil.move(str(p), dest / p.name)
 
 
-def run_profile(job: GradeJob, nb, resources: dict, cfg, log, spec, prof, main: bool, workdir: Path):
+def run_profile(job: GradeJob, nb: NotebookNode, resources: dict, cfg: Config, log: logging.Logger,
+                spec: NotebookSpec | None, prof: Profile | None, main: bool,
+                workdir: Path) -> ProfileRun | NotebookResult:
     """One run of the notebook in a kernel of profile ``prof`` (None: no profiles, one kernel): a
     :class:`ProfileRun`, or a NotebookResult when execution failed outright."""
     name = resources["metadata"]["name"]

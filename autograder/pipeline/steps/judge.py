@@ -39,12 +39,15 @@ import types
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from course_lib import wire
 from course_lib.agent import BUILTIN_EXCEPTIONS, Channel, DirectTransport, RemoteError, raise_error
+
+if TYPE_CHECKING:
+    from course_lib.agent import Agent
 
 __all__ = ["Link", "Judge", "Remote", "RemoteRecord", "KernelFunction", "CellVerdict", "JudgeTimeout",
            "StudentWarning", "TEST_MODULE"]
@@ -289,7 +292,7 @@ def _is_test_callable(obj) -> bool:
 class Link:
     """The judge's side of the conversation with one kernel's agent."""
 
-    def __init__(self, transport):
+    def __init__(self, transport: Any):
         self.transport = transport
         self.channel = Channel(transport, self._dispatch)
         self.callbacks: dict[int, Callable] = {}
@@ -302,7 +305,7 @@ class Link:
         self.fault: BaseException | None = None
 
     # -- what the judge sends
-    def encode(self, value) -> tuple[Any, list[bytes]]:
+    def encode(self, value: Any) -> tuple[Any, list[bytes]]:
         enc = wire.Encoder()
 
         def on_object(obj):
@@ -333,7 +336,7 @@ class Link:
         return enc.encode(value), enc.buffers
 
     # -- what the kernel sends
-    def decode(self, tree, buffers):
+    def decode(self, tree: Any, buffers: list[bytes]) -> Any:
         def on_tag(tag, payload, sub):
             if tag == "$h":
                 if type(payload) is not list or len(payload) != 2 or type(payload[0]) is not int:
@@ -371,7 +374,7 @@ class Link:
             self.fault = exc
             raise
 
-    def request_value(self, op: str, buffers: list[bytes] | None = None, **fields):
+    def request_value(self, op: str, buffers: list[bytes] | None = None, **fields: Any) -> Any:
         h, b = self._request(dict(fields, op=op), buffers or [])
         return self._value(h, b)
 
@@ -387,13 +390,13 @@ class Link:
         kinds = self.request_value("names", names=list(names))
         return kinds if type(kinds) is dict else {}
 
-    def get(self, name: str):
+    def get(self, name: str) -> Any:
         return self.request_value("get", name=name)
 
-    def getattr(self, target: dict, attr: str):
+    def getattr(self, target: dict, attr: str) -> Any:
         return self.request_value("getattr", target=target, name=attr)
 
-    def bind(self, name: str, value) -> None:
+    def bind(self, name: str, value: Any) -> None:
         tree, bufs = self.encode(value)
         self.request_value("bind", bufs, name=name, value=tree)
 
@@ -401,7 +404,8 @@ class Link:
         """Undo binds: of ``names`` one level each, or (None) every bind since the first."""
         self.request_value("unbind", names=names)
 
-    def call(self, target: dict, attr: str | None, args: tuple, kwargs: dict, *, label: str = "function"):
+    def call(self, target: dict, attr: str | None, args: tuple, kwargs: dict, *,
+             label: str = "function") -> Any:
         """Call the student's ``target`` (``attr``: a method of it) with data; return data.
 
         In-place changes the call made to array or tensor arguments are copied back into the
@@ -499,7 +503,7 @@ def _where(path: list) -> str:
     return str(path)
 
 
-def direct_link(namespace: dict):
+def direct_link(namespace: dict) -> tuple[Link, Agent]:
     """A :class:`Link` to an :class:`course_lib.agent.Agent` on ``namespace`` in this process (the
     course's unit tests): the same encoding and proxies as grading, without a kernel."""
     from course_lib.agent import Agent
@@ -577,7 +581,8 @@ def _split_last_expression(source: str, filename: str):
     return compile(tree, filename, "exec"), None
 
 
-def shortcut_by_name(task: str, forbidden_names, solution_source: str | None) -> CellVerdict | None:
+def shortcut_by_name(task: str, forbidden_names: tuple[str, ...] | list[str],
+                     solution_source: str | None) -> CellVerdict | None:
     """The verdict for a task whose submitted solution names a function its text rules out
     (``metadata.course.forbid_names``), read from the solution cell's text; None when it names none."""
     from autograder.cells import forbidden_names_used
@@ -645,7 +650,7 @@ class Judge:
         self._run_trusted(source, self.ns, "locked cell")
 
     # -- names
-    def resolve(self, name: str):
+    def resolve(self, name: str) -> Any:
         if name in self._swapped:
             return self._swapped[name]
         kinds = self.link.names([name])
@@ -814,7 +819,7 @@ class KernelMeter:
     read from its cgroups (cpuacct, memory) when it has them, else from ``/proc`` (``psutil``'s CPU
     times; ``VmHWM`` after resetting it through ``clear_refs``).  Never asked of the kernel itself."""
 
-    def __init__(self, pid: int | None, sandbox=None):
+    def __init__(self, pid: int | None, sandbox: Any = None):
         self.pid = pid
         self.sandbox = sandbox
 
@@ -892,7 +897,7 @@ def _status_kb(pid, field_name: str) -> int:
     raise ValueError(field_name)
 
 
-def meter_for(km) -> KernelMeter:
+def meter_for(km: Any) -> KernelMeter:
     """The meter of a kernel started by :mod:`autograder.runtime.kernels` (its sandbox and process)."""
     prov = getattr(km, "provisioner", None)
     proc = getattr(prov, "process", None)

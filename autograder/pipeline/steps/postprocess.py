@@ -8,8 +8,16 @@ autograde runs them before SaveAutoGrades (which the parent runs).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from nbconvert.preprocessors import ClearMetadataPreprocessor
 from nbgrader.preprocessors import IgnorePattern, LimitOutput
+
+if TYPE_CHECKING:
+    import logging
+
+    from nbformat import NotebookNode
+    from traitlets.config import Config
 
 __all__ = ["merge_runs", "finish", "outcome_of", "nbgrader_warnings"]
 
@@ -32,13 +40,13 @@ def outcome_of(runs: list) -> tuple[str, str | None]:
     return "ok", None
 
 
-def finish(nb, resources: dict, cfg, log):
+def finish(nb: NotebookNode, resources: dict, cfg: Config, log: logging.Logger) -> tuple[NotebookNode, dict]:
     for cls in (IgnorePattern, ClearMetadataPreprocessor, LimitOutput):
         nb, resources = cls(config=cfg, log=log)(nb, resources)
     return nb, resources
 
 
-def nbgrader_warnings(messages: list[str], hidden_cells) -> list[str]:
+def nbgrader_warnings(messages: list[str], hidden_cells: Any) -> list[str]:
     """nbgrader's warnings worth logging: OverwriteCells restoring hidden tests (a checksum
     change on a cell that has them) is the normal mechanism, not news."""
     out = []

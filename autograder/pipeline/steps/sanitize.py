@@ -9,15 +9,22 @@ nbgrader's plain pass still grades what is there.
 from __future__ import annotations
 
 import copy
+from typing import TYPE_CHECKING
 
 from nbgrader.preprocessors import CheckCellMetadata, ClearOutput, DeduplicateIds, OverwriteCells, OverwriteKernelspec
+
+if TYPE_CHECKING:
+    import logging
+
+    from nbformat import NotebookNode
+    from traitlets.config import Config
 
 __all__ = ["sanitize", "PASS"]
 
 PASS = (ClearOutput, DeduplicateIds, OverwriteKernelspec, OverwriteCells, CheckCellMetadata)
 
 
-def sanitize(nb, resources: dict, cfg, log):
+def sanitize(nb: NotebookNode, resources: dict, cfg: Config, log: logging.Logger) -> tuple[NotebookNode, dict]:
     """(notebook, resources) after the pass; raises what the plain pass raises."""
     cfg = copy.deepcopy(cfg)
     raw = copy.deepcopy(nb)

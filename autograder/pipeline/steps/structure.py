@@ -23,6 +23,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+
+    from nbformat import NotebookNode
 
 __all__ = [
     "inspect_notebook_file", "read_notebook", "missing_notebook_message", "structure_issues", "repair_duplicates",
@@ -63,7 +68,7 @@ def inspect_notebook_file(path: Path, max_mb: float = MAX_NOTEBOOK_MB) -> str | 
     return None
 
 
-def read_notebook(path: Path):
+def read_notebook(path: Path) -> tuple[NotebookNode | None, str | None]:
     """``(notebook, None)`` or ``(None, reason)``; never raises for a bad file."""
     import nbformat
 
@@ -115,7 +120,7 @@ def _nbg(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {}) or {}
 
 
-def structure_issues(submitted, source) -> list[str]:
+def structure_issues(submitted: NotebookNode, source: NotebookNode) -> list[str]:
     """What a submission changed in the cells nbgrader tracks, compared with the instructor's source.
 
     ``submitted``: the notebook as handed in (before nbgrader's sanitize pass);
@@ -183,7 +188,7 @@ def _demote(cell, run: bool):
     return new
 
 
-def repair_duplicates(nb, source=None) -> dict[str, str]:
+def repair_duplicates(nb: NotebookNode, source: NotebookNode | None = None) -> dict[str, str]:
     """Keep one copy of each duplicated grade id; returns ``{grade id: note}`` for the ones repaired.
 
     Copy/paste in JupyterLab duplicates a cell together with its nbgrader
@@ -246,7 +251,7 @@ def repair_duplicates(nb, source=None) -> dict[str, str]:
     return notes
 
 
-def check(nb, source) -> list[str]:
+def check(nb: NotebookNode, source: NotebookNode | None) -> list[str]:
     """:func:`structure_issues` that never costs the student a grade (a failure becomes a note)."""
     if source is None:
         return []
@@ -256,7 +261,7 @@ def check(nb, source) -> list[str]:
         return [f"structure check failed: {exc.__class__.__name__}"]
 
 
-def repair(nb, source, structure: list[str]):
+def repair(nb: NotebookNode, source: NotebookNode | None, structure: list[str]) -> tuple[NotebookNode, list[str]]:
     """:func:`repair_duplicates` before nbgrader's sanitize pass: (notebook, the structure notes with
     "cell X is duplicated" replaced by what the repair did).  Unchanged notebook if the repair fails."""
     import copy
