@@ -109,7 +109,7 @@ class Channel:
     ``dispatch(header, buffers) -> (header, buffers)`` answers an incoming request.
     """
 
-    def __init__(self, transport, dispatch: Callable[[dict, list[bytes]], tuple[dict, list[bytes]]]):
+    def __init__(self, transport: Any, dispatch: Callable[[dict, list[bytes]], tuple[dict, list[bytes]]]):
         self.transport = transport
         self.dispatch = dispatch
         self._ids = itertools.count(1)
@@ -197,7 +197,7 @@ class Agent:
         t = type(obj)
         return [oid, f"{getattr(t, '__module__', '?')}.{getattr(t, '__qualname__', '?')}"[:200]]
 
-    def encode(self, value) -> tuple[Any, list[bytes]]:
+    def encode(self, value: Any) -> tuple[Any, list[bytes]]:
         enc = wire.Encoder()
 
         def on_object(obj):
@@ -214,7 +214,7 @@ class Agent:
         return tree, enc.buffers
 
     # -- decoding what the judge sends
-    def decode(self, tree, buffers):
+    def decode(self, tree: Any, buffers: list[bytes]) -> Any:
         def on_tag(tag, payload, sub):
             if tag == "$h":
                 oid = payload[0] if type(payload) is list and payload else payload
@@ -485,7 +485,7 @@ def serve() -> None:
     _channel.serve()
 
 
-def refuse_imports(modules) -> None:
+def refuse_imports(modules: tuple[str, ...] | list[str]) -> None:
     """Refuse to import ``modules`` (and their submodules) in this process, with a message that names
     the rule.  Where the grader's sandbox takes a module away, its files are simply not there; this
     hook only gives the same message where there is no sandbox (it is a courtesy, not a barrier)."""

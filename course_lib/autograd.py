@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 
 __all__ = ["Value", "Tensor", "topological_order", "unbroadcast", "parameters_zero_grad"]
 
 
-def topological_order(root) -> list:
+def topological_order(root: Any) -> list:
     """Nodes of the graph that produced ``root``, every node after all of its inputs.
 
     Works for :class:`Value` and :class:`Tensor` (anything with ``_prev``).
@@ -204,7 +205,7 @@ class Tensor:
         requires_grad: informational; gradients are computed for every node.
     """
 
-    def __init__(self, data, _children: tuple = (), _op: str = "", requires_grad: bool = True):
+    def __init__(self, data: Any, _children: tuple = (), _op: str = "", requires_grad: bool = True):
         self.data = np.asarray(data, dtype=np.float64)
         self.grad = np.zeros_like(self.data)
         self._backward: Callable[[], None] = lambda: None

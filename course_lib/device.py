@@ -13,9 +13,15 @@ import contextlib
 import os
 import random
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
+
+    #: what every function here accepts as a device: a torch.device, a name ("cuda:0"), or None for get_device()
+    DeviceLike = torch.device | str | None
 
 __all__ = ["get_device", "seed_everything", "describe", "ENV_VAR", "autocast", "memory_stats",
            "synchronize", "Timer", "timed", "to_device"]
@@ -28,7 +34,7 @@ def _torch():
     return torch
 
 
-def get_device(prefer: str | None = None):
+def get_device(prefer: str | None = None) -> torch.device:
     """The ``torch.device`` to compute on.
 
     Order: ``prefer`` argument, then ``$COURSE_DEVICE``, then CUDA > MPS > CPU.
@@ -93,7 +99,7 @@ def seed_everything(seed: int = 0, *, deterministic: bool = False, torch: bool =
 _saved_cudnn_benchmark: bool | None = None
 
 
-def describe(device=None) -> str:
+def describe(device: DeviceLike = None) -> str:
     """One line for the top of a notebook: device, its name and memory, library versions."""
     torch = _torch()
     dev = torch.device(device) if device is not None else get_device()
@@ -112,7 +118,8 @@ def _as_device(device):
     return get_device() if device is None else torch.device(device)
 
 
-def autocast(device=None, dtype=None):
+def autocast(device: DeviceLike = None,
+             dtype: torch.dtype | None = None) -> contextlib.AbstractContextManager:
     """Mixed precision as one context manager; a no-op where it does not help.
 
     - CUDA: ``torch.autocast("cuda", dtype)`` with ``dtype`` bfloat16 if the GPU
@@ -147,7 +154,7 @@ def autocast(device=None, dtype=None):
     return contextlib.nullcontext()
 
 
-def memory_stats(device=None) -> dict:
+def memory_stats(device: DeviceLike = None) -> dict:
     """Memory in MiB: CUDA ``allocated``/``reserved``/``peak`` (of this process), CPU ``rss``.
 
     Returns:
@@ -169,7 +176,7 @@ def memory_stats(device=None) -> dict:
     return out
 
 
-def synchronize(device=None) -> None:
+def synchronize(device: DeviceLike = None) -> None:
     """Wait for queued GPU work on ``device`` to finish (no-op on CPU)."""
     torch = _torch()
     dev = _as_device(device)
@@ -193,7 +200,7 @@ class Timer:
         elapsed: seconds between enter and exit (None while running).
     """
 
-    def __init__(self, device=None, name: str = ""):
+    def __init__(self, device: DeviceLike = None, name: str = ""):
         self.device = _as_device(device)
         self.name = name
         self.elapsed: float | None = None
@@ -213,12 +220,12 @@ class Timer:
         return f"Timer({self.name + ': ' if self.name else ''}{t})"
 
 
-def timed(device=None, name: str = "") -> Timer:
+def timed(device: DeviceLike = None, name: str = "") -> Timer:
     """Shorthand for ``Timer(device, name)``: ``with timed(dev) as t: ...; t.elapsed``."""
     return Timer(device, name)
 
 
-def to_device(batch: Any, device=None, non_blocking: bool = False) -> Any:
+def to_device(batch: Any, device: DeviceLike = None, non_blocking: bool = False) -> Any:
     """Move every tensor in a nested batch (tuples, lists, dicts, namedtuples) to ``device``.
 
     Anything that is not a tensor (ints, strings, NumPy arrays) is returned unchanged;

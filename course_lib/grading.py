@@ -8,7 +8,8 @@ and the index where it occurs, expected versus got.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,7 @@ __all__ = [
 ]
 
 
-def rel_error(x, y, eps: float = 1e-8) -> float:
+def rel_error(x: Any, y: Any, eps: float = 1e-8) -> float:
     """Largest elementwise relative error max |x - y| / max(|x| + |y|, eps)."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -33,7 +34,7 @@ def _fmt(v) -> str:
     return np.array2string(np.asarray(v), precision=6, threshold=12, edgeitems=3)
 
 
-def assert_shape(actual, shape: tuple, name: str = "result") -> None:
+def assert_shape(actual: Any, shape: tuple, name: str = "result") -> None:
     """Assert ``actual`` is an array of ``shape`` (``None`` in ``shape`` matches any size)."""
     got = getattr(actual, "shape", None)
     if got is None:
@@ -42,7 +43,7 @@ def assert_shape(actual, shape: tuple, name: str = "result") -> None:
         raise AssertionError(f"{name}: wrong shape: expected {tuple(shape)}, got {tuple(got)}")
 
 
-def assert_close(actual, expected, *, rtol: float = 1e-6, atol: float = 1e-9,
+def assert_close(actual: Any, expected: Any, *, rtol: float = 1e-6, atol: float = 1e-9,
                  name: str = "result", check_dtype: bool = False) -> None:
     """Assert that ``actual`` matches ``expected`` elementwise, with a message a student can act on.
 
@@ -126,7 +127,7 @@ def numeric_gradient_array(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
     return numeric_gradient(lambda z: float(np.sum(np.asarray(f(z), dtype=np.float64) * dout)), x, h)
 
 
-def check_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, analytic, *, h: float = 1e-6,
+def check_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, analytic: Any, *, h: float = 1e-6,
                    tol: float = 1e-6, name: str = "gradient") -> float:
     """Compare an analytic gradient with a central-difference one; return the relative error.
 
@@ -167,7 +168,7 @@ _MEASURE_BACKEND: Callable | None = None
 
 
 @contextlib.contextmanager
-def measure():
+def measure() -> Iterator[Measurement]:
     """Measure the code in the block: ``with measure() as m: f(x)``, then ``m.cpu_s``, ``m.peak_mb``.
 
     In a student's own kernel (Validate) this measures this process (CPU time and, with
@@ -213,7 +214,7 @@ def _one_blas_thread():
 _KERNEL_NAME_BACKEND: Callable | None = None
 
 
-def in_kernel(name: str):
+def in_kernel(name: str) -> Any:
     """The object ``name`` of the notebook's own namespace, now, even when the test has one of that name.
 
     A test that needs objects living beside the student's code (the nodes of a graph the student's
@@ -233,7 +234,7 @@ def in_kernel(name: str):
 
 
 @contextlib.contextmanager
-def replace_in_kernel(name: str, replacement):
+def replace_in_kernel(name: str, replacement: Any) -> Iterator[None]:
     """Within the block, the notebook's global ``name`` is ``replacement`` (a test's function: the
     student's code that calls ``name`` calls it instead), then what it was before.  Lets a test watch
     how the student's code uses a helper (``get_device``, their own ``im2col``)."""

@@ -17,6 +17,9 @@ import math
 
 import numpy as np
 
+#: a Generator, a seed for a new one, or None (a fresh, unseeded one)
+RNGLike = np.random.Generator | int | None
+
 __all__ = ["fans", "xavier_uniform", "xavier_normal", "he_normal", "he_uniform", "gain"]
 
 
@@ -43,7 +46,7 @@ def gain(nonlinearity: str = "linear") -> float:
     return table[nonlinearity]
 
 
-def xavier_uniform(shape: tuple, rng=None, *, gain: float = 1.0) -> np.ndarray:
+def xavier_uniform(shape: tuple, rng: RNGLike = None, *, gain: float = 1.0) -> np.ndarray:
     """Glorot uniform: U(-a, a), ``a = gain * sqrt(6 / (fan_in + fan_out))``; variance ``2 gain^2 / (fan_in + fan_out)``.
 
     Returns:
@@ -54,13 +57,13 @@ def xavier_uniform(shape: tuple, rng=None, *, gain: float = 1.0) -> np.ndarray:
     return _rng(rng).uniform(-a, a, size=shape)
 
 
-def xavier_normal(shape: tuple, rng=None, *, gain: float = 1.0) -> np.ndarray:
+def xavier_normal(shape: tuple, rng: RNGLike = None, *, gain: float = 1.0) -> np.ndarray:
     """Glorot normal: N(0, std^2), ``std = gain * sqrt(2 / (fan_in + fan_out))``."""
     fi, fo = fans(shape)
     return _rng(rng).normal(0.0, gain * math.sqrt(2.0 / (fi + fo)), size=shape)
 
 
-def he_normal(shape: tuple, rng=None, *, mode: str = "fan_in", gain: float = math.sqrt(2.0)) -> np.ndarray:
+def he_normal(shape: tuple, rng: RNGLike = None, *, mode: str = "fan_in", gain: float = math.sqrt(2.0)) -> np.ndarray:
     """He/Kaiming normal: N(0, std^2), ``std = gain / sqrt(fan)`` (gain sqrt(2) for ReLU).
 
     Args:
@@ -71,7 +74,7 @@ def he_normal(shape: tuple, rng=None, *, mode: str = "fan_in", gain: float = mat
     return _rng(rng).normal(0.0, gain / math.sqrt(fan), size=shape)
 
 
-def he_uniform(shape: tuple, rng=None, *, mode: str = "fan_in", gain: float = math.sqrt(2.0)) -> np.ndarray:
+def he_uniform(shape: tuple, rng: RNGLike = None, *, mode: str = "fan_in", gain: float = math.sqrt(2.0)) -> np.ndarray:
     """He/Kaiming uniform: U(-a, a), ``a = gain * sqrt(3 / fan)``."""
     fi, fo = fans(shape)
     fan = {"fan_in": fi, "fan_out": fo}[mode]

@@ -30,8 +30,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
+
+#: a model's parameters (or their gradients): a dict name -> array, or a list of arrays
+Params = Mapping[str, np.ndarray] | list[np.ndarray]
 
 __all__ = [
     "sgd_step", "adagrad_step", "rmsprop_step", "adam_step",
@@ -174,7 +178,7 @@ class Optimizer:
 
     step_fn: Callable = staticmethod(sgd_step)
 
-    def __init__(self, params, lr: float, **hyper):
+    def __init__(self, params: Params, lr: float, **hyper: Any):
         self.params = params
         self.lr = lr
         self.hyper = hyper
@@ -184,7 +188,7 @@ class Optimizer:
     def _keys(self):
         return list(self.params.keys()) if isinstance(self.params, Mapping) else range(len(self.params))
 
-    def step(self, grads) -> None:
+    def step(self, grads: Params) -> None:
         """Update every parameter with its gradient (same keys / order as ``params``)."""
         for k in self._keys():
             if isinstance(grads, Mapping) and k not in grads:
@@ -205,7 +209,7 @@ class SGD(Optimizer):
 
     step_fn = staticmethod(sgd_step)
 
-    def __init__(self, params, lr: float = 1e-2, momentum: float = 0.0, nesterov: bool = False,
+    def __init__(self, params: Params, lr: float = 1e-2, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0):
         super().__init__(params, lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
 
@@ -215,7 +219,7 @@ class Adagrad(Optimizer):
 
     step_fn = staticmethod(adagrad_step)
 
-    def __init__(self, params, lr: float = 1e-2, eps: float = 1e-10, weight_decay: float = 0.0):
+    def __init__(self, params: Params, lr: float = 1e-2, eps: float = 1e-10, weight_decay: float = 0.0):
         super().__init__(params, lr, eps=eps, weight_decay=weight_decay)
 
 
@@ -224,7 +228,7 @@ class RMSProp(Optimizer):
 
     step_fn = staticmethod(rmsprop_step)
 
-    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+    def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  momentum: float = 0.0, weight_decay: float = 0.0):
         super().__init__(params, lr, alpha=alpha, eps=eps, momentum=momentum, weight_decay=weight_decay)
 
@@ -234,7 +238,7 @@ class Adam(Optimizer):
 
     step_fn = staticmethod(adam_step)
 
-    def __init__(self, params, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
+    def __init__(self, params: Params, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999,
                  eps: float = 1e-8, weight_decay: float = 0.0, decoupled: bool = False):
         super().__init__(params, lr, beta1=beta1, beta2=beta2, eps=eps, weight_decay=weight_decay,
                          decoupled=decoupled)
@@ -243,7 +247,7 @@ class Adam(Optimizer):
 OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSProp, "adam": Adam}
 
 
-def make_optimizer(name: str, params, **kwargs) -> Optimizer:
+def make_optimizer(name: str, params: Params, **kwargs: Any) -> Optimizer:
     """Build an optimiser by name: ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``,
     ``"adam"``, ``"adamw"``."""
     name = name.lower()

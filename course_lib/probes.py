@@ -6,6 +6,7 @@ student's kernel and read what they recorded back as data.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -36,7 +37,8 @@ class BatchRecorder(nn.Module):
         return self.net(x)
 
 
-def standard_train(model: nn.Module, X, y, epochs: int = 10, lr: float = 1e-2, batch_size: int = 64,
+def standard_train(model: nn.Module, X: np.ndarray | torch.Tensor, y: np.ndarray | torch.Tensor,
+                   epochs: int = 10, lr: float = 1e-2, batch_size: int = 64,
                    seed: int = 0) -> nn.Module:
     """The tests' standard training loop (unit 03): Adam, cross-entropy, minibatches reshuffled every
     epoch by a generator seeded with ``seed``, on ``get_device()``; the model is left in eval mode.

@@ -20,12 +20,17 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from . import optim as _optim
+
+if TYPE_CHECKING:
+    import torch
+
+    from .device import DeviceLike
 
 __all__ = ["Solver", "fit", "evaluate", "predict", "load_checkpoint"]
 
@@ -70,11 +75,13 @@ class Solver:
         best_val_acc, best_params, epoch.
     """
 
-    def __init__(self, model, data, *, optimizer="sgd", optim_config: dict | None = None,
+    def __init__(self, model: Any, data: Mapping[str, Any], *,
+                 optimizer: str | _optim.Optimizer | Callable[..., _optim.Optimizer] = "sgd",
+                 optim_config: dict | None = None,
                  lr_schedule: Callable[[int], float] | None = None, lr_decay: float = 1.0,
                  batch_size: int = 100, num_epochs: int = 10, num_train_samples: int | None = 1000,
                  num_val_samples: int | None = None, patience: int | None = None,
-                 checkpoint_path: str | os.PathLike | None = None, seed=0, progress: bool = True):
+                 checkpoint_path: str | os.PathLike | None = None, seed: int = 0, progress: bool = True):
         self.model = model
         self.X_train, self.y_train = _get_split(data, "X_train"), _get_split(data, "y_train")
         self.X_val, self.y_val = _get_split(data, "X_val"), _get_split(data, "y_val")
@@ -268,7 +275,7 @@ def _resolve_device(device):
     return get_device(None if device is None else str(device))
 
 
-def evaluate(model, loader, loss_fn, device=None) -> tuple[float, float]:
+def evaluate(model: torch.nn.Module, loader: Iterable, loss_fn: Callable, device: DeviceLike = None) -> tuple[float, float]:
     """Mean loss and accuracy of ``model`` over ``loader`` (accuracy NaN if not a classification).
 
     Batches are ``(x, y)`` tuples/lists or dicts with keys ``x`` and ``y``.
@@ -291,7 +298,8 @@ def evaluate(model, loader, loss_fn, device=None) -> tuple[float, float]:
     return total_loss / max(n, 1), (correct / counted if counted else float("nan"))
 
 
-def predict(model, X, device=None, batch_size: int = 512):
+def predict(model: torch.nn.Module, X: torch.Tensor, device: DeviceLike = None,
+            batch_size: int = 512) -> torch.Tensor:
     """Model outputs for a tensor ``X`` of inputs, computed in batches without gradients; returned on the CPU."""
     import torch
     dev = _resolve_device(device)
@@ -300,10 +308,11 @@ def predict(model, X, device=None, batch_size: int = 512):
         return torch.cat([model(X[i:i + batch_size].to(dev)).cpu() for i in range(0, len(X), batch_size)])
 
 
-def fit(model, train_loader, val_loader=None, *, epochs: int, optimizer, loss_fn: Callable,
-        device=None, scheduler=None, scheduler_per_step: bool = False, patience: int | None = None,
+def fit(model: torch.nn.Module, train_loader: Iterable, val_loader: Iterable | None = None, *, epochs: int,
+        optimizer: torch.optim.Optimizer, loss_fn: Callable,
+        device: DeviceLike = None, scheduler: Any = None, scheduler_per_step: bool = False, patience: int | None = None,
         checkpoint_path: str | os.PathLike | None = None, restore_best: bool = True,
-        grad_clip: float | None = None, amp: bool = False, amp_dtype=None,
+        grad_clip: float | None = None, amp: bool = False, amp_dtype: torch.dtype | None = None,
         resume_from: str | os.PathLike | None = None, progress: bool = True) -> dict:
     """Train a PyTorch model; device-agnostic; returns the history.
 
@@ -444,7 +453,8 @@ def fit(model, train_loader, val_loader=None, *, epochs: int, optimizer, loss_fn
     return history
 
 
-def load_checkpoint(path: str | os.PathLike, model, optimizer=None, device=None) -> dict:
+def load_checkpoint(path: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                    device: DeviceLike = None) -> dict:
     """Load a checkpoint written by :func:`fit` into ``model`` (and ``optimizer``); return it."""
     import torch
     dev = _resolve_device(device)

@@ -52,9 +52,12 @@ import math
 import struct
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import socket
 
 __all__ = ["WireError", "Encoder", "decode", "pack", "unpack", "read_frame", "write_frame",
            "MAX_FRAME_BYTES", "MAX_DEPTH", "MAX_ITEMS"]
@@ -181,7 +184,7 @@ class Encoder:
             v = v.resolve_neg()
         return {"$T": [self.buffer(_npy_bytes(v.numpy())), bool(value.requires_grad)]}
 
-    def record(self, value, handle: Any) -> dict:
+    def record(self, value: Any, handle: Any) -> dict:
         """A dataclass instance: its fields as data (each field encoded), plus a handle."""
         fields = [f.name for f in dataclasses.fields(value)]
         values = []
@@ -397,14 +400,14 @@ def unpack(frame: bytes) -> tuple[dict, list[bytes]]:
 _LEN = struct.Struct("!Q")
 
 
-def write_frame(sock, frame: bytes) -> None:
+def write_frame(sock: socket.socket, frame: bytes) -> None:
     """Send one frame on a stream socket (length-prefixed)."""
     sock.sendall(_LEN.pack(len(frame)) + frame if len(frame) < 65536 else _LEN.pack(len(frame)))
     if len(frame) >= 65536:
         sock.sendall(frame)
 
 
-def _recv_exact(sock, n: int) -> bytes:
+def _recv_exact(sock: socket.socket, n: int) -> bytes:
     buf = bytearray(n)
     view = memoryview(buf)
     got = 0
@@ -416,7 +419,7 @@ def _recv_exact(sock, n: int) -> bytes:
     return bytes(buf)
 
 
-def read_frame(sock, max_bytes: int = MAX_FRAME_BYTES) -> bytes:
+def read_frame(sock: socket.socket, max_bytes: int = MAX_FRAME_BYTES) -> bytes:
     """Receive one frame; a frame over ``max_bytes`` raises :class:`WireError` (and the
     connection is then unusable: the caller drops it)."""
     (n,) = _LEN.unpack(_recv_exact(sock, _LEN.size))

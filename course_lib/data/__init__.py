@@ -108,7 +108,7 @@ def digits_split_indices(y: np.ndarray, val_fraction: float, test_fraction: floa
 
 
 def make_blobs(n_per_class: int = 100, num_classes: int = 3, *, spread: float = 0.6,
-               radius: float = 2.0, seed=0) -> tuple[np.ndarray, np.ndarray]:
+               radius: float = 2.0, seed: int | np.random.Generator = 0) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian blobs whose centres sit evenly on a circle.
 
     Returns:
@@ -125,7 +125,7 @@ def make_blobs(n_per_class: int = 100, num_classes: int = 3, *, spread: float = 
 
 
 def make_spirals(n_per_class: int = 100, num_classes: int = 3, *, noise: float = 0.2,
-                 turns: float = 1.0, seed=0) -> tuple[np.ndarray, np.ndarray]:
+                 turns: float = 1.0, seed: int | np.random.Generator = 0) -> tuple[np.ndarray, np.ndarray]:
     """Interleaved spirals (the classic set no linear classifier separates).
 
     Returns:
