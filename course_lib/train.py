@@ -62,7 +62,7 @@ class Solver:
             ``functools.partial(optim.cosine_lr, base_lr=0.1, total_steps=1000)``).
         lr_decay: multiply ``lr`` by this after every epoch (ignored with ``lr_schedule``).
         batch_size: minibatch size.
-        num_epochs: maximum number of epochs.
+        epochs: maximum number of epochs.
         num_train_samples: training points used to estimate train accuracy per epoch (None: all).
         num_val_samples: validation points used (None: all).
         patience: stop after this many epochs without a better validation accuracy (None: never).
@@ -79,7 +79,7 @@ class Solver:
                  optimizer: str | _optim.Optimizer | Callable[..., _optim.Optimizer] = "sgd",
                  optim_config: dict | None = None,
                  lr_schedule: Callable[[int], float] | None = None, lr_decay: float = 1.0,
-                 batch_size: int = 100, num_epochs: int = 10, num_train_samples: int | None = 1000,
+                 batch_size: int = 100, epochs: int = 10, num_train_samples: int | None = 1000,
                  num_val_samples: int | None = None, patience: int | None = None,
                  checkpoint_path: str | os.PathLike | None = None, seed: int = 0, progress: bool = True):
         self.model = model
@@ -95,7 +95,7 @@ class Solver:
         self.lr_schedule = lr_schedule
         self.lr_decay = lr_decay
         self.batch_size = batch_size
-        self.num_epochs = num_epochs
+        self.epochs = epochs
         self.num_train_samples = num_train_samples
         self.num_val_samples = num_val_samples
         self.patience = patience
@@ -145,12 +145,12 @@ class Solver:
         return float(np.mean(np.concatenate(preds) == y)) if len(X) else float("nan")
 
     def train(self) -> dict:
-        """Run up to ``num_epochs`` epochs; restore the best parameters; return ``history``."""
+        """Run up to ``epochs`` epochs; restore the best parameters; return ``history``."""
         n = len(self.X_train)
         per_epoch = max(n // self.batch_size, 1)
-        bar = _tqdm()(total=self.num_epochs * per_epoch, disable=not self.progress, desc="train")
+        bar = _tqdm()(total=self.epochs * per_epoch, disable=not self.progress, desc="train")
         try:
-            while self.epoch < self.num_epochs:
+            while self.epoch < self.epochs:
                 order = self.rng.permutation(n)
                 for i in range(per_epoch):
                     loss = self._step(order[i * self.batch_size:(i + 1) * self.batch_size])

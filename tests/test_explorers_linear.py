@@ -52,7 +52,7 @@ def test_linear_losses_gradients():
     X, y = make_blobs(10, 3, seed=1)
     rng = np.random.default_rng(2)
     Wm, b = rng.standard_normal((3, 2)), rng.standard_normal(3)
-    for fn in (L.softmax_loss, L.svm_loss):
+    for fn in (L.linear_softmax_loss, L.linear_svm_loss):
         _, dW, db = fn(Wm, b, X, y, 0.3)
         num_dW = numeric_gradient(lambda w, fn=fn: fn(w, b, X, y, 0.3)[0], Wm.copy())
         num_db = numeric_gradient(lambda v, fn=fn: fn(Wm, v, X, y, 0.3)[0], b.copy())
@@ -68,15 +68,15 @@ def test_linear_losses_match_torch():
     l2 = 0.3 * np.sum(Wm ** 2)          # the bias is not penalised in the explorer
     ce = torch.nn.functional.cross_entropy(scores, torch.tensor(y)).item()
     hinge = torch.nn.functional.multi_margin_loss(scores, torch.tensor(y), margin=1.0).item() * 3
-    assert L.softmax_loss(Wm, b, X, y, 0.3)[0] == pytest.approx(ce + l2, rel=1e-12)
-    assert L.svm_loss(Wm, b, X, y, 0.3)[0] == pytest.approx(hinge + l2, rel=1e-12)
+    assert L.linear_softmax_loss(Wm, b, X, y, 0.3)[0] == pytest.approx(ce + l2, rel=1e-12)
+    assert L.linear_svm_loss(Wm, b, X, y, 0.3)[0] == pytest.approx(hinge + l2, rel=1e-12)
 
 
 def test_gradient_descent_curve_and_divergence():
     X, y = explorer_blobs()
     W, b, curve = L.gradient_descent("softmax", START_W, START_B, X, y, reg=0.0, lr=0.1, steps=30)
     assert len(curve) == 31 and np.all(np.diff(curve) < 0)
-    assert curve[-1] == pytest.approx(L.softmax_loss(W, b, X, y, 0.0)[0])
+    assert curve[-1] == pytest.approx(L.linear_softmax_loss(W, b, X, y, 0.0)[0])
     # a learning rate far past 2 / curvature: the loss overflows, the curve ends with inf
     _, _, curve = L.gradient_descent("softmax", START_W, START_B, X, y, reg=0.3, lr=10.0, steps=200)
     assert np.isinf(curve[-1]) and len(curve) < 201

@@ -50,7 +50,7 @@ def digits():
 ])
 def test_solver_trains_digits_with_each_optimizer(digits, name, config):
     model = Softmax2Layer(64, 64, 10)
-    solver = Solver(model, digits, optimizer=name, optim_config=config, batch_size=50, num_epochs=6,
+    solver = Solver(model, digits, optimizer=name, optim_config=config, batch_size=50, epochs=6,
                     progress=False, seed=1)
     hist = solver.train()
     per_epoch = len(digits.X_train) // 50
@@ -65,11 +65,11 @@ def test_solver_accepts_dict_class_and_instance():
     X, y = make_blobs(60, 3, seed=2)
     data = {"X_train": X[::2], "y_train": y[::2], "X_val": X[1::2], "y_val": y[1::2]}
     m1 = Softmax2Layer(2, 16, 3)
-    Solver(m1, data, optimizer=optim.Adam, optim_config={"lr": 1e-2}, batch_size=30, num_epochs=2,
+    Solver(m1, data, optimizer=optim.Adam, optim_config={"lr": 1e-2}, batch_size=30, epochs=2,
            progress=False).train()
     m2 = Softmax2Layer(2, 16, 3)
     opt = optim.SGD(m2.params, lr=0.1, momentum=0.9)
-    s = Solver(m2, data, optimizer=opt, batch_size=30, num_epochs=3, progress=False)
+    s = Solver(m2, data, optimizer=opt, batch_size=30, epochs=3, progress=False)
     s.train()
     assert s.optimizer is opt and s.best_val_acc > 0.8
 
@@ -77,7 +77,7 @@ def test_solver_accepts_dict_class_and_instance():
 def test_solver_early_stopping_and_best_params(digits):
     model = Softmax2Layer(64, 32, 10)
     # a learning rate of zero never improves after the first epoch: stop after 1 + patience epochs
-    s = Solver(model, digits, optimizer="sgd", optim_config={"lr": 0.0}, batch_size=100, num_epochs=20,
+    s = Solver(model, digits, optimizer="sgd", optim_config={"lr": 0.0}, batch_size=100, epochs=20,
                patience=3, progress=False)
     s.train()
     assert s.epoch == 4 and len(s.history["val_acc"]) == 4
@@ -85,7 +85,7 @@ def test_solver_early_stopping_and_best_params(digits):
     # an absurd learning rate late in training: the best (early) parameters are restored
     model = Softmax2Layer(64, 32, 10)
     sched = lambda t: 0.5 if t < 40 else 0.0
-    s = Solver(model, digits, optimizer="sgd", lr_schedule=sched, batch_size=50, num_epochs=5,
+    s = Solver(model, digits, optimizer="sgd", lr_schedule=sched, batch_size=50, epochs=5,
                progress=False)
     s.train()
     assert s.history["lr"][:40] == [0.5] * 40 and s.history["lr"][-1] == 0.0
@@ -96,11 +96,11 @@ def test_solver_early_stopping_and_best_params(digits):
 def test_solver_schedule_and_lr_decay(digits):
     sched = functools.partial(optim.warmup_cosine, base_lr=0.2, warmup_steps=5, total_steps=40)
     s = Solver(Softmax2Layer(64, 16, 10), digits, optimizer="momentum", optim_config={"lr": 1.0},
-               lr_schedule=sched, batch_size=100, num_epochs=2, progress=False)
+               lr_schedule=sched, batch_size=100, epochs=2, progress=False)
     s.train()
     assert s.history["lr"] == pytest.approx([sched(t) for t in range(len(s.history["lr"]))])
     s2 = Solver(Softmax2Layer(64, 16, 10), digits, optim_config={"lr": 0.1}, lr_decay=0.5, batch_size=100,
-                num_epochs=3, progress=False)
+                epochs=3, progress=False)
     s2.train()
     assert s2.optimizer.lr == pytest.approx(0.1 * 0.5 ** 3)
 
@@ -108,12 +108,12 @@ def test_solver_schedule_and_lr_decay(digits):
 def test_solver_checkpoint_roundtrip(tmp_path, digits):
     path = tmp_path / "ckpt.npz"
     model = Softmax2Layer(64, 16, 10)
-    s = Solver(model, digits, optim_config={"lr": 0.3}, batch_size=100, num_epochs=2, checkpoint_path=path,
+    s = Solver(model, digits, optim_config={"lr": 0.3}, batch_size=100, epochs=2, checkpoint_path=path,
                progress=False)
     s.train()
     assert path.exists()
     model2 = Softmax2Layer(64, 16, 10, seed=5)
-    s2 = Solver(model2, digits, optim_config={"lr": 0.3}, batch_size=100, num_epochs=4, progress=False)
+    s2 = Solver(model2, digits, optim_config={"lr": 0.3}, batch_size=100, epochs=4, progress=False)
     s2.load_checkpoint(path)
     assert s2.epoch == 2 and s2.history["val_acc"] == pytest.approx(s.history["val_acc"])
     assert s2.best_val_acc == pytest.approx(s.best_val_acc)
@@ -127,14 +127,14 @@ def test_solver_checkpoint_roundtrip(tmp_path, digits):
 def test_solver_resume_equals_straight_run(tmp_path, digits, name, config):
     kw = dict(optimizer=name, optim_config=config, batch_size=50, num_train_samples=200, progress=False,
               seed=3)
-    straight = Solver(Softmax2Layer(64, 16, 10), digits, num_epochs=4, **kw)
+    straight = Solver(Softmax2Layer(64, 16, 10), digits, epochs=4, **kw)
     straight.train()
 
     path = tmp_path / "half.npz"
-    first = Solver(Softmax2Layer(64, 16, 10), digits, num_epochs=2, checkpoint_path=path, **kw)
+    first = Solver(Softmax2Layer(64, 16, 10), digits, epochs=2, checkpoint_path=path, **kw)
     first.train()
     # a fresh model, optimiser and generator: everything must come from the file
-    resumed = Solver(Softmax2Layer(64, 16, 10, seed=9), digits, num_epochs=4, **kw)
+    resumed = Solver(Softmax2Layer(64, 16, 10, seed=9), digits, epochs=4, **kw)
     resumed.load_checkpoint(path)
     assert resumed.optimizer.t == first.optimizer.t > 0
     for k in first.optimizer.state:
@@ -150,7 +150,7 @@ def test_solver_resume_equals_straight_run(tmp_path, digits, name, config):
 
 def test_solver_load_checkpoint_of_other_model_is_a_clear_error(tmp_path, digits):
     path = tmp_path / "c.npz"
-    s = Solver(Softmax2Layer(64, 16, 10), digits, num_epochs=1, progress=False)
+    s = Solver(Softmax2Layer(64, 16, 10), digits, epochs=1, progress=False)
     s.save_checkpoint(path)
     other = Softmax2Layer(64, 16, 10)
     other.params["W3"] = np.zeros(3)
@@ -159,7 +159,7 @@ def test_solver_load_checkpoint_of_other_model_is_a_clear_error(tmp_path, digits
 
 
 def test_solver_raises_on_divergence(digits):
-    s = Solver(Softmax2Layer(64, 16, 10), digits, optim_config={"lr": 1e6}, batch_size=100, num_epochs=3,
+    s = Solver(Softmax2Layer(64, 16, 10), digits, optim_config={"lr": 1e6}, batch_size=100, epochs=3,
                progress=False)
     with np.errstate(all="ignore"), pytest.raises(FloatingPointError, match="learning rate"):
         s.train()
@@ -284,7 +284,7 @@ def test_progress_bar_runs(capsys):
     net = Softmax2Layer(2, 4, 3)
     w_before = {k: v.copy() for k, v in net.params.items()}
     Solver(net, {"X_train": X, "y_train": y, "X_val": X, "y_val": y}, batch_size=10,
-           num_epochs=1, progress=True).train()
+           epochs=1, progress=True).train()
     err = capsys.readouterr().err
     assert "train" in err and "100%" in err
     assert any(not np.array_equal(w_before[k], net.params[k]) for k in w_before)

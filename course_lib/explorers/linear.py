@@ -24,8 +24,8 @@ from .. import nn as _nn
 from ..viz import decision_regions
 from ..widgets import Explorer, _slider
 
-__all__ = ["softmax_loss", "svm_loss", "gradient_descent", "linear_classifier_state", "LinearClassifierExplorer",
-           "explorer_blobs", "knn_state", "knn_dataset", "KNNExplorer"]
+__all__ = ["linear_softmax_loss", "linear_svm_loss", "gradient_descent", "linear_classifier_state",
+           "LinearClassifierExplorer", "explorer_blobs", "knn_state", "knn_dataset", "KNNExplorer"]
 
 
 class _StaticFigure:
@@ -51,8 +51,8 @@ def _linear_loss(loss_fn: Callable, Wm: np.ndarray, b: np.ndarray, X: np.ndarray
     return float(loss + reg * np.sum(Wm * Wm)), dscores.T @ X + 2 * reg * Wm, dscores.sum(0)
 
 
-def softmax_loss(Wm: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float
-                 ) -> tuple[float, np.ndarray, np.ndarray]:
+def linear_softmax_loss(Wm: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float
+                        ) -> tuple[float, np.ndarray, np.ndarray]:
     """Softmax loss (:func:`course_lib.nn.softmax_loss`) of scores ``X @ Wm.T + b`` plus ``reg * sum(Wm**2)``.
 
     The bias is not penalised here (the math convention of this picture: ``b`` is apart from ``W``).
@@ -66,14 +66,14 @@ def softmax_loss(Wm: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray, re
     return _linear_loss(_nn.softmax_loss, Wm, b, X, y, reg)
 
 
-def svm_loss(Wm: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float
-             ) -> tuple[float, np.ndarray, np.ndarray]:
+def linear_svm_loss(Wm: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float
+                    ) -> tuple[float, np.ndarray, np.ndarray]:
     """Multiclass hinge loss (:func:`course_lib.nn.svm_loss`, margin 1) of ``X @ Wm.T + b`` plus
-    ``reg * sum(Wm**2)``; same shapes as :func:`softmax_loss`."""
+    ``reg * sum(Wm**2)``; same shapes as :func:`linear_softmax_loss`."""
     return _linear_loss(_nn.svm_loss, Wm, b, X, y, reg)
 
 
-_LOSSES = {"softmax": softmax_loss, "svm": svm_loss}
+_LOSSES = {"softmax": linear_softmax_loss, "svm": linear_svm_loss}
 
 
 def gradient_descent(loss: str, Wm: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray, *, reg: float,
