@@ -83,14 +83,18 @@ def {name}(*args, **kwargs):
             return v + 1
         if isinstance(v, (float, _np_demo.floating)) and not isinstance(v, bool):
             return float(v) * 1.01 + 1e-3
+        if isinstance(v, (int, _np_demo.integer)) and not isinstance(v, bool):
+            return int(v) + 1
+        if hasattr(v, "is_floating_point") and hasattr(v, "detach") and v.is_floating_point():
+            return v.detach() * 1.01 + 1e-3     # a tensor
         return v
     return off(out)
 """
 
 
 def subtly_wrong(solution_source: str) -> str:
-    """A solution cell whose first function answers a little off (1 % and 1e-3 on floats, +1 on
-    integers): the kind of almost-right work hidden tests must catch.  Built from the solution
+    """A solution cell whose first function answers a little off (1 % and 1e-3 on floats and
+    float tensors, +1 on integers): the kind of almost-right work hidden tests must catch.  Built from the solution
     itself, so the demo needs no test code of the course (the course's mutants live in its tests)."""
     import ast
 
