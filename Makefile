@@ -38,7 +38,7 @@ lint: setup
 
 test: setup system-deps lint
 	$(BIN)/course build --check
-	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile --durations=25
 
 test-fast: setup
 	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow and not browser and not postgres"
