@@ -309,14 +309,14 @@ class UnitNotebook:
         return {nbgrader(c)["grade_id"]: c for c in self.cells()
                 if c.cell_type == "markdown" and nbgrader(c).get("grade") and nbgrader(c).get("solution")}
 
-    def check_structure(self, *, require_shortcut_check: bool = False, written: tuple[int, int] = (0, 0)) -> None:
+    def check_structure(self, *, written: tuple[int, int] = (0, 0)) -> None:
         """The notebook follows the unit contract.
 
         Valid nbformat, the course kernelspec, the locked ``setup`` cell first; every solution
         cell is a ``taskU_K`` with BEGIN/END SOLUTION and ``course`` metadata (task, title, and
         ``forbid``, a list of dotted module names, where given), and has exactly one locked
-        ``test_taskU_K`` grade cell after it, with visible asserts, one HIDDEN TESTS block (calling
-        ``forbid_calls`` when ``require_shortcut_check``) and no bare number as its last line;
+        ``test_taskU_K`` grade cell after it, with visible asserts, one HIDDEN TESTS block and no
+        bare number as its last line;
         points of the test cells and the written questions sum to 100 and the markdown heading
         ``## Task U.K: ... (P points)`` before each task states its points.
 
@@ -355,8 +355,6 @@ class UnitNotebook:
             assert src.count("### BEGIN HIDDEN TESTS") == 1 and src.count("### END HIDDEN TESTS") == 1
             compile(hidden_tests(src), f"{grade_id} hidden tests", "exec")   # runnable on their own
             assert "assert" in src.split("### BEGIN HIDDEN TESTS")[0], f"{grade_id}: no visible test"
-            if require_shortcut_check:
-                assert "forbid_calls" in src, f"{grade_id}: the hidden tests need a shortcut check"
             last = [ln for ln in src.strip().splitlines() if ln.strip()][-1]
             assert not re.fullmatch(r"\s*[-+0-9.eE()]+\s*", last), \
                 f"{grade_id}: a test cell must not end with a bare number"
