@@ -23,7 +23,8 @@ Measured, from wall clocks and the per-notebook timing log
   that is not running the student's cells (kernel start, copies, sanitising,
   gradebook writes, scheduling, idle workers at the tail)   goal <= 0.3 s;
   nbgrader's own is estimated the same way from wall(a) with (b)'s cell times.
-* grades: every grade cell's score in (b) and (c) equals (a)'s.
+* grades: every grade cell's score in (b) and (c) equals (a)'s, except where the judge's
+  promise differs on purpose (a later task is not charged for an earlier task's bug).
 * the judge's round trip: one call of a student's function from the judge, a
   (64, 64) float64 array there and back, through a sandboxed kernel's agent
   socket (best of 2,000 calls), against the same call through the in-process
@@ -117,6 +118,28 @@ def _grades(inst) -> dict:
 def _diffs(ref: dict, got: dict) -> list[tuple]:
     """[(student, grade cell, reference score, our score)] where they differ."""
     return [(k[0], k[1], ref.get(k), got.get(k)) for k in sorted(set(ref) | set(got)) if ref.get(k) != got.get(k)]
+
+
+def _cell_key(cell: str) -> tuple:
+    import re
+
+    m = re.search(r"(\d+)_(\d+)$", cell)
+    return (int(m.group(1)), int(m.group(2))) if m else (10**9, 0)
+
+
+def _unexplained(ref: dict, got: dict) -> list[tuple]:
+    """The differences :func:`_diffs` finds that the judge's promise does not explain. A bug costs its
+    own task only: where a later task calls an earlier one the student left failing, nbgrader (which
+    runs the student's earlier function) scores the later task 0 and the judge (which answers with the
+    instructor's) does not. Such a difference, ours higher with an earlier cell of the same student at
+    0 in nbgrader's run, is expected; any other is a disagreement."""
+    out = []
+    for student, cell, theirs, ours in _diffs(ref, got):
+        earlier_failed = any(k[0] == student and _cell_key(k[1]) < _cell_key(cell) and v == 0
+                             for k, v in ref.items())
+        if not (theirs is not None and ours is not None and ours > theirs and earlier_failed):
+            out.append((student, cell, theirs, ours))
+    return out
 
 
 def _copy_instance(src: Path, dest: Path):
@@ -304,14 +327,16 @@ def _grading_rows() -> list[dict]:
             "wall_s": round(r["wall_s"], 2), "per_submission_s": round(r["wall_s"] / n, 3),
             "speedup": round(d["speedup"], 2), "efficiency": round(d["efficiency"], 3),
             "overhead_s": round(d["overhead_s"], 3),
-            "grades_equal_nbgrader": g == g_seq and len(g) > 0, "grade_diffs": len(_diffs(g_seq, g)),
+            "grades_equal_nbgrader": not _unexplained(g_seq, g) and len(g) > 0, "grade_diffs": len(_diffs(g_seq, g)),
             "failed": r["failed"],
             "goals_met": " ".join(m for m in met if m) or "none",
             "note": (f"{r['executor']}; sum notebook {r['notebook_s']:.1f} s of which kernel start "
                      f"{r['kernel_start_s']:.1f} s; worker-side overhead {r['worker_overhead_mean_s']:.3f} s/sub"
                      + ("; warm kernels" if r.get("warm") else "")
-                     + (f"; differing grades (student, cell, nbgrader, ours): {_diffs(g_seq, g)[:4]}"
-                        if _diffs(g_seq, g) else "")
+                     + (f"; {len(_diffs(g_seq, g)) - len(_unexplained(g_seq, g))} grade(s) above nbgrader's where "
+                        "an earlier task failed (one bug costs one task)" if _diffs(g_seq, g) else "")
+                     + (f"; differing grades (student, cell, nbgrader, ours): {_unexplained(g_seq, g)[:4]}"
+                        if _unexplained(g_seq, g) else "")
                      + (f"; not ok: {r['not_ok'][:6]}" if r.get("not_ok") else "")),
         })
     return rows
