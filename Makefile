@@ -52,7 +52,7 @@ lab: setup lab-release
 # course dl-course, from nbgrader_config.py): put the committed release of every
 # unit there, replacing an older copy, so a student can fetch it.
 lab-release:
-	@$(BIN)/python -c "from autograder.build import release_to_exchange; release_to_exchange()"
+	@$(BIN)/python -c "from autograder.commands.build import release_to_exchange; release_to_exchange()"
 
 # nbgrader's formgrader on the demo instance (run `make demo` first).
 lab-demo: setup

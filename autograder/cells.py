@@ -21,10 +21,15 @@ if TYPE_CHECKING:
 
 __all__ = ["python_source", "cell_source", "grade_id", "is_test_cell", "is_solution_cell", "is_locked_cell",
            "is_written_question", "hidden_tests", "visible_tests", "task_of", "TaskInfo", "tasks_of",
-           "forbidden_modules", "imported_modules", "HIDDEN_BEGIN", "HIDDEN_END"]
+           "forbidden_modules", "imported_modules", "HIDDEN_BEGIN", "HIDDEN_END", "MARKERS",
+           "SOLUTION_BEGIN", "SOLUTION_END", "hidden_regions", "without_hidden"]
 
-HIDDEN_BEGIN = "### BEGIN HIDDEN TESTS"
-HIDDEN_END = "### END HIDDEN TESTS"
+# nbgrader's delimiters (ClearSolutions / ClearHiddenTests), matched anywhere in a line as nbgrader does
+SOLUTION_BEGIN = "BEGIN SOLUTION"
+SOLUTION_END = "END SOLUTION"
+HIDDEN_BEGIN = "BEGIN HIDDEN TESTS"
+HIDDEN_END = "END HIDDEN TESTS"
+MARKERS = (SOLUTION_BEGIN, SOLUTION_END, HIDDEN_BEGIN, HIDDEN_END)
 
 
 def cell_source(cell: NotebookNode) -> str:
@@ -66,25 +71,49 @@ def is_written_question(cell: NotebookNode) -> bool:
     return cell.get("cell_type") == "markdown" and nbutils.is_grade(cell) and nbutils.is_solution(cell)
 
 
+def hidden_regions(source: str) -> list[str]:
+    """The text of each hidden-test region of a cell (lines between the markers).
+
+    Markers match anywhere in a line, as nbgrader's ClearHiddenTests matches them."""
+    out: list[str] = []
+    cur: list[str] | None = None
+    for line in source.split("\n"):
+        if HIDDEN_BEGIN in line:
+            cur = []
+        elif HIDDEN_END in line and cur is not None:
+            out.append("\n".join(cur))
+            cur = None
+        elif cur is not None:
+            cur.append(line)
+    if cur is not None:          # an unclosed region runs to the end of the cell, as in nbgrader
+        out.append("\n".join(cur))
+    return out
+
+
 def hidden_tests(source: str) -> str:
-    """The hidden tests of a test cell: the lines between the markers, dedented as one block
-    ('' when the cell has none)."""
-    if HIDDEN_BEGIN not in source:
-        return ""
-    begin = source.index(HIDDEN_BEGIN)
-    end = source.index(HIDDEN_END, begin) if HIDDEN_END in source[begin:] else len(source)
-    body = source[source.index("\n", begin) + 1:end] if "\n" in source[begin:] else ""
-    return textwrap.dedent(body.rsplit("\n", 1)[0] if "\n" in body else body)
+    """The hidden tests of a test cell as one dedented block ('' when the cell has none)."""
+    return textwrap.dedent("\n".join(hidden_regions(source)))
+
+
+def without_hidden(source: str, placeholder: str | None = None) -> str:
+    """``source`` without its hidden-test regions (markers included); with ``placeholder``,
+    each region becomes that one line, at the marker's indent."""
+    out, hidden = [], False
+    for line in source.split("\n"):
+        if HIDDEN_BEGIN in line:
+            hidden = True
+            if placeholder is not None:
+                out.append(line[: len(line) - len(line.lstrip())] + placeholder)
+        elif HIDDEN_END in line and hidden:
+            hidden = False
+        elif not hidden:
+            out.append(line)
+    return "\n".join(out)
 
 
 def visible_tests(source: str) -> str:
     """A test cell without its hidden tests (what the student's release shows)."""
-    if HIDDEN_BEGIN not in source:
-        return source
-    begin = source.index(HIDDEN_BEGIN)
-    end = source.find(HIDDEN_END, begin)
-    after = "" if end < 0 else source[source.find("\n", end) + 1:] if "\n" in source[end:] else ""
-    return source[:begin] + after
+    return without_hidden(source)
 
 
 _TASK = re.compile(r"^(?:test_)?(task\d+_\d+)$")

@@ -31,7 +31,7 @@ def _instance(args, course):
 
 
 def cmd_build(args, course):
-    from . import build
+    from autograder.commands import build
 
     t0 = time.monotonic()
     if args.check:
@@ -108,7 +108,7 @@ def cmd_export(args, course):
 def cmd_demo(args, course):
     from pathlib import Path
 
-    from autograder.demo import run_demo
+    from autograder.commands.demo import run_demo
 
     run_demo(course, args.unit, students=args.students, workers=args.workers, cell_timeout=args.timeout,
              instance_dir=Path(args.instance) if args.instance else None, progress=not args.no_progress,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.build import HIDDEN_BEGIN, HIDDEN_END
+from autograder.cells import HIDDEN_BEGIN, without_hidden
 from autograder.course import CourseError
 from autograder.instance import Instance
 
@@ -26,17 +26,7 @@ REDACTED = "# (hidden tests: not shown)"
 
 def visible_source(source: str) -> str:
     """``source`` with each hidden-test region replaced by one comment line."""
-    out, hidden = [], False
-    for line in source.split("\n"):
-        if HIDDEN_BEGIN in line:
-            hidden = True
-            indent = line[: len(line) - len(line.lstrip())]
-            out.append(indent + REDACTED)
-        elif HIDDEN_END in line:
-            hidden = False
-        elif not hidden:
-            out.append(line)
-    return "\n".join(out)
+    return without_hidden(source, REDACTED)
 
 
 def _last_line(output) -> str:

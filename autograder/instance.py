@@ -66,7 +66,7 @@ class Instance:
         self.course = course or Course.find()
         self.root = Path(root).resolve()
         self.db_url = db_url or "sqlite:///" + str(self.root / "gradebook.db")
-        from autograder.build import nbgrader_config
+        from autograder.nbgrader_glue import nbgrader_config
 
         self._cfg = nbgrader_config(self.course.root)
         cid = self._cfg.CourseDirectory.get("course_id")
@@ -105,7 +105,7 @@ class Instance:
 
     def config(self) -> Config:
         """The traitlets Config for nbgrader converters working on this instance."""
-        from autograder.build import nbgrader_config
+        from autograder.nbgrader_glue import nbgrader_config
 
         return nbgrader_config(
             self.course.root,
@@ -192,7 +192,7 @@ class Instance:
 
     def register(self, unit: str) -> None:
         """Run generate_assignment for ``unit`` in the instance (stores source cells in the gradebook)."""
-        from autograder.build import generate_assignment
+        from autograder.nbgrader_glue import generate_assignment
 
         generate_assignment(self.config(), unit, force=True)
 

@@ -95,6 +95,9 @@ def _violations(graph: dict[str, set[str]]) -> list[str]:
         for layer, forbidden in LAYERS.items():
             if mod == layer or mod.startswith(layer + "."):
                 bad += [f"{mod} -> {d}" for d in sorted(deps) if d.startswith(forbidden)]
+        shared = mod.count(".") == 1 and mod not in ("autograder.cli", "autograder.__main__")
+        if shared:   # the vocabulary at the package's top: used by every layer, so it uses none above
+            bad += [f"{mod} -> {d}" for d in sorted(deps) if d.startswith(("autograder.commands", "autograder.cli"))]
         if mod.startswith("autograder.runtime"):
             bad += [f"{mod} -> {d}" for d in sorted(deps)
                     if d.startswith("autograder") and not d.startswith("autograder.runtime")]
@@ -125,7 +128,9 @@ def test_the_checker_finds_a_cycle_and_a_layer_violation():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == [["a", "b", "c"]]
     assert _violations({"autograder.runtime.kernels": {"autograder.pipeline.worker", "autograder.course"},
                         "autograder.pipeline.worker": {"autograder.commands.autograde"},
-                        "autograder.commands.autograde": {"autograder.pipeline.worker"}}) == [
+                        "autograder.commands.autograde": {"autograder.pipeline.worker"},
+                        "autograder.instance": {"autograder.commands.build"}}) == [
+        "autograder.instance -> autograder.commands.build",
         "autograder.pipeline.worker -> autograder.commands.autograde",
         "autograder.runtime.kernels -> autograder.course",
         "autograder.runtime.kernels -> autograder.pipeline.worker"]

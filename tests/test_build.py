@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 import course_helpers as H
 
-from autograder import build
+from autograder.commands import build
 from autograder.cli import main
 from autograder.course import Course, CourseError
 

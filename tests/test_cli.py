@@ -139,7 +139,7 @@ def test_demo_refuses_to_wipe_a_directory_it_did_not_make(capsys, tmp_path):
 
 
 def test_demo_wipes_only_its_own_instance(tmp_path):
-    from autograder.demo import MARKER, prepare_instance_dir
+    from autograder.commands.demo import MARKER, prepare_instance_dir
 
     old = tmp_path / "old_demo"
     (old / "submitted" / "s001").mkdir(parents=True)

@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 import course_helpers as H
 
 from autograder.cli import main
-from autograder.demo import MARKER
+from autograder.commands.demo import MARKER
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import logging
 import os
 import socket
 import tempfile
@@ -33,6 +32,7 @@ from typing import Any
 import nbformat
 from traitlets.config import Config
 
+from autograder.nbgrader_glue import quiet_logger
 from autograder.pipeline.job import GradeJob, GradeResult, NotebookResult
 from autograder.pipeline.spec import read_spec
 from autograder.pipeline.steps import intake, postprocess, structure
@@ -47,26 +47,6 @@ def preload() -> None:
     import jupyter_client  # noqa: F401
     import nbclient  # noqa: F401
     import sqlalchemy  # noqa: F401
-
-
-class _Collect(logging.Handler):
-    """Keeps nbgrader's log records (e.g. tampered cells) for the result instead of printing them."""
-
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-def _quiet_log():
-    log = logging.getLogger(f"course.worker.{os.getpid()}")
-    log.propagate = False
-    handler = _Collect()
-    log.handlers[:] = [handler]
-    log.setLevel(logging.WARNING)
-    return log, handler
 
 
 def _read_source(src_path: Path):
@@ -97,7 +77,7 @@ def grade_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> Note
         "nbgrader": {"student": job.student, "assignment": job.unit, "notebook": name, "db_url": db_url},
     }
     cfg = copy.deepcopy(job.config) if job.config is not None else Config()
-    log, collected = _quiet_log()
+    log, collected = quiet_logger(f"course.worker.{os.getpid()}")
     try:
         nb, resources = sanitize(nb, resources, cfg, log)
     except Exception as exc:

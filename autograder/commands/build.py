@@ -15,116 +15,27 @@ checksums, clear hidden tests).  What we add around it:
 from __future__ import annotations
 
 import filecmp
-import logging
 import os
 import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import nbformat
 
-from autograder.course import Course, CourseError, ensure_bin_on_path
+from autograder.cells import MARKERS, hidden_regions, without_hidden
+from autograder.course import Course, CourseError
+from autograder.nbgrader_glue import generate_assignment, nbgrader_config
 
 if TYPE_CHECKING:
-    from traitlets.config import Config
+    from nbformat import NotebookNode
 
 TASK_RE = re.compile(r"^task(\d+)_(\d+)$")
-MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
-HIDDEN_BEGIN, HIDDEN_END = "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"
-
-
-def _name_stubs_class():
-    # imported lazily: importing nbgrader costs about a second, and `course --help` should not pay it
-    from autograder.stubs import NameStubs
-
-    return NameStubs
-
-
-class _Collect(logging.Handler):
-    """Keep nbgrader's warnings and errors so a failed build can say why."""
-
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record):
-        self.messages.append(record.getMessage())
-
-
-def quiet_logger(name: str = "course.nbgrader") -> tuple[logging.Logger, _Collect]:
-    log = logging.getLogger(name + f".{id(object())}")
-    log.propagate = False
-    log.setLevel(logging.WARNING)
-    handler = _Collect()
-    log.handlers[:] = [handler]
-    return log, handler
-
-
-def nbgrader_config(course_root: Path, **coursedir: Any) -> Config:
-    """A traitlets Config: the course's own nbgrader_config.py, then ``coursedir`` overrides.
-
-    ``coursedir`` keys are CourseDirectory traits (root, source_directory, ...).
-    The NameStubs preprocessor is inserted right after ClearSolutions.
-    """
-    from nbgrader.converters import GenerateAssignment
-    from nbgrader.preprocessors import ClearSolutions
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
-
-    cfg = Config()
-    cfg_file = Path(course_root) / "nbgrader_config.py"
-    if cfg_file.is_file():
-        cfg.merge(PyFileConfigLoader(cfg_file.name, path=str(cfg_file.parent)).load_config())
-    for key, value in coursedir.items():
-        setattr(cfg.CourseDirectory, key, value)
-    pps = list(GenerateAssignment.class_traits()["preprocessors"].default())
-    pps.insert(pps.index(ClearSolutions) + 1, _name_stubs_class())
-    cfg.GenerateAssignment.preprocessors = pps
-    return cfg
-
-
-def generate_assignment(cfg: Config, unit: str, force: bool = True) -> None:
-    """Run nbgrader's GenerateAssignment for one unit with config ``cfg``; CourseError on failure."""
-    ensure_bin_on_path()
-    from nbgrader.converters import GenerateAssignment
-    from nbgrader.coursedir import CourseDirectory
-
-    log, collected = quiet_logger()
-    coursedir = CourseDirectory(config=cfg, log=log)
-    coursedir.assignment_id = unit
-    conv = GenerateAssignment(coursedir=coursedir, config=cfg, log=log)
-    conv.force = force
-    try:
-        conv.start()
-    except Exception as exc:  # nbgrader raises NbGraderException after logging the cause
-        noise = ("There was an error", "Traceback", "Please see", "Removing failed")
-        firsts = [m.strip().splitlines()[0].rstrip(" :.") for m in collected.messages if m.strip()]
-        causes = [m for m in firsts if not m.startswith(noise)]
-        detail = "; ".join(dict.fromkeys(causes[:2])) or str(exc)
-        raise CourseError(f"nbgrader could not generate {unit}: {detail}") from None
-    if not conv.assignments:
-        raise CourseError(f"nbgrader found no notebook for {unit}")
 
 
 # ---------------------------------------------------------------- contract
-
-
-def hidden_regions(source: str) -> list[str]:
-    """The text between ``BEGIN HIDDEN TESTS`` and ``END HIDDEN TESTS`` markers of one cell."""
-    out: list[str] = []
-    cur: list[str] | None = None
-    for line in source.split("\n"):
-        if HIDDEN_BEGIN in line:
-            cur = []
-        elif HIDDEN_END in line and cur is not None:
-            out.append("\n".join(cur))
-            cur = None
-        elif cur is not None:
-            cur.append(line)
-    return out
 
 
 def check_source(path: Path, unit: str) -> list[str]:
@@ -183,19 +94,8 @@ def check_release_text(source_nb: Path, release_nb: Path) -> list[str]:
     return problems
 
 
-def _visible(src_nb) -> str:
-    out = []
-    for cell in src_nb.cells:
-        lines, hidden = [], False
-        for line in cell.source.split("\n"):
-            if HIDDEN_BEGIN in line:
-                hidden = True
-            elif HIDDEN_END in line:
-                hidden = False
-            elif not hidden:
-                lines.append(line)
-        out.append("\n".join(lines))
-    return "\n".join(out)
+def _visible(src_nb: NotebookNode) -> str:
+    return "\n".join(without_hidden(cell.source) for cell in src_nb.cells)
 
 
 # ---------------------------------------------------------------- build / check

@@ -17,10 +17,9 @@ from typing import IO, Any
 
 import nbformat
 
+from autograder import synth
 from autograder.course import Course, CourseError
 from autograder.instance import Instance
-
-from . import synth
 
 DEFAULT_UNIT = "01_linear_classifiers"
 MIN_STUDENTS = 20
