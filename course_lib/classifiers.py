@@ -29,7 +29,7 @@ __all__ = ["add_bias_column", "pairwise_distances", "knn_predict", "knn_cross_va
 LossFn = Callable[[np.ndarray, np.ndarray, np.ndarray, float], tuple[float, np.ndarray]]
 
 
-def _rng(seed) -> np.random.Generator:
+def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
@@ -87,7 +87,7 @@ def knn_predict(dists: np.ndarray, y_train: np.ndarray, k: int = 1) -> np.ndarra
 
 
 def knn_cross_validate(X: np.ndarray, y: np.ndarray, ks: Sequence[int], *, num_folds: int = 5,
-                       metric: str = "l2", seed=0) -> np.ndarray:
+                       metric: str = "l2", seed: int | np.random.Generator | None = 0) -> np.ndarray:
     """Accuracy of kNN for every ``k`` of ``ks`` on each of ``num_folds`` folds: (len(ks), num_folds).
 
     The rows are shuffled once (with ``seed``) and split into folds; fold ``f`` is predicted from
@@ -150,7 +150,8 @@ def accuracy(W: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
 
 def train_linear(X: np.ndarray, y: np.ndarray, num_classes: int, *, loss: str | LossFn = "softmax",
                  learning_rate: float = 0.5, reg: float = 1e-4, num_iters: int = 300, batch_size: int | None = 100,
-                 seed=0, W0: np.ndarray | None = None, replace: bool = True) -> tuple[np.ndarray, list[float]]:
+                 seed: int | np.random.Generator | None = 0, W0: np.ndarray | None = None,
+                 replace: bool = True) -> tuple[np.ndarray, list[float]]:
     """Minibatch stochastic gradient descent on a linear classifier.
 
     ``W`` starts at ``W0`` (default ``0.001 * standard normal`` from the generator); then, for
@@ -184,7 +185,8 @@ def train_linear(X: np.ndarray, y: np.ndarray, num_classes: int, *, loss: str | 
 # Preprocessing
 # =============================================================================
 
-def standardize(X_train: np.ndarray, *others: np.ndarray, scale: bool = True, eps: float = 1e-8):
+def standardize(X_train: np.ndarray, *others: np.ndarray, scale: bool = True,
+                eps: float = 1e-8) -> np.ndarray | tuple[np.ndarray, ...]:
     """Subtract the training mean of every feature (and divide by its training std with ``scale``).
 
     The statistics come from ``X_train`` only and are applied unchanged to ``others`` (validation,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -141,7 +141,7 @@ class CharVocab:
         """(len(s),) int64 tensor of ids."""
         return torch.tensor([self.stoi[c] for c in s], dtype=torch.long)
 
-    def decode(self, ids) -> str:
+    def decode(self, ids: Iterable[int] | torch.Tensor) -> str:
         return "".join(self.itos[int(i)] for i in ids)
 
     def windows(self, text: str, seq_len: int, step: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -181,7 +181,8 @@ class CharRNN(nn.Module):
                            dropout=dropout if num_layers > 1 else 0.0)
         self.head = nn.Linear(hidden_size, vocab_size)
 
-    def forward(self, x: torch.Tensor, state=None, return_state: bool = False):
+    def forward(self, x: torch.Tensor, state: torch.Tensor | None = None,
+                return_state: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         out, state = self.rnn(self.embed(x), state)
         logits = self.head(out)
         return (logits, state) if return_state else logits
@@ -260,7 +261,7 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     return weights @ v, weights
 
 
-def causal_mask(T: int, device=None) -> torch.Tensor:
+def causal_mask(T: int, device: torch.device | str | None = None) -> torch.Tensor:
     """(T, T) bool, True on and below the diagonal: position t may attend to t' <= t only."""
     return torch.tril(torch.ones(T, T, dtype=torch.bool, device=device))
 
@@ -534,7 +535,8 @@ class VAE(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
+    def forward(self, x: torch.Tensor,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mu, logvar = self.encode(x)
         z = self.reparameterize(mu, logvar, generator) if self.training else mu
         return self.decode(z), mu, logvar

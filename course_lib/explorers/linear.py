@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as W
 import numpy as np
@@ -225,13 +226,14 @@ class LinearClassifierExplorer(_StaticFigure, Explorer):
         """Copies of the hand-set (W (C, 2), b (C,)), before ``scale``."""
         return self.W.copy(), self.b.copy()
 
-    def compute(self, *, row, w1, w2, b, scale, loss, reg, lr, steps) -> dict:
+    def compute(self, *, row: int, w1: float, w2: float, b: float, scale: float, loss: str, reg: float,
+                lr: float, steps: int) -> dict:
         self.W[row] = (w1, w2)
         self.b[row] = b
         return linear_classifier_state(self.X, self.y, self.W, self.b, scale=scale, loss=loss, reg=reg, lr=lr,
                                        steps=int(steps))
 
-    def draw(self, result, *, row, steps, lr, **_) -> None:
+    def draw(self, result: dict, *, row: int, steps: int, lr: float, **_: Any) -> None:
         ax1, ax2, ax3 = self.fig.subplots(1, 3, gridspec_kw={"width_ratios": [3, 3, 2.4]})
         for ax, Wk, bk, title in (
                 (ax1, result["_W"], result["_b"], f"set by hand: acc {result['accuracy']:.2f}, "
@@ -342,11 +344,11 @@ class KNNExplorer(_StaticFigure, Explorer):
             "metric": W.Dropdown(options=["l2", "l1"], value="l2", description="distance"),
         }
 
-    def compute(self, *, k, metric) -> dict:
+    def compute(self, *, k: int, metric: str) -> dict:
         return knn_state(self.X_train, self.y_train, self.X_val, self.y_val, k=k, metric=metric,
                          resolution=self.resolution)
 
-    def draw(self, result, *, k, metric) -> None:
+    def draw(self, result: dict, *, k: int, metric: str) -> None:
         ax = self.fig.subplots()
         labels = result["_labels"]
         num = int(max(self.y_train.max(), labels.max())) + 1

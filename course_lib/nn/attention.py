@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 __all__ = [
     "AttentionCache", "AttentionGrads", "masked_softmax",
@@ -238,7 +239,7 @@ def multi_head_attention_backward(dout: np.ndarray, cache: MultiHeadAttentionCac
 
 # --------------------------------------------------------------------------- positions
 def sinusoidal_positional_encoding(length: int, dim: int, base: float = 10000.0,
-                                   dtype=np.float64) -> np.ndarray:
+                                   dtype: DTypeLike = np.float64) -> np.ndarray:
     """Sinusoidal position encodings of Vaswani et al. (2017), interleaved.
 
     ``PE[p, 2i] = sin(p / base**(2i / dim))`` and ``PE[p, 2i+1] = cos(p / base**(2i / dim))``
