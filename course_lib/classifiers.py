@@ -34,7 +34,10 @@ def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
 
 
 def add_bias_column(X: np.ndarray) -> np.ndarray:
-    """``X`` (N, D) with a column of ones appended: (N, D + 1). Then ``X @ W`` adds ``W``'s last row."""
+    """``X`` (N, D) with a column of ones appended: (N, D + 1). Then ``X @ W`` adds ``W``'s last row.
+
+    Introduced in lecture 01_linear_classifiers.
+    """
     X = np.asarray(X, dtype=np.float64)
     return np.hstack([X, np.ones((X.shape[0], 1))])
 
@@ -50,6 +53,8 @@ def pairwise_distances(A: np.ndarray, B: np.ndarray, metric: str = "l2") -> np.n
     O(NM + (N + M) D)); the squared distances are clipped at 0 before the square root, since
     rounding can make them slightly negative for (nearly) identical rows.
     ``metric="l1"``: Manhattan, one loop over the rows of ``A`` (memory O(MD) per row).
+
+    Introduced in lecture 01_linear_classifiers.
     """
     A = np.asarray(A, dtype=np.float64)
     B = np.asarray(B, dtype=np.float64)
@@ -73,6 +78,8 @@ def knn_predict(dists: np.ndarray, y_train: np.ndarray, k: int = 1) -> np.ndarra
 
     Returns:
         (N,) int64 labels.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     dists = np.asarray(dists, dtype=np.float64)
     y_train = np.asarray(y_train)
@@ -92,6 +99,8 @@ def knn_cross_validate(X: np.ndarray, y: np.ndarray, ks: Sequence[int], *, num_f
 
     The rows are shuffled once (with ``seed``) and split into folds; fold ``f`` is predicted from
     the other folds. Distances are computed once for all pairs.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
     folds = np.array_split(_rng(seed).permutation(len(X)), num_folds)
@@ -132,6 +141,8 @@ def linear_loss(W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float = 0.0,
 
     Returns:
         (loss, dW): mean data loss over the batch plus ``reg * sum(W**2)``, and its (D, C) gradient.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
@@ -144,7 +155,10 @@ def linear_loss(W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float = 0.0,
 
 
 def accuracy(W: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
-    """Fraction of rows of ``X`` whose highest score ``X @ W`` is their label."""
+    """Fraction of rows of ``X`` whose highest score ``X @ W`` is their label.
+
+    Introduced in lecture 01_linear_classifiers.
+    """
     return float(np.mean(np.argmax(X @ W, axis=1) == y))
 
 
@@ -164,6 +178,8 @@ def train_linear(X: np.ndarray, y: np.ndarray, num_classes: int, *, loss: str | 
 
     Returns:
         (W (D, C), history): history[t] is the minibatch loss at step t, before its update.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     rng = _rng(seed)
     X = np.asarray(X, dtype=np.float64)
@@ -194,6 +210,8 @@ def standardize(X_train: np.ndarray, *others: np.ndarray, scale: bool = True,
 
     Returns:
         the transformed ``X_train`` followed by each of ``others`` (a tuple when there are others).
+
+    Introduced in lecture 01_linear_classifiers.
     """
     X_train = np.asarray(X_train, dtype=np.float64)
     mean = X_train.mean(axis=0)

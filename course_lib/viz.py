@@ -36,6 +36,8 @@ def new_figure(figsize: tuple[float, float] = (5, 4), nrows: int = 1, ncols: int
 
     Returns:
         (fig, ax) for one panel, (fig, axes array) for several.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     if pyplot:
         import matplotlib.pyplot as plt
@@ -56,7 +58,10 @@ def _ax(ax, figsize=(5, 4)):
 
 
 def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
-    """PNG bytes of ``fig`` (deterministic for the same drawing)."""
+    """PNG bytes of ``fig`` (deterministic for the same drawing).
+
+    Introduced in lecture 01_linear_classifiers.
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     return buf.getvalue()
@@ -82,6 +87,8 @@ def image_grid(images: ArrayLike, labels: Sequence | None = None, ncols: int = 8
 
     Returns:
         the Figure.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     imgs = _to_numpy(images).astype(np.float64)
     if imgs.ndim == 2:
@@ -132,6 +139,8 @@ def training_curves(history: Mapping, *, figsize: tuple[float, float] = (9, 3.5)
 
     Returns:
         the Figure (two Axes).
+
+    Introduced in lecture 03_cnn.
     """
     if fig is None:
         fig, (ax_loss, ax_acc) = new_figure(figsize, 1, 2)
@@ -175,6 +184,8 @@ def decision_regions(predict_fn: Callable[[np.ndarray], np.ndarray], X: np.ndarr
 
     Returns:
         the Axes.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     fig, ax = _ax(ax)
     X = np.asarray(X, dtype=np.float64)
@@ -205,6 +216,8 @@ def attention_heatmap(weights: ArrayLike, x_labels: Sequence[str] | None = None,
 
     Returns:
         the Axes.
+
+    Introduced in lecture 05_attention.
     """
     fig, ax = _ax(ax)
     w = _to_numpy(weights).astype(np.float64)
@@ -239,6 +252,8 @@ def embedding_2d(Z: ArrayLike, labels: Sequence | None = None, ax: Axes | None =
 
     Returns:
         the Axes.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     fig, ax = _ax(ax)
     pts = _to_numpy(Z).astype(np.float64)

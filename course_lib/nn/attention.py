@@ -39,6 +39,8 @@ def masked_softmax(scores: np.ndarray, mask: np.ndarray | None = None) -> np.nda
     Returns:
         Weights like ``scores``: masked entries are exactly 0; a row with no kept entry
         is all zeros (not NaN).
+
+    Introduced in lecture 05_attention.
     """
     if mask is None:
         e = scores - scores.max(axis=-1, keepdims=True)
@@ -58,7 +60,10 @@ def masked_softmax(scores: np.ndarray, mask: np.ndarray | None = None) -> np.nda
 
 @dataclass
 class AttentionCache:
-    """What :func:`scaled_dot_product_attention_backward` needs."""
+    """What :func:`scaled_dot_product_attention_backward` needs.
+
+    Introduced in lecture 05_attention.
+    """
     q: np.ndarray
     k: np.ndarray
     v: np.ndarray
@@ -67,7 +72,10 @@ class AttentionCache:
 
 
 class AttentionGrads(NamedTuple):
-    """Gradients of attention with respect to its inputs, in the order ``(dq, dk, dv)``."""
+    """Gradients of attention with respect to its inputs, in the order ``(dq, dk, dv)``.
+
+    Introduced in lecture 05_attention.
+    """
     dq: np.ndarray
     dk: np.ndarray
     dv: np.ndarray
@@ -89,6 +97,8 @@ def scaled_dot_product_attention_forward(q: np.ndarray, k: np.ndarray, v: np.nda
     Returns:
         out: (..., Lq, dv) and an :class:`AttentionCache`.  Fully masked query rows
         give zeros (see the module docstring).
+
+    Introduced in lecture 05_attention.
     """
     # a Python float, so that float32 inputs stay float32 (a NumPy float64 scalar would upcast)
     scale = float(1.0 / np.sqrt(q.shape[-1]) if scale is None else scale)
@@ -114,6 +124,8 @@ def scaled_dot_product_attention_backward(dout: np.ndarray, cache: AttentionCach
 
     Returns:
         ``AttentionGrads(dq, dk, dv)`` with the shapes of q, k, v.
+
+    Introduced in lecture 05_attention.
     """
     q, k, v, w, scale = cache.q, cache.k, cache.v, cache.weights, cache.scale
     dv = np.swapaxes(w, -1, -2) @ dout
@@ -129,7 +141,10 @@ def scaled_dot_product_attention_backward(dout: np.ndarray, cache: AttentionCach
 # --------------------------------------------------------------------------- multi-head
 @dataclass
 class MultiHeadAttentionCache:
-    """What :func:`multi_head_attention_backward` needs."""
+    """What :func:`multi_head_attention_backward` needs.
+
+    Introduced in lecture 05_attention.
+    """
     query: np.ndarray
     key: np.ndarray
     value: np.ndarray
@@ -148,6 +163,8 @@ class MultiHeadAttentionGrads(NamedTuple):
 
     For self-attention (the same array passed as query, key and value) the gradient
     of that array is ``dquery + dkey + dvalue``.
+
+    Introduced in lecture 05_attention.
     """
     dquery: np.ndarray
     dkey: np.ndarray
@@ -191,6 +208,8 @@ def multi_head_attention_forward(query: np.ndarray, key: np.ndarray, value: np.n
 
     Returns:
         out: (N, Lq, E) and a :class:`MultiHeadAttentionCache`.
+
+    Introduced in lecture 05_attention.
     """
     e = query.shape[-1]
     if e % num_heads:
@@ -217,6 +236,8 @@ def multi_head_attention_backward(dout: np.ndarray, cache: MultiHeadAttentionCac
 
     Returns:
         :class:`MultiHeadAttentionGrads` (see its docstring for the order).
+
+    Introduced in lecture 05_attention.
     """
     c = cache
     e = dout.shape[-1]
@@ -252,6 +273,8 @@ def sinusoidal_positional_encoding(length: int, dim: int, base: float = 10000.0,
 
     Returns:
         (L, D) array, values in [-1, 1]; row 0 is ``[0, 1, 0, 1, ...]``.
+
+    Introduced in lecture 05_attention.
     """
     pos = np.arange(length, dtype=np.float64)[:, None]
     two_i = np.arange(0, dim, 2, dtype=np.float64)
