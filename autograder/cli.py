@@ -30,7 +30,7 @@ def _instance(args, course):
     return Instance(root, db_url=db, course=course)
 
 
-def cmd_build(args, course):
+def cmd_build(args: argparse.Namespace, course: Course) -> int:
     from autograder.commands import build
 
     t0 = time.monotonic()
@@ -50,7 +50,7 @@ def cmd_build(args, course):
     return 0
 
 
-def cmd_init(args, course):
+def cmd_init(args: argparse.Namespace, course: Course) -> int:
     inst = _instance(args, course)
     units = course.check_units(args.units)
     inst.init(units)
@@ -58,7 +58,7 @@ def cmd_init(args, course):
     return 0
 
 
-def cmd_autograde(args, course):
+def cmd_autograde(args: argparse.Namespace, course: Course) -> int:
     from autograder.commands.autograde import autograde
 
     course.check_units([args.unit])
@@ -83,7 +83,7 @@ def _run_options(args):
                       max_processes=args.max_processes, max_output_bytes=args.max_output_bytes)
 
 
-def cmd_feedback(args, course):
+def cmd_feedback(args: argparse.Namespace, course: Course) -> int:
     from autograder.feedback import feedback
 
     course.check_units([args.unit])
@@ -93,7 +93,7 @@ def cmd_feedback(args, course):
     return 0
 
 
-def cmd_export(args, course):
+def cmd_export(args: argparse.Namespace, course: Course) -> int:
     from autograder.feedback import export
 
     inst = _instance(args, course)
@@ -105,7 +105,7 @@ def cmd_export(args, course):
     return 0
 
 
-def cmd_demo(args, course):
+def cmd_demo(args: argparse.Namespace, course: Course) -> int:
     from pathlib import Path
 
     from autograder.commands.demo import run_demo
@@ -233,7 +233,7 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     ensure_bin_on_path()
     parser = make_parser()
     args = parser.parse_args(argv)

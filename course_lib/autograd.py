@@ -33,6 +33,8 @@ def topological_order(root: Any) -> list:
 
     Returns:
         list of nodes; ``root`` is last.
+
+    Introduced in lecture 02_backprop.
     """
     order, seen = [], set()
     stack = [(root, False)]
@@ -58,6 +60,8 @@ class Value:
         data: the value (float).
         grad: d(output)/d(this node), filled in by ``backward()`` of the output.
         label: an optional name (for drawing graphs in the lecture).
+
+    Introduced in lecture 02_backprop.
     """
 
     __slots__ = ("data", "grad", "_backward", "_prev", "_op", "label")
@@ -187,6 +191,8 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
 
     Returns:
         array of ``shape``.
+
+    Introduced in lecture 02_backprop.
     """
     while grad.ndim > len(shape):           # leading axes that broadcasting added
         grad = grad.sum(axis=0)
@@ -203,6 +209,8 @@ class Tensor:
         data: np.ndarray of float64.
         grad: np.ndarray of the same shape (zeros until ``backward()`` runs).
         requires_grad: informational; gradients are computed for every node.
+
+    Introduced in lecture 02_backprop.
     """
 
     def __init__(self, data: Any, _children: tuple = (), _op: str = "", requires_grad: bool = True):
@@ -362,6 +370,9 @@ class Tensor:
 
 
 def parameters_zero_grad(params: Iterable[Tensor]) -> None:
-    """Set the gradient of every tensor in ``params`` to zeros."""
+    """Set the gradient of every tensor in ``params`` to zeros.
+
+    Introduced in lecture 02_backprop.
+    """
     for p in params:
         p.grad = np.zeros_like(p.data)

@@ -29,12 +29,15 @@ __all__ = ["add_bias_column", "pairwise_distances", "knn_predict", "knn_cross_va
 LossFn = Callable[[np.ndarray, np.ndarray, np.ndarray, float], tuple[float, np.ndarray]]
 
 
-def _rng(seed) -> np.random.Generator:
+def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
 def add_bias_column(X: np.ndarray) -> np.ndarray:
-    """``X`` (N, D) with a column of ones appended: (N, D + 1). Then ``X @ W`` adds ``W``'s last row."""
+    """``X`` (N, D) with a column of ones appended: (N, D + 1). Then ``X @ W`` adds ``W``'s last row.
+
+    Introduced in lecture 01_linear_classifiers.
+    """
     X = np.asarray(X, dtype=np.float64)
     return np.hstack([X, np.ones((X.shape[0], 1))])
 
@@ -50,6 +53,8 @@ def pairwise_distances(A: np.ndarray, B: np.ndarray, metric: str = "l2") -> np.n
     O(NM + (N + M) D)); the squared distances are clipped at 0 before the square root, since
     rounding can make them slightly negative for (nearly) identical rows.
     ``metric="l1"``: Manhattan, one loop over the rows of ``A`` (memory O(MD) per row).
+
+    Introduced in lecture 01_linear_classifiers.
     """
     A = np.asarray(A, dtype=np.float64)
     B = np.asarray(B, dtype=np.float64)
@@ -73,6 +78,8 @@ def knn_predict(dists: np.ndarray, y_train: np.ndarray, k: int = 1) -> np.ndarra
 
     Returns:
         (N,) int64 labels.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     dists = np.asarray(dists, dtype=np.float64)
     y_train = np.asarray(y_train)
@@ -87,11 +94,13 @@ def knn_predict(dists: np.ndarray, y_train: np.ndarray, k: int = 1) -> np.ndarra
 
 
 def knn_cross_validate(X: np.ndarray, y: np.ndarray, ks: Sequence[int], *, num_folds: int = 5,
-                       metric: str = "l2", seed=0) -> np.ndarray:
+                       metric: str = "l2", seed: int | np.random.Generator | None = 0) -> np.ndarray:
     """Accuracy of kNN for every ``k`` of ``ks`` on each of ``num_folds`` folds: (len(ks), num_folds).
 
     The rows are shuffled once (with ``seed``) and split into folds; fold ``f`` is predicted from
     the other folds. Distances are computed once for all pairs.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
     folds = np.array_split(_rng(seed).permutation(len(X)), num_folds)
@@ -132,6 +141,8 @@ def linear_loss(W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float = 0.0,
 
     Returns:
         (loss, dW): mean data loss over the batch plus ``reg * sum(W**2)``, and its (D, C) gradient.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {loss!r}")
@@ -144,13 +155,17 @@ def linear_loss(W: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float = 0.0,
 
 
 def accuracy(W: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
-    """Fraction of rows of ``X`` whose highest score ``X @ W`` is their label."""
+    """Fraction of rows of ``X`` whose highest score ``X @ W`` is their label.
+
+    Introduced in lecture 01_linear_classifiers.
+    """
     return float(np.mean(np.argmax(X @ W, axis=1) == y))
 
 
 def train_linear(X: np.ndarray, y: np.ndarray, num_classes: int, *, loss: str | LossFn = "softmax",
                  learning_rate: float = 0.5, reg: float = 1e-4, num_iters: int = 300, batch_size: int | None = 100,
-                 seed=0, W0: np.ndarray | None = None, replace: bool = True) -> tuple[np.ndarray, list[float]]:
+                 seed: int | np.random.Generator | None = 0, W0: np.ndarray | None = None,
+                 replace: bool = True) -> tuple[np.ndarray, list[float]]:
     """Minibatch stochastic gradient descent on a linear classifier.
 
     ``W`` starts at ``W0`` (default ``0.001 * standard normal`` from the generator); then, for
@@ -163,6 +178,8 @@ def train_linear(X: np.ndarray, y: np.ndarray, num_classes: int, *, loss: str | 
 
     Returns:
         (W (D, C), history): history[t] is the minibatch loss at step t, before its update.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     rng = _rng(seed)
     X = np.asarray(X, dtype=np.float64)
@@ -184,7 +201,8 @@ def train_linear(X: np.ndarray, y: np.ndarray, num_classes: int, *, loss: str | 
 # Preprocessing
 # =============================================================================
 
-def standardize(X_train: np.ndarray, *others: np.ndarray, scale: bool = True, eps: float = 1e-8):
+def standardize(X_train: np.ndarray, *others: np.ndarray, scale: bool = True,
+                eps: float = 1e-8) -> np.ndarray | tuple[np.ndarray, ...]:
     """Subtract the training mean of every feature (and divide by its training std with ``scale``).
 
     The statistics come from ``X_train`` only and are applied unchanged to ``others`` (validation,
@@ -192,6 +210,8 @@ def standardize(X_train: np.ndarray, *others: np.ndarray, scale: bool = True, ep
 
     Returns:
         the transformed ``X_train`` followed by each of ``others`` (a tuple when there are others).
+
+    Introduced in lecture 01_linear_classifiers.
     """
     X_train = np.asarray(X_train, dtype=np.float64)
     mean = X_train.mean(axis=0)

@@ -40,6 +40,8 @@ def get_device(prefer: str | None = None) -> torch.device:
     Order: ``prefer`` argument, then ``$COURSE_DEVICE``, then CUDA > MPS > CPU.
     An explicit request for a device that is not available raises ``RuntimeError``
     saying what is available, rather than silently falling back.
+
+    Introduced in lecture 03_cnn.
     """
     torch = _torch()
     want = prefer or os.environ.get(ENV_VAR) or None
@@ -68,6 +70,8 @@ def seed_everything(seed: int = 0, *, deterministic: bool = False, torch: bool =
     deterministic kernels, which can be slower; ``deterministic=False`` (the
     default) switches that off again, restoring PyTorch's defaults and the
     ``cudnn.benchmark`` setting that was in force before determinism was turned on.
+
+    Introduced in lecture 03_cnn.
     """
     global _saved_cudnn_benchmark
     random.seed(seed)
@@ -100,7 +104,10 @@ _saved_cudnn_benchmark: bool | None = None
 
 
 def describe(device: DeviceLike = None) -> str:
-    """One line for the top of a notebook: device, its name and memory, library versions."""
+    """One line for the top of a notebook: device, its name and memory, library versions.
+
+    Introduced in lecture 01_linear_classifiers.
+    """
     torch = _torch()
     dev = torch.device(device) if device is not None else get_device()
     if dev.type == "cuda":
@@ -135,6 +142,8 @@ def autocast(device: DeviceLike = None,
 
     Returns:
         a context manager.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     torch = _torch()
     dev = _as_device(device)
@@ -160,6 +169,8 @@ def memory_stats(device: DeviceLike = None) -> dict:
     Returns:
         dict with ``device`` and float values in MiB. On CPU (and MPS) the process's
         resident set size via psutil, under ``rss`` (and, for MPS, ``allocated``).
+
+    Introduced in lecture 01_linear_classifiers.
     """
     torch = _torch()
     dev = _as_device(device)
@@ -177,7 +188,10 @@ def memory_stats(device: DeviceLike = None) -> dict:
 
 
 def synchronize(device: DeviceLike = None) -> None:
-    """Wait for queued GPU work on ``device`` to finish (no-op on CPU)."""
+    """Wait for queued GPU work on ``device`` to finish (no-op on CPU).
+
+    Introduced in lecture 01_linear_classifiers.
+    """
     torch = _torch()
     dev = _as_device(device)
     if dev.type == "cuda":
@@ -198,6 +212,8 @@ class Timer:
 
     Attributes:
         elapsed: seconds between enter and exit (None while running).
+
+    Introduced in lecture 01_linear_classifiers.
     """
 
     def __init__(self, device: DeviceLike = None, name: str = ""):
@@ -221,7 +237,10 @@ class Timer:
 
 
 def timed(device: DeviceLike = None, name: str = "") -> Timer:
-    """Shorthand for ``Timer(device, name)``: ``with timed(dev) as t: ...; t.elapsed``."""
+    """Shorthand for ``Timer(device, name)``: ``with timed(dev) as t: ...; t.elapsed``.
+
+    Introduced in lecture 01_linear_classifiers.
+    """
     return Timer(device, name)
 
 
@@ -230,6 +249,8 @@ def to_device(batch: Any, device: DeviceLike = None, non_blocking: bool = False)
 
     Anything that is not a tensor (ints, strings, NumPy arrays) is returned unchanged;
     the container types are kept.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     torch = _torch()
     dev = _as_device(device)

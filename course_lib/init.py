@@ -28,7 +28,10 @@ def _rng(rng) -> np.random.Generator:
 
 
 def fans(shape: tuple) -> tuple[int, int]:
-    """``(fan_in, fan_out)`` of a weight of ``shape``: (D, M) for dense, (F, C, HH, WW) for conv."""
+    """``(fan_in, fan_out)`` of a weight of ``shape``: (D, M) for dense, (F, C, HH, WW) for conv.
+
+    Introduced in lecture 02_backprop.
+    """
     shape = tuple(shape)
     if len(shape) == 2:
         return shape[0], shape[1]
@@ -39,7 +42,10 @@ def fans(shape: tuple) -> tuple[int, int]:
 
 
 def gain(nonlinearity: str = "linear") -> float:
-    """Recommended gain (PyTorch's ``calculate_gain``): 1 linear/sigmoid, 5/3 tanh, sqrt(2) relu."""
+    """Recommended gain (PyTorch's ``calculate_gain``): 1 linear/sigmoid, 5/3 tanh, sqrt(2) relu.
+
+    Introduced in lecture 02_backprop.
+    """
     table = {"linear": 1.0, "sigmoid": 1.0, "tanh": 5.0 / 3.0, "relu": math.sqrt(2.0)}
     if nonlinearity not in table:
         raise ValueError(f"unknown nonlinearity {nonlinearity!r}; choose from {sorted(table)}")
@@ -51,6 +57,8 @@ def xavier_uniform(shape: tuple, rng: RNGLike = None, *, gain: float = 1.0) -> n
 
     Returns:
         float64 array of ``shape``.
+
+    Introduced in lecture 02_backprop.
     """
     fi, fo = fans(shape)
     a = gain * math.sqrt(6.0 / (fi + fo))
@@ -58,7 +66,10 @@ def xavier_uniform(shape: tuple, rng: RNGLike = None, *, gain: float = 1.0) -> n
 
 
 def xavier_normal(shape: tuple, rng: RNGLike = None, *, gain: float = 1.0) -> np.ndarray:
-    """Glorot normal: N(0, std^2), ``std = gain * sqrt(2 / (fan_in + fan_out))``."""
+    """Glorot normal: N(0, std^2), ``std = gain * sqrt(2 / (fan_in + fan_out))``.
+
+    Introduced in lecture 02_backprop.
+    """
     fi, fo = fans(shape)
     return _rng(rng).normal(0.0, gain * math.sqrt(2.0 / (fi + fo)), size=shape)
 
@@ -68,6 +79,8 @@ def he_normal(shape: tuple, rng: RNGLike = None, *, mode: str = "fan_in", gain: 
 
     Args:
         mode: ``"fan_in"`` (keeps forward variance) or ``"fan_out"`` (keeps backward variance).
+
+    Introduced in lecture 02_backprop.
     """
     fi, fo = fans(shape)
     fan = {"fan_in": fi, "fan_out": fo}[mode]
@@ -75,7 +88,10 @@ def he_normal(shape: tuple, rng: RNGLike = None, *, mode: str = "fan_in", gain: 
 
 
 def he_uniform(shape: tuple, rng: RNGLike = None, *, mode: str = "fan_in", gain: float = math.sqrt(2.0)) -> np.ndarray:
-    """He/Kaiming uniform: U(-a, a), ``a = gain * sqrt(3 / fan)``."""
+    """He/Kaiming uniform: U(-a, a), ``a = gain * sqrt(3 / fan)``.
+
+    Introduced in lecture 02_backprop.
+    """
     fi, fo = fans(shape)
     fan = {"fan_in": fi, "fan_out": fo}[mode]
     return _rng(rng).uniform(-1, 1, size=shape) * gain * math.sqrt(3.0 / fan)

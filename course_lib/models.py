@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -47,7 +47,10 @@ def _activation(name: str) -> nn.Module:
 
 
 def count_parameters(model: nn.Module) -> int:
-    """Number of trainable scalars in ``model``."""
+    """Number of trainable scalars in ``model``.
+
+    Introduced in lecture 03_cnn.
+    """
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
@@ -77,6 +80,8 @@ class MLP(nn.Module):
         dropout: drop probability after each hidden activation.
 
     Shapes: x (N, in_dim) or (N, *) with prod(*) == in_dim -> (N, out_dim).
+
+    Introduced in lecture 02_backprop.
     """
 
     def __init__(self, in_dim: int = 64, hidden: Sequence[int] = (128,), out_dim: int = 10,
@@ -99,6 +104,8 @@ class SmallCNN(nn.Module):
         dropout: drop probability before the classifier.
 
     Shapes: x (N, in_channels, S, S) -> (N, c1, S/2, S/2) -> (N, c2, S/4, S/4) -> (N, num_classes).
+
+    Introduced in lecture 03_cnn.
     """
 
     def __init__(self, in_channels: int = 1, num_classes: int = 10, image_size: int = 8,
@@ -127,6 +134,8 @@ class CharVocab:
 
     Attributes:
         chars: the sorted distinct characters; ``stoi``/``itos`` the two maps.
+
+    Introduced in lecture 04_rnn.
     """
 
     def __init__(self, text: str):
@@ -141,7 +150,7 @@ class CharVocab:
         """(len(s),) int64 tensor of ids."""
         return torch.tensor([self.stoi[c] for c in s], dtype=torch.long)
 
-    def decode(self, ids) -> str:
+    def decode(self, ids: Iterable[int] | torch.Tensor) -> str:
         return "".join(self.itos[int(i)] for i in ids)
 
     def windows(self, text: str, seq_len: int, step: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -169,6 +178,8 @@ class CharRNN(nn.Module):
         cell: ``"rnn"`` (tanh), ``"gru"`` or ``"lstm"``.
 
     Shapes: x (B, T) int64 -> logits (B, T, V); the state is (layers, B, H) (a pair for LSTM).
+
+    Introduced in lecture 04_rnn.
     """
 
     def __init__(self, vocab_size: int, embed_dim: int = 32, hidden_size: int = 128, num_layers: int = 1,
@@ -181,7 +192,8 @@ class CharRNN(nn.Module):
                            dropout=dropout if num_layers > 1 else 0.0)
         self.head = nn.Linear(hidden_size, vocab_size)
 
-    def forward(self, x: torch.Tensor, state=None, return_state: bool = False):
+    def forward(self, x: torch.Tensor, state: torch.Tensor | None = None,
+                return_state: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         out, state = self.rnn(self.embed(x), state)
         logits = self.head(out)
         return (logits, state) if return_state else logits
@@ -243,6 +255,8 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
 
     Returns:
         out (..., Tq, dv), weights (..., Tq, Tk) whose rows sum to 1 (0 for a fully masked row).
+
+    Introduced in lecture 05_attention.
     """
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else scale
     scores = q @ k.transpose(-2, -1) * scale
@@ -260,8 +274,11 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     return weights @ v, weights
 
 
-def causal_mask(T: int, device=None) -> torch.Tensor:
-    """(T, T) bool, True on and below the diagonal: position t may attend to t' <= t only."""
+def causal_mask(T: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """(T, T) bool, True on and below the diagonal: position t may attend to t' <= t only.
+
+    Introduced in lecture 05_attention.
+    """
     return torch.tril(torch.ones(T, T, dtype=torch.bool, device=device))
 
 
@@ -282,7 +299,10 @@ def _check_token_mask(mask: torch.Tensor | None, x: torch.Tensor, name: str) -> 
 
 
 class PositionalEncoding(nn.Module):
-    """Sinusoidal positions (Vaswani et al.) added to the embeddings: (B, T, D) -> (B, T, D)."""
+    """Sinusoidal positions (Vaswani et al.) added to the embeddings: (B, T, D) -> (B, T, D).
+
+    Introduced in lecture 05_attention.
+    """
 
     pe: torch.Tensor   # a buffer: (max_len, D)
 
@@ -311,6 +331,8 @@ class TransformerClassifier(nn.Module):
     Shapes: x (B, T) int64 -> (B, num_classes). ``token_mask`` (B, T) bool, True at real
     tokens and False at padding (True = may be attended to, as in :func:`scaled_dot_product_attention`);
     padding is neither attended to nor pooled.
+
+    Introduced in lecture 05_attention.
     """
 
     def __init__(self, vocab_size: int, num_classes: int, d_model: int = 64, nhead: int = 4,
@@ -337,6 +359,8 @@ class TransformerLM(nn.Module):
 
     Shapes: x (B, T) int64, T <= max_len -> logits (B, T, V); ``logits[:, t]`` depends on
     ``x[:, :t + 1]`` only.
+
+    Introduced in lecture 05_attention.
     """
 
     def __init__(self, vocab_size: int, d_model: int = 64, nhead: int = 4, num_layers: int = 2,
@@ -389,6 +413,8 @@ class Seq2SeqTransformer(nn.Module):
     The decoder is causal: ``logits[:, t]`` depends on ``tgt[:, :t + 1]`` (and all of src).
     ``src_token_mask`` (B, S) and ``tgt_token_mask`` (B, T): bool, True at real tokens,
     False at padding (True = may be attended to, as in :func:`scaled_dot_product_attention`).
+
+    Introduced in lecture 05_attention.
     """
 
     def __init__(self, src_vocab: int, tgt_vocab: int, d_model: int = 64, nhead: int = 4,
@@ -455,6 +481,8 @@ class Generator(nn.Module):
         hidden: hidden layer sizes.
         output: ``None`` (unbounded, for 2-D data), ``"tanh"`` (data in [-1, 1]) or
             ``"sigmoid"`` (data in [0, 1]).
+
+    Introduced in lecture 06_generative.
     """
 
     def __init__(self, latent_dim: int = 8, out_shape: Sequence[int] = (2,), hidden: Sequence[int] = (64, 64),
@@ -478,7 +506,10 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """MLP discriminator: samples (N, *in_shape) -> real/fake logits (N,)."""
+    """MLP discriminator: samples (N, *in_shape) -> real/fake logits (N,).
+
+    Introduced in lecture 06_generative.
+    """
 
     def __init__(self, in_dim: int = 2, hidden: Sequence[int] = (64, 64)):
         super().__init__()
@@ -489,13 +520,19 @@ class Discriminator(nn.Module):
 
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """``-log D(x) - log(1 - D(G(z)))`` averaged, from logits (numerically stable)."""
+    """``-log D(x) - log(1 - D(G(z)))`` averaged, from logits (numerically stable).
+
+    Introduced in lecture 06_generative.
+    """
     return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
             + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
 
 
 def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
-    """Non-saturating generator loss ``-log D(G(z))`` averaged (Goodfellow et al., 2014)."""
+    """Non-saturating generator loss ``-log D(G(z))`` averaged (Goodfellow et al., 2014).
+
+    Introduced in lecture 06_generative.
+    """
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
@@ -510,6 +547,8 @@ class VAE(nn.Module):
     ``torch.sigmoid(recon_logits)`` is the reconstruction (data in [0, 1]).
 
     Shapes: x (N, in_dim) or (N, *) flattened -> recon_logits (N, in_dim), mu and logvar (N, latent_dim).
+
+    Introduced in lecture 06_generative.
     """
 
     def __init__(self, in_dim: int = 64, latent_dim: int = 2, hidden: Sequence[int] = (128,)):
@@ -534,7 +573,8 @@ class VAE(nn.Module):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
 
-    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
+    def forward(self, x: torch.Tensor,
+                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         mu, logvar = self.encode(x)
         z = self.reparameterize(mu, logvar, generator) if self.training else mu
         return self.decode(z), mu, logvar
@@ -549,6 +589,8 @@ def vae_loss(recon_logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logv
 
     Args:
         recon_logits: (N, D) decoder logits; x: (N, D) or (N, *) targets in [0, 1].
+
+    Introduced in lecture 06_generative.
     """
     x = x.flatten(1)
     rec = F.binary_cross_entropy_with_logits(recon_logits, x, reduction="sum") / len(x)

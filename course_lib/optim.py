@@ -70,6 +70,8 @@ def sgd_step(w: np.ndarray, dw: np.ndarray, state: State | None = None, *, lr: f
 
     Returns:
         (w_new, state_new).
+
+    Introduced in lecture 02_backprop.
     """
     if nesterov and momentum <= 0:
         raise ValueError("Nesterov momentum requires momentum > 0")
@@ -94,6 +96,8 @@ def adagrad_step(w: np.ndarray, dw: np.ndarray, state: State | None = None, *, l
 
     Returns:
         (w_new, state_new).
+
+    Introduced in lecture 02_backprop.
     """
     g = _decay(w, dw, weight_decay)
     state = dict(state or {})
@@ -118,6 +122,8 @@ def rmsprop_step(w: np.ndarray, dw: np.ndarray, state: State | None = None, *, l
 
     Returns:
         (w_new, state_new).
+
+    Introduced in lecture 02_backprop.
     """
     g = _decay(w, dw, weight_decay)
     state = dict(state or {})
@@ -147,6 +153,8 @@ def adam_step(w: np.ndarray, dw: np.ndarray, state: State | None = None, *, lr: 
 
     Returns:
         (w_new, state_new).
+
+    Introduced in lecture 02_backprop.
     """
     state = dict(state or {})
     if decoupled:
@@ -174,6 +182,8 @@ class Optimizer:
         params: dict name -> array (a model's ``params``) or a list of arrays.
         lr: learning rate (change ``opt.lr`` between steps to apply a schedule).
         **hyper: the keyword arguments of the functional step.
+
+    Introduced in lecture 02_backprop.
     """
 
     step_fn: Callable = staticmethod(sgd_step)
@@ -205,7 +215,10 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """SGD with optional momentum / Nesterov (see :func:`sgd_step`)."""
+    """SGD with optional momentum / Nesterov (see :func:`sgd_step`).
+
+    Introduced in lecture 01_linear_classifiers.
+    """
 
     step_fn = staticmethod(sgd_step)
 
@@ -215,7 +228,10 @@ class SGD(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """Adagrad (see :func:`adagrad_step`)."""
+    """Adagrad (see :func:`adagrad_step`).
+
+    Introduced in lecture 02_backprop.
+    """
 
     step_fn = staticmethod(adagrad_step)
 
@@ -224,7 +240,10 @@ class Adagrad(Optimizer):
 
 
 class RMSProp(Optimizer):
-    """RMSProp (see :func:`rmsprop_step`)."""
+    """RMSProp (see :func:`rmsprop_step`).
+
+    Introduced in lecture 02_backprop.
+    """
 
     step_fn = staticmethod(rmsprop_step)
 
@@ -234,7 +253,10 @@ class RMSProp(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam / AdamW (see :func:`adam_step`)."""
+    """Adam / AdamW (see :func:`adam_step`).
+
+    Introduced in lecture 02_backprop.
+    """
 
     step_fn = staticmethod(adam_step)
 
@@ -249,7 +271,10 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adagrad": Adagrad, "rmspr
 
 def make_optimizer(name: str, params: Params, **kwargs: Any) -> Optimizer:
     """Build an optimiser by name: ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"rmsprop"``,
-    ``"adam"``, ``"adamw"``."""
+    ``"adam"``, ``"adamw"``.
+
+    Introduced in lecture 02_backprop.
+    """
     name = name.lower()
     if name == "momentum":
         kwargs.setdefault("momentum", 0.9)
@@ -270,7 +295,10 @@ def make_optimizer(name: str, params: Params, **kwargs: Any) -> Optimizer:
 # =============================================================================
 
 def step_lr(t: int, *, base_lr: float, step_size: int, gamma: float = 0.1) -> float:
-    """``base_lr * gamma ** (t // step_size)`` (as ``torch.optim.lr_scheduler.StepLR``)."""
+    """``base_lr * gamma ** (t // step_size)`` (as ``torch.optim.lr_scheduler.StepLR``).
+
+    Introduced in lecture 02_backprop.
+    """
     return base_lr * gamma ** (t // step_size)
 
 
@@ -279,6 +307,8 @@ def cosine_lr(t: int, *, base_lr: float, total_steps: int, min_lr: float = 0.0) 
 
     ``min_lr + (base_lr - min_lr) * (1 + cos(pi * t / total_steps)) / 2``
     (the closed form of ``torch.optim.lr_scheduler.CosineAnnealingLR`` with ``T_max=total_steps``).
+
+    Introduced in lecture 02_backprop.
     """
     t = min(t, total_steps)
     return min_lr + (base_lr - min_lr) * 0.5 * (1 + math.cos(math.pi * t / total_steps))
@@ -288,6 +318,8 @@ def linear_warmup(t: int, *, base_lr: float, warmup_steps: int) -> float:
     """Linear ramp ``base_lr * (t + 1) / warmup_steps`` for the first ``warmup_steps`` steps, then ``base_lr``.
 
     (Counting ``t + 1`` means the first step already uses a small positive rate.)
+
+    Introduced in lecture 02_backprop.
     """
     if warmup_steps <= 0:
         return base_lr
@@ -296,7 +328,10 @@ def linear_warmup(t: int, *, base_lr: float, warmup_steps: int) -> float:
 
 def warmup_cosine(t: int, *, base_lr: float, warmup_steps: int, total_steps: int,
                   min_lr: float = 0.0) -> float:
-    """Linear warm-up for ``warmup_steps`` steps, then cosine decay to ``min_lr`` at ``total_steps``."""
+    """Linear warm-up for ``warmup_steps`` steps, then cosine decay to ``min_lr`` at ``total_steps``.
+
+    Introduced in lecture 02_backprop.
+    """
     if t < warmup_steps:
         return linear_warmup(t, base_lr=base_lr, warmup_steps=warmup_steps)
     return cosine_lr(t - warmup_steps, base_lr=base_lr, total_steps=max(1, total_steps - warmup_steps),

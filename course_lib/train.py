@@ -73,6 +73,8 @@ class Solver:
     Attributes:
         history: dict with ``loss`` and ``lr`` (per step), ``train_acc`` and ``val_acc`` (per epoch).
         best_val_acc, best_params, epoch.
+
+    Introduced in lecture 02_backprop.
     """
 
     def __init__(self, model: Any, data: Mapping[str, Any], *,
@@ -279,6 +281,8 @@ def evaluate(model: torch.nn.Module, loader: Iterable, loss_fn: Callable, device
     """Mean loss and accuracy of ``model`` over ``loader`` (accuracy NaN if not a classification).
 
     Batches are ``(x, y)`` tuples/lists or dicts with keys ``x`` and ``y``.
+
+    Introduced in lecture 02_backprop.
     """
     import torch
 
@@ -300,7 +304,10 @@ def evaluate(model: torch.nn.Module, loader: Iterable, loss_fn: Callable, device
 
 def predict(model: torch.nn.Module, X: torch.Tensor, device: DeviceLike = None,
             batch_size: int = 512) -> torch.Tensor:
-    """Model outputs for a tensor ``X`` of inputs, computed in batches without gradients; returned on the CPU."""
+    """Model outputs for a tensor ``X`` of inputs, computed in batches without gradients; returned on the CPU.
+
+    Introduced in lecture 03_cnn.
+    """
     import torch
     dev = _resolve_device(device)
     model.eval()
@@ -346,6 +353,8 @@ def fit(model: torch.nn.Module, train_loader: Iterable, val_loader: Iterable | N
     Returns:
         dict of per-epoch lists: ``train_loss``, ``train_acc``, ``val_loss``, ``val_acc``,
         ``lr``, ``time`` (seconds); plus ``best_epoch`` (int, -1 without validation).
+
+    Introduced in lecture 03_cnn.
     """
     import torch
 
@@ -455,7 +464,10 @@ def fit(model: torch.nn.Module, train_loader: Iterable, val_loader: Iterable | N
 
 def load_checkpoint(path: str | os.PathLike, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None = None,
                     device: DeviceLike = None) -> dict:
-    """Load a checkpoint written by :func:`fit` into ``model`` (and ``optimizer``); return it."""
+    """Load a checkpoint written by :func:`fit` into ``model`` (and ``optimizer``); return it.
+
+    Introduced in lecture 02_backprop.
+    """
     import torch
     dev = _resolve_device(device)
     ckpt = torch.load(path, map_location=dev, weights_only=False)

@@ -13,14 +13,21 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike
 
 __all__ = ["image_grid", "training_curves", "decision_regions", "attention_heatmap", "embedding_2d",
            "new_figure", "figure_to_png"]
 
 
-def new_figure(figsize=(5, 4), nrows: int = 1, ncols: int = 1, *, pyplot: bool = True):
+def new_figure(figsize: tuple[float, float] = (5, 4), nrows: int = 1, ncols: int = 1, *,
+               pyplot: bool = True) -> tuple[Figure, Any]:
     """A new figure with ``nrows x ncols`` axes.
 
     Args:
@@ -29,6 +36,8 @@ def new_figure(figsize=(5, 4), nrows: int = 1, ncols: int = 1, *, pyplot: bool =
 
     Returns:
         (fig, ax) for one panel, (fig, axes array) for several.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     if pyplot:
         import matplotlib.pyplot as plt
@@ -48,8 +57,11 @@ def _ax(ax, figsize=(5, 4)):
     return new_figure(figsize)
 
 
-def figure_to_png(fig, dpi: int = 80) -> bytes:
-    """PNG bytes of ``fig`` (deterministic for the same drawing)."""
+def figure_to_png(fig: Figure, dpi: int = 80) -> bytes:
+    """PNG bytes of ``fig`` (deterministic for the same drawing).
+
+    Introduced in lecture 01_linear_classifiers.
+    """
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, metadata={"Software": None})
     return buf.getvalue()
@@ -61,8 +73,9 @@ def _to_numpy(a) -> np.ndarray:
     return np.asarray(a)
 
 
-def image_grid(images, labels: Sequence | None = None, ncols: int = 8, *, cmap: str = "gray",
-               class_names: Sequence[str] | None = None, figsize=None, fig=None):
+def image_grid(images: ArrayLike, labels: Sequence | None = None, ncols: int = 8, *, cmap: str = "gray",
+               class_names: Sequence[str] | None = None, figsize: tuple[float, float] | None = None,
+               fig: Figure | None = None) -> Figure:
     """Show images in a grid.
 
     Args:
@@ -74,6 +87,8 @@ def image_grid(images, labels: Sequence | None = None, ncols: int = 8, *, cmap: 
 
     Returns:
         the Figure.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     imgs = _to_numpy(images).astype(np.float64)
     if imgs.ndim == 2:
@@ -110,7 +125,8 @@ def image_grid(images, labels: Sequence | None = None, ncols: int = 8, *, cmap: 
     return fig
 
 
-def training_curves(history: Mapping, *, figsize=(9, 3.5), fig=None):
+def training_curves(history: Mapping, *, figsize: tuple[float, float] = (9, 3.5),
+                    fig: Figure | None = None) -> Figure:
     """Loss (left) and accuracy (right) from a history of :mod:`course_lib.train`.
 
     Understands the keys of ``Solver.history`` (``loss`` per step, ``train_acc``,
@@ -123,6 +139,8 @@ def training_curves(history: Mapping, *, figsize=(9, 3.5), fig=None):
 
     Returns:
         the Figure (two Axes).
+
+    Introduced in lecture 03_cnn.
     """
     if fig is None:
         fig, (ax_loss, ax_acc) = new_figure(figsize, 1, 2)
@@ -155,8 +173,8 @@ def training_curves(history: Mapping, *, figsize=(9, 3.5), fig=None):
 
 
 def decision_regions(predict_fn: Callable[[np.ndarray], np.ndarray], X: np.ndarray, y: np.ndarray | None = None,
-                     ax=None, resolution: int = 200, *, margin: float = 0.5, cmap: str = "viridis",
-                     alpha: float = 0.3):
+                     ax: Axes | None = None, resolution: int = 200, *, margin: float = 0.5,
+                     cmap: str = "viridis", alpha: float = 0.3) -> Axes:
     """Colour the plane by the class ``predict_fn`` assigns, and scatter the points.
 
     Args:
@@ -166,6 +184,8 @@ def decision_regions(predict_fn: Callable[[np.ndarray], np.ndarray], X: np.ndarr
 
     Returns:
         the Axes.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     fig, ax = _ax(ax)
     X = np.asarray(X, dtype=np.float64)
@@ -185,8 +205,9 @@ def decision_regions(predict_fn: Callable[[np.ndarray], np.ndarray], X: np.ndarr
     return ax
 
 
-def attention_heatmap(weights, x_labels: Sequence[str] | None = None, y_labels: Sequence[str] | None = None,
-                      ax=None, *, cmap: str = "viridis", annotate: bool | None = None):
+def attention_heatmap(weights: ArrayLike, x_labels: Sequence[str] | None = None,
+                      y_labels: Sequence[str] | None = None, ax: Axes | None = None, *,
+                      cmap: str = "viridis", annotate: bool | None = None) -> Axes:
     """Attention weights as a heat map: rows are queries (``y_labels``), columns keys (``x_labels``).
 
     Args:
@@ -195,6 +216,8 @@ def attention_heatmap(weights, x_labels: Sequence[str] | None = None, y_labels: 
 
     Returns:
         the Axes.
+
+    Introduced in lecture 05_attention.
     """
     fig, ax = _ax(ax)
     w = _to_numpy(weights).astype(np.float64)
@@ -218,8 +241,9 @@ def attention_heatmap(weights, x_labels: Sequence[str] | None = None, y_labels: 
     return ax
 
 
-def embedding_2d(Z, labels: Sequence | None = None, ax=None, *, class_names: Sequence[str] | None = None,
-                 method: str = "pca", s: float = 10.0, cmap: str = "tab10"):
+def embedding_2d(Z: ArrayLike, labels: Sequence | None = None, ax: Axes | None = None, *,
+                 class_names: Sequence[str] | None = None, method: str = "pca", s: float = 10.0,
+                 cmap: str = "tab10") -> Axes:
     """Scatter an embedding in 2-D, coloured by label.
 
     Args:
@@ -228,23 +252,25 @@ def embedding_2d(Z, labels: Sequence | None = None, ax=None, *, class_names: Seq
 
     Returns:
         the Axes.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     fig, ax = _ax(ax)
-    Z = _to_numpy(Z).astype(np.float64)
-    if Z.shape[1] > 2:
+    pts = _to_numpy(Z).astype(np.float64)
+    if pts.shape[1] > 2:
         if method != "pca":
             raise ValueError("only method='pca' is built in; project with your own method first")
-        Zc = Z - Z.mean(0)
+        Zc = pts - pts.mean(0)
         _, _, Vt = np.linalg.svd(Zc, full_matrices=False)
-        Z = Zc @ Vt[:2].T
+        pts = Zc @ Vt[:2].T
     if labels is None:
-        ax.scatter(Z[:, 0], Z[:, 1], s=s)
+        ax.scatter(pts[:, 0], pts[:, 1], s=s)
     else:
         lab = _to_numpy(labels)
         for k in np.unique(lab):
             sel = lab == k
             name = class_names[int(k)] if class_names is not None else str(k)
-            ax.scatter(Z[sel, 0], Z[sel, 1], s=s, label=name, color=_cmap_color(cmap, int(k)))
+            ax.scatter(pts[sel, 0], pts[sel, 1], s=s, label=name, color=_cmap_color(cmap, int(k)))
         ax.legend(fontsize=7, markerscale=1.5, loc="best")
     return ax
 

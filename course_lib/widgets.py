@@ -47,6 +47,8 @@ class Explorer:
         widget: the whole ``VBox`` (what is displayed).
         last: the full result of the most recent compute.
         render: set to False to skip drawing in ``update`` (fast number-only checks).
+
+    Introduced in lecture 01_linear_classifiers.
     """
 
     figsize: tuple = (6, 4)
@@ -198,6 +200,8 @@ class OptimizerExplorer(Explorer):
 
     ``update`` returns ``initial_loss``, ``final_loss``, ``final_w1``, ``final_w2``,
     ``diverged`` (1.0 if the iterate left a huge box or became NaN, else 0.0) and ``steps_taken``.
+
+    Introduced in lecture 02_backprop.
     """
 
     figsize = (5, 4)
@@ -281,6 +285,8 @@ class ActivationHistogramExplorer(Explorer):
     ``update`` returns per-layer ``means`` and ``stds`` (lists), ``last_std`` and
     ``saturated`` (fraction of last-layer units with |h| > 0.99 for tanh, h == 0 for relu,
     h < 0.01 or > 0.99 for sigmoid, 0 for linear).
+
+    Introduced in lecture 02_backprop.
     """
 
     figsize = (9, 2.6)
@@ -353,6 +359,8 @@ def conv2d_single(image: np.ndarray, kernel: np.ndarray, stride: int = 1, pad: i
 
     Returns:
         (H', W') with ``H' = (H - HH + 2P) // S + 1`` and ``W' = (W - WW + 2P) // S + 1``.
+
+    Introduced in lecture 03_cnn.
     """
     HH, WW = kernel.shape
     H, Wd = image.shape
@@ -376,6 +384,8 @@ class ConvKernelExplorer(Explorer):
     Args:
         image: (H, W) grayscale in [0, 1]; default: matplotlib's Grace Hopper photo, downsampled
             to about 64 x 64.
+
+    Introduced in lecture 03_cnn.
     """
 
     figsize = (7, 3.4)

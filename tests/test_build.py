@@ -11,8 +11,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 import course_helpers as H
 
-from autograder.commands import build
 from autograder.cli import main
+from autograder.commands import build
 from autograder.course import Course, CourseError
 
 REL = Path("notebooks/assignments") / H.UNIT / f"{H.UNIT}.ipynb"

@@ -60,6 +60,8 @@ def load_digits(*, val_fraction: float = 0.2, test_fraction: float = 0.2, images
 
     Returns:
         Split with X in float64 in [0, 1] and y in int64.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
         raise ValueError("val_fraction and test_fraction must be in (0, 1) and sum to less than 1")
@@ -80,7 +82,10 @@ def load_digits(*, val_fraction: float = 0.2, test_fraction: float = 0.2, images
 
 def digits_split_indices(y: np.ndarray, val_fraction: float, test_fraction: float,
                          seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(train, val, test) indices of the stratified split (scikit-learn's ``train_test_split``)."""
+    """(train, val, test) indices of the stratified split (scikit-learn's ``train_test_split``).
+
+    Introduced in lecture 01_linear_classifiers.
+    """
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(y))
@@ -96,6 +101,8 @@ def make_blobs(n_per_class: int = 100, num_classes: int = 3, *, spread: float = 
 
     Returns:
         X: (n_per_class * num_classes, 2) float64; y: (n_per_class * num_classes,) int64.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     if n_per_class < 1 or num_classes < 2:
         raise ValueError("need n_per_class >= 1 and num_classes >= 2")
@@ -113,6 +120,8 @@ def make_spirals(n_per_class: int = 100, num_classes: int = 3, *, noise: float =
 
     Returns:
         X: (n_per_class * num_classes, 2) float64 in about [-1, 1]^2; y: int64 labels.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     if n_per_class < 1 or num_classes < 2:
         raise ValueError("need n_per_class >= 1 and num_classes >= 2")
@@ -132,6 +141,8 @@ def sample_image(name: str = "grace_hopper.jpg", *, gray: bool = True) -> np.nda
 
     Returns:
         (H, W) if ``gray`` else (H, W, 3).
+
+    Introduced in lecture 03_cnn.
     """
     import matplotlib.cbook as cbook
     import matplotlib.image as mpimg

@@ -158,6 +158,8 @@ def make_shapes(n_per_class: int = 100, *, size: int = 32, noise: float = 0.05, 
     Returns:
         X: (10 * n_per_class, 3, size, size) float32 in [0, 1] (NCHW, PyTorch's layout);
         y: (10 * n_per_class,) int64 labels indexing :data:`SHAPE_CLASSES`.
+
+    Introduced in lecture 03_cnn.
     """
     if n_per_class < 1:
         raise ValueError(f"n_per_class must be >= 1, got {n_per_class}")
@@ -217,6 +219,8 @@ def load_shapes(n_train_per_class: int = 300, n_val_per_class: int = 50, n_test_
         n_train_per_class, n_val_per_class, n_test_per_class: images per class in each part.
         seed: seed of the whole split.
         size, noise, max_rotation, scale, distractor: as in :func:`make_shapes`.
+
+    Introduced in lecture 03_cnn.
     """
     streams = np.random.SeedSequence(seed).spawn(3)
     (X_train, y_train), (X_val, y_val), (X_test, y_test) = (

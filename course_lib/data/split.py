@@ -9,7 +9,10 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Split:
-    """A train/val/test split. ``X_*``: (N, D) float64 (or (N, 1, 8, 8) images); ``y_*``: (N,) int64."""
+    """A train/val/test split. ``X_*``: (N, D) float64 (or (N, 1, 8, 8) images); ``y_*``: (N,) int64.
+
+    Introduced in lecture 01_linear_classifiers.
+    """
 
     X_train: np.ndarray
     y_train: np.ndarray

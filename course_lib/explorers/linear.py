@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from typing import Any
 
 import ipywidgets as W
 import numpy as np
@@ -62,6 +63,8 @@ def linear_softmax_loss(Wm: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndar
 
     Returns:
         (loss, dW (C, D), db (C,)).
+
+    Introduced in lecture 01_linear_classifiers.
     """
     return _linear_loss(_nn.softmax_loss, Wm, b, X, y, reg)
 
@@ -69,7 +72,10 @@ def linear_softmax_loss(Wm: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndar
 def linear_svm_loss(Wm: np.ndarray, b: np.ndarray, X: np.ndarray, y: np.ndarray, reg: float
                     ) -> tuple[float, np.ndarray, np.ndarray]:
     """Multiclass hinge loss (:func:`course_lib.nn.svm_loss`, margin 1) of ``X @ Wm.T + b`` plus
-    ``reg * sum(Wm**2)``; same shapes as :func:`linear_softmax_loss`."""
+    ``reg * sum(Wm**2)``; same shapes as :func:`linear_softmax_loss`.
+
+    Introduced in lecture 01_linear_classifiers.
+    """
     return _linear_loss(_nn.svm_loss, Wm, b, X, y, reg)
 
 
@@ -83,6 +89,8 @@ def gradient_descent(loss: str, Wm: np.ndarray, b: np.ndarray, X: np.ndarray, y:
     Returns:
         (Wm, b, curve): the final parameters and the loss before the first step and after each
         step (``steps + 1`` values); stops early, with ``inf`` last, once the loss overflows.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     fn = _LOSSES[loss]
     Wt, bt = np.array(Wm, dtype=np.float64), np.array(b, dtype=np.float64)
@@ -120,6 +128,8 @@ def linear_classifier_state(X: np.ndarray, y: np.ndarray, Wm: np.ndarray, b: np.
         ``rises`` (steps at which the loss went up: oscillation), ``diverged`` (the loss overflowed);
         and arrays for drawing (keys starting with ``_``): ``_W``, ``_b``, ``_Wt``, ``_bt``, ``_curve``,
         ``_pred`` (the hand-set classifier's labels).
+
+    Introduced in lecture 01_linear_classifiers.
     """
     if loss not in _LOSSES:
         raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {loss!r}")
@@ -155,7 +165,10 @@ def _linear_scores(Wm: np.ndarray, b: np.ndarray) -> Callable[[np.ndarray], np.n
 
 
 def explorer_blobs(seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """The linear explorer's data: three well-separated blobs, 20 points each (linearly separable)."""
+    """The linear explorer's data: three well-separated blobs, 20 points each (linearly separable).
+
+    Introduced in lecture 01_linear_classifiers.
+    """
     from ..data import make_blobs
     return make_blobs(20, 3, spread=0.45, radius=2.0, seed=seed)
 
@@ -180,6 +193,8 @@ class LinearClassifierExplorer(_StaticFigure, Explorer):
     Args:
         X, y: (N, 2) points and (N,) labels in {0, 1, 2}; default :func:`explorer_blobs`.
         W0, b0: the starting (3, 2) weights and (3,) biases (default: a deliberately poor classifier).
+
+    Introduced in lecture 01_linear_classifiers.
     """
 
     figsize = (10.5, 3.4)
@@ -225,13 +240,14 @@ class LinearClassifierExplorer(_StaticFigure, Explorer):
         """Copies of the hand-set (W (C, 2), b (C,)), before ``scale``."""
         return self.W.copy(), self.b.copy()
 
-    def compute(self, *, row, w1, w2, b, scale, loss, reg, lr, steps) -> dict:
+    def compute(self, *, row: int, w1: float, w2: float, b: float, scale: float, loss: str, reg: float,
+                lr: float, steps: int) -> dict:
         self.W[row] = (w1, w2)
         self.b[row] = b
         return linear_classifier_state(self.X, self.y, self.W, self.b, scale=scale, loss=loss, reg=reg, lr=lr,
                                        steps=int(steps))
 
-    def draw(self, result, *, row, steps, lr, **_) -> None:
+    def draw(self, result: dict, *, row: int, steps: int, lr: float, **_: Any) -> None:
         ax1, ax2, ax3 = self.fig.subplots(1, 3, gridspec_kw={"width_ratios": [3, 3, 2.4]})
         for ax, Wk, bk, title in (
                 (ax1, result["_W"], result["_b"], f"set by hand: acc {result['accuracy']:.2f}, "
@@ -274,6 +290,8 @@ def knn_dataset(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 
     Returns:
         (X_train, y_train, X_val, y_val).
+
+    Introduced in lecture 01_linear_classifiers.
     """
     from ..data import make_blobs
     X, y = make_blobs(80, 3, spread=0.9, radius=1.5, seed=seed)
@@ -300,6 +318,8 @@ def knn_state(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val
         and down, whose predicted labels differ: a rough, jagged boundary scores high), ``regions``
         (number of distinct labels predicted on the grid), and the grid labels ``_labels``
         (resolution x resolution) with ``_gx``, ``_gy`` for drawing.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     from ..classifiers import knn_predict, pairwise_distances
 
@@ -326,6 +346,8 @@ class KNNExplorer(_StaticFigure, Explorer):
 
     Args:
         data: (X_train, y_train, X_val, y_val); default :func:`knn_dataset`.
+
+    Introduced in lecture 01_linear_classifiers.
     """
 
     figsize = (5.2, 4.0)
@@ -342,11 +364,11 @@ class KNNExplorer(_StaticFigure, Explorer):
             "metric": W.Dropdown(options=["l2", "l1"], value="l2", description="distance"),
         }
 
-    def compute(self, *, k, metric) -> dict:
+    def compute(self, *, k: int, metric: str) -> dict:
         return knn_state(self.X_train, self.y_train, self.X_val, self.y_val, k=k, metric=metric,
                          resolution=self.resolution)
 
-    def draw(self, result, *, k, metric) -> None:
+    def draw(self, result: dict, *, k: int, metric: str) -> None:
         ax = self.fig.subplots()
         labels = result["_labels"]
         num = int(max(self.y_train.max(), labels.max())) + 1

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 __all__ = [
     "AttentionCache", "AttentionGrads", "masked_softmax",
@@ -38,6 +39,8 @@ def masked_softmax(scores: np.ndarray, mask: np.ndarray | None = None) -> np.nda
     Returns:
         Weights like ``scores``: masked entries are exactly 0; a row with no kept entry
         is all zeros (not NaN).
+
+    Introduced in lecture 05_attention.
     """
     if mask is None:
         e = scores - scores.max(axis=-1, keepdims=True)
@@ -57,7 +60,10 @@ def masked_softmax(scores: np.ndarray, mask: np.ndarray | None = None) -> np.nda
 
 @dataclass
 class AttentionCache:
-    """What :func:`scaled_dot_product_attention_backward` needs."""
+    """What :func:`scaled_dot_product_attention_backward` needs.
+
+    Introduced in lecture 05_attention.
+    """
     q: np.ndarray
     k: np.ndarray
     v: np.ndarray
@@ -66,7 +72,10 @@ class AttentionCache:
 
 
 class AttentionGrads(NamedTuple):
-    """Gradients of attention with respect to its inputs, in the order ``(dq, dk, dv)``."""
+    """Gradients of attention with respect to its inputs, in the order ``(dq, dk, dv)``.
+
+    Introduced in lecture 05_attention.
+    """
     dq: np.ndarray
     dk: np.ndarray
     dv: np.ndarray
@@ -88,6 +97,8 @@ def scaled_dot_product_attention_forward(q: np.ndarray, k: np.ndarray, v: np.nda
     Returns:
         out: (..., Lq, dv) and an :class:`AttentionCache`.  Fully masked query rows
         give zeros (see the module docstring).
+
+    Introduced in lecture 05_attention.
     """
     # a Python float, so that float32 inputs stay float32 (a NumPy float64 scalar would upcast)
     scale = float(1.0 / np.sqrt(q.shape[-1]) if scale is None else scale)
@@ -113,6 +124,8 @@ def scaled_dot_product_attention_backward(dout: np.ndarray, cache: AttentionCach
 
     Returns:
         ``AttentionGrads(dq, dk, dv)`` with the shapes of q, k, v.
+
+    Introduced in lecture 05_attention.
     """
     q, k, v, w, scale = cache.q, cache.k, cache.v, cache.weights, cache.scale
     dv = np.swapaxes(w, -1, -2) @ dout
@@ -128,7 +141,10 @@ def scaled_dot_product_attention_backward(dout: np.ndarray, cache: AttentionCach
 # --------------------------------------------------------------------------- multi-head
 @dataclass
 class MultiHeadAttentionCache:
-    """What :func:`multi_head_attention_backward` needs."""
+    """What :func:`multi_head_attention_backward` needs.
+
+    Introduced in lecture 05_attention.
+    """
     query: np.ndarray
     key: np.ndarray
     value: np.ndarray
@@ -147,6 +163,8 @@ class MultiHeadAttentionGrads(NamedTuple):
 
     For self-attention (the same array passed as query, key and value) the gradient
     of that array is ``dquery + dkey + dvalue``.
+
+    Introduced in lecture 05_attention.
     """
     dquery: np.ndarray
     dkey: np.ndarray
@@ -190,6 +208,8 @@ def multi_head_attention_forward(query: np.ndarray, key: np.ndarray, value: np.n
 
     Returns:
         out: (N, Lq, E) and a :class:`MultiHeadAttentionCache`.
+
+    Introduced in lecture 05_attention.
     """
     e = query.shape[-1]
     if e % num_heads:
@@ -216,6 +236,8 @@ def multi_head_attention_backward(dout: np.ndarray, cache: MultiHeadAttentionCac
 
     Returns:
         :class:`MultiHeadAttentionGrads` (see its docstring for the order).
+
+    Introduced in lecture 05_attention.
     """
     c = cache
     e = dout.shape[-1]
@@ -238,7 +260,7 @@ def multi_head_attention_backward(dout: np.ndarray, cache: MultiHeadAttentionCac
 
 # --------------------------------------------------------------------------- positions
 def sinusoidal_positional_encoding(length: int, dim: int, base: float = 10000.0,
-                                   dtype=np.float64) -> np.ndarray:
+                                   dtype: DTypeLike = np.float64) -> np.ndarray:
     """Sinusoidal position encodings of Vaswani et al. (2017), interleaved.
 
     ``PE[p, 2i] = sin(p / base**(2i / dim))`` and ``PE[p, 2i+1] = cos(p / base**(2i / dim))``
@@ -251,6 +273,8 @@ def sinusoidal_positional_encoding(length: int, dim: int, base: float = 10000.0,
 
     Returns:
         (L, D) array, values in [-1, 1]; row 0 is ``[0, 1, 0, 1, ...]``.
+
+    Introduced in lecture 05_attention.
     """
     pos = np.arange(length, dtype=np.float64)[:, None]
     two_i = np.arange(0, dim, 2, dtype=np.float64)

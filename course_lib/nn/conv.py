@@ -47,6 +47,8 @@ def conv_output_size(W: int, F: int, P: int = 0, S: int = 1) -> int:
     input size ``W``, filter size ``F``, padding ``P`` on each side, stride ``S``.
 
     Raises ValueError when the filter does not fit (``W - F + 2P < 0``), ``S < 1`` or ``P < 0``.
+
+    Introduced in lecture 03_cnn.
     """
     if S < 1:
         raise ValueError(f"stride must be >= 1, got {S}")
@@ -63,6 +65,8 @@ class ConvCache:
 
     ``cols`` is the im2col matrix of the fast version (see ``_im2col``), or ``None`` for the
     naive version and after a fast backward pass, which reuses its memory.
+
+    Introduced in lecture 03_cnn.
     """
     x: np.ndarray
     w: np.ndarray
@@ -72,7 +76,10 @@ class ConvCache:
 
 
 class ConvGrads(NamedTuple):
-    """Gradients of a convolution, in the order ``(dx, dw, db)``."""
+    """Gradients of a convolution, in the order ``(dx, dw, db)``.
+
+    Introduced in lecture 03_cnn.
+    """
     dx: np.ndarray
     dw: np.ndarray
     db: np.ndarray
@@ -98,6 +105,8 @@ def conv_forward_naive(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int 
 
     Returns:
         out: (N, F, H', W') and a :class:`ConvCache`.
+
+    Introduced in lecture 03_cnn.
     """
     n, c, h, wd = x.shape
     f, c2, hh, ww = w.shape
@@ -123,6 +132,8 @@ def conv_backward_naive(dout: np.ndarray, cache: ConvCache) -> ConvGrads:
 
     Returns:
         ``ConvGrads(dx, dw, db)``: (N, C, H, W), (F, C, HH, WW), (F,).
+
+    Introduced in lecture 03_cnn.
     """
     x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
     n, f, ho, wo = dout.shape
@@ -237,6 +248,8 @@ def conv_forward_fast(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int =
     Returns:
         out: (N, F, H', W') and a :class:`ConvCache` holding the im2col matrix
         (HH * WW * C + 1, positions), so the memory cost is about HH * WW times the padded input's.
+
+    Introduced in lecture 03_cnn.
     """
     n, c, h, wd = x.shape
     f, c2, hh, ww = w.shape
@@ -266,6 +279,8 @@ def conv_backward_fast(dout: np.ndarray, cache: ConvCache) -> ConvGrads:
 
     Returns:
         ``ConvGrads(dx, dw, db)``: (N, C, H, W), (F, C, HH, WW), (F,).
+
+    Introduced in lecture 03_cnn.
     """
     x, w, stride, pad, cols = cache.x, cache.w, cache.stride, cache.pad, cache.cols
     n, c, h, wd = x.shape
@@ -298,6 +313,8 @@ class PoolCache:
 
     ``argmax`` (max pooling, fast version only) holds, for each output, the flat
     index within its window (row-major over (pool_height, pool_width)) of the FIRST maximum.
+
+    Introduced in lecture 03_cnn.
     """
     x_shape: tuple
     pool_height: int
@@ -322,6 +339,8 @@ def max_pool_forward_naive(x: np.ndarray, pool_height: int = 2, pool_width: int 
 
     Returns:
         out: (N, C, H', W') with ``H' = (H - pool_height) // stride + 1``, and a :class:`PoolCache`.
+
+    Introduced in lecture 03_cnn.
     """
     n, c = x.shape[:2]
     ho, wo = _pool_sizes(x, pool_height, pool_width, stride)
@@ -343,6 +362,8 @@ def max_pool_backward_naive(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
 
     Returns:
         dx: (N, C, H, W).
+
+    Introduced in lecture 03_cnn.
     """
     x, ph, pw, st = cache.x, cache.pool_height, cache.pool_width, cache.stride
     assert x is not None, "this cache carries no input (it came from max_pool_forward_fast)"
@@ -388,6 +409,8 @@ def max_pool_forward_fast(x: np.ndarray, pool_height: int = 2, pool_width: int =
     strided slices.  The maximum is the running ``np.maximum`` of the views; the argmax
     is the first offset (row-major) whose view equals the maximum, found with boolean
     masks (``first = equal & ~taken``), which is several times faster than indexed writes.
+
+    Introduced in lecture 03_cnn.
     """
     ho, wo = _pool_sizes(x, pool_height, pool_width, stride)
     slices = _window_slices(x, pool_height, pool_width, stride, ho, wo)
@@ -418,6 +441,8 @@ def max_pool_backward_fast(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
 
     Returns:
         dx: (N, C, H, W); each output's gradient goes to the first maximum of its window.
+
+    Introduced in lecture 03_cnn.
     """
     ph, pw, st = cache.pool_height, cache.pool_width, cache.stride
     argmax = cache.argmax
@@ -450,6 +475,8 @@ def avg_pool_forward_naive(x: np.ndarray, pool_height: int = 2, pool_width: int 
 
     Returns:
         out: (N, C, H', W') and a :class:`PoolCache`.
+
+    Introduced in lecture 03_cnn.
     """
     n, c = x.shape[:2]
     ho, wo = _pool_sizes(x, pool_height, pool_width, stride)
@@ -462,7 +489,10 @@ def avg_pool_forward_naive(x: np.ndarray, pool_height: int = 2, pool_width: int 
 
 
 def avg_pool_backward_naive(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
-    """Backward pass of average pooling with loops: each output spreads ``dout / (ph * pw)`` over its window."""
+    """Backward pass of average pooling with loops: each output spreads ``dout / (ph * pw)`` over its window.
+
+    Introduced in lecture 03_cnn.
+    """
     ph, pw, st = cache.pool_height, cache.pool_width, cache.stride
     n, c, ho, wo = dout.shape
     dx = np.zeros(cache.x_shape, dtype=dout.dtype)
@@ -474,7 +504,10 @@ def avg_pool_backward_naive(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
 
 def avg_pool_forward_fast(x: np.ndarray, pool_height: int = 2, pool_width: int = 2,
                           stride: int = 2) -> tuple[np.ndarray, PoolCache]:
-    """Average pooling by summing the ph * pw strided slices (no window copy); same results as naive."""
+    """Average pooling by summing the ph * pw strided slices (no window copy); same results as naive.
+
+    Introduced in lecture 03_cnn.
+    """
     ho, wo = _pool_sizes(x, pool_height, pool_width, stride)
     he, we = (ho - 1) * stride + 1, (wo - 1) * stride + 1
     out = np.zeros(x.shape[:2] + (ho, wo), dtype=np.result_type(x, np.float32))
@@ -486,7 +519,10 @@ def avg_pool_forward_fast(x: np.ndarray, pool_height: int = 2, pool_width: int =
 
 
 def avg_pool_backward_fast(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
-    """Backward pass of :func:`avg_pool_forward_fast` (a loop over the window offsets)."""
+    """Backward pass of :func:`avg_pool_forward_fast` (a loop over the window offsets).
+
+    Introduced in lecture 03_cnn.
+    """
     ph, pw, st = cache.pool_height, cache.pool_width, cache.stride
     n, c, ho, wo = dout.shape
     he, we = (ho - 1) * st + 1, (wo - 1) * st + 1
@@ -501,27 +537,39 @@ def avg_pool_backward_fast(dout: np.ndarray, cache: PoolCache) -> np.ndarray:
 # --------------------------------------------------------------------------- composites
 @dataclass
 class ConvReluCache:
-    """Caches of :func:`conv_relu_forward`."""
+    """Caches of :func:`conv_relu_forward`.
+
+    Introduced in lecture 03_cnn.
+    """
     conv: ConvCache
     relu: ReluCache
 
 
 def conv_relu_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1,
                       pad: int = 0) -> tuple[np.ndarray, ConvReluCache]:
-    """Fast convolution followed by ReLU. Shapes as :func:`conv_forward_fast`."""
+    """Fast convolution followed by ReLU. Shapes as :func:`conv_forward_fast`.
+
+    Introduced in lecture 03_cnn.
+    """
     a, cc = conv_forward_fast(x, w, b, stride, pad)
     out, rc = relu_forward(a)
     return out, ConvReluCache(conv=cc, relu=rc)
 
 
 def conv_relu_backward(dout: np.ndarray, cache: ConvReluCache) -> ConvGrads:
-    """Backward pass of :func:`conv_relu_forward`: ``ConvGrads(dx, dw, db)``."""
+    """Backward pass of :func:`conv_relu_forward`: ``ConvGrads(dx, dw, db)``.
+
+    Introduced in lecture 03_cnn.
+    """
     return conv_backward_fast(relu_backward(dout, cache.relu), cache.conv)
 
 
 @dataclass
 class ConvReluPoolCache:
-    """Caches of :func:`conv_relu_pool_forward`."""
+    """Caches of :func:`conv_relu_pool_forward`.
+
+    Introduced in lecture 03_cnn.
+    """
     conv: ConvCache
     relu: ReluCache
     pool: PoolCache
@@ -529,7 +577,10 @@ class ConvReluPoolCache:
 
 def conv_relu_pool_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int = 1, pad: int = 0,
                            pool: int = 2) -> tuple[np.ndarray, ConvReluPoolCache]:
-    """Fast convolution, ReLU, then ``pool x pool`` max pooling with stride ``pool``."""
+    """Fast convolution, ReLU, then ``pool x pool`` max pooling with stride ``pool``.
+
+    Introduced in lecture 03_cnn.
+    """
     a, cc = conv_forward_fast(x, w, b, stride, pad)
     r, rc = relu_forward(a)
     out, pc = max_pool_forward_fast(r, pool, pool, pool)
@@ -537,6 +588,9 @@ def conv_relu_pool_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: 
 
 
 def conv_relu_pool_backward(dout: np.ndarray, cache: ConvReluPoolCache) -> ConvGrads:
-    """Backward pass of :func:`conv_relu_pool_forward`: ``ConvGrads(dx, dw, db)``."""
+    """Backward pass of :func:`conv_relu_pool_forward`: ``ConvGrads(dx, dw, db)``.
+
+    Introduced in lecture 03_cnn.
+    """
     dr = max_pool_backward_fast(dout, cache.pool)
     return conv_backward_fast(relu_backward(dr, cache.relu), cache.conv)

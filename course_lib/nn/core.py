@@ -29,13 +29,19 @@ __all__ = [
 # --------------------------------------------------------------------------- affine
 @dataclass
 class AffineCache:
-    """What :func:`affine_backward` needs: the input (original shape) and the weights."""
+    """What :func:`affine_backward` needs: the input (original shape) and the weights.
+
+    Introduced in lecture 02_backprop.
+    """
     x: np.ndarray
     w: np.ndarray
 
 
 class AffineGrads(NamedTuple):
-    """Gradients of an affine layer, in the order ``(dx, dw, db)``."""
+    """Gradients of an affine layer, in the order ``(dx, dw, db)``.
+
+    Introduced in lecture 02_backprop.
+    """
     dx: np.ndarray
     dw: np.ndarray
     db: np.ndarray
@@ -51,6 +57,8 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndar
 
     Returns:
         out: (N, M) and an :class:`AffineCache`.
+
+    Introduced in lecture 02_backprop.
     """
     out = x.reshape(x.shape[0], -1) @ w + b
     return out, AffineCache(x=x, w=w)
@@ -65,6 +73,8 @@ def affine_backward(dout: np.ndarray, cache: AffineCache) -> AffineGrads:
 
     Returns:
         ``AffineGrads(dx, dw, db)`` with shapes (N, d_1, ..., d_k), (D, M), (M,).
+
+    Introduced in lecture 02_backprop.
     """
     x, w = cache.x, cache.w
     x2 = x.reshape(x.shape[0], -1)
@@ -77,23 +87,35 @@ def affine_backward(dout: np.ndarray, cache: AffineCache) -> AffineGrads:
 # --------------------------------------------------------------------------- activations
 @dataclass
 class ReluCache:
-    """The input of the ReLU (its sign decides where the gradient passes)."""
+    """The input of the ReLU (its sign decides where the gradient passes).
+
+    Introduced in lecture 02_backprop.
+    """
     x: np.ndarray
 
 
 def relu_forward(x: np.ndarray) -> tuple[np.ndarray, ReluCache]:
-    """ReLU ``max(0, x)`` elementwise. x: any shape. Returns (out, cache) with out like x."""
+    """ReLU ``max(0, x)`` elementwise. x: any shape. Returns (out, cache) with out like x.
+
+    Introduced in lecture 02_backprop.
+    """
     return np.maximum(x, 0), ReluCache(x=x)
 
 
 def relu_backward(dout: np.ndarray, cache: ReluCache) -> np.ndarray:
-    """Gradient of ReLU: ``dout`` where ``x > 0``, 0 elsewhere (0 at exactly x == 0, as PyTorch)."""
+    """Gradient of ReLU: ``dout`` where ``x > 0``, 0 elsewhere (0 at exactly x == 0, as PyTorch).
+
+    Introduced in lecture 02_backprop.
+    """
     return np.where(cache.x > 0, dout, 0).astype(dout.dtype, copy=False)
 
 
 @dataclass
 class LeakyReluCache:
-    """The input and the slope used for negative inputs."""
+    """The input and the slope used for negative inputs.
+
+    Introduced in lecture 02_backprop.
+    """
     x: np.ndarray
     negative_slope: float
 
@@ -102,18 +124,26 @@ def leaky_relu_forward(x: np.ndarray, negative_slope: float = 0.01) -> tuple[np.
     """Leaky ReLU: ``x`` where ``x > 0``, ``negative_slope * x`` elsewhere (PyTorch's default 0.01).
 
     x: any shape; out has the same shape.
+
+    Introduced in lecture 02_backprop.
     """
     out = np.where(x > 0, x, negative_slope * x).astype(x.dtype, copy=False)
     return out, LeakyReluCache(x=x, negative_slope=negative_slope)
 
 
 def leaky_relu_backward(dout: np.ndarray, cache: LeakyReluCache) -> np.ndarray:
-    """Gradient of leaky ReLU; at x == 0 the slope is ``negative_slope`` (as PyTorch)."""
+    """Gradient of leaky ReLU; at x == 0 the slope is ``negative_slope`` (as PyTorch).
+
+    Introduced in lecture 02_backprop.
+    """
     return np.where(cache.x > 0, dout, cache.negative_slope * dout).astype(dout.dtype, copy=False)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Numerically stable logistic function ``1 / (1 + exp(-x))`` (no overflow for large |x|)."""
+    """Numerically stable logistic function ``1 / (1 + exp(-x))`` (no overflow for large |x|).
+
+    Introduced in lecture 02_backprop.
+    """
     x = np.asarray(x)
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(np.result_type(x, np.float32), copy=False)
@@ -121,36 +151,54 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 @dataclass
 class SigmoidCache:
-    """The sigmoid output (the derivative is ``out * (1 - out)``)."""
+    """The sigmoid output (the derivative is ``out * (1 - out)``).
+
+    Introduced in lecture 02_backprop.
+    """
     out: np.ndarray
 
 
 def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, SigmoidCache]:
-    """Logistic sigmoid elementwise (stable). x: any shape."""
+    """Logistic sigmoid elementwise (stable). x: any shape.
+
+    Introduced in lecture 02_backprop.
+    """
     out = sigmoid(x)
     return out, SigmoidCache(out=out)
 
 
 def sigmoid_backward(dout: np.ndarray, cache: SigmoidCache) -> np.ndarray:
-    """Gradient of the sigmoid: ``dout * s * (1 - s)``."""
+    """Gradient of the sigmoid: ``dout * s * (1 - s)``.
+
+    Introduced in lecture 02_backprop.
+    """
     s = cache.out
     return dout * s * (1 - s)
 
 
 @dataclass
 class TanhCache:
-    """The tanh output (the derivative is ``1 - out**2``)."""
+    """The tanh output (the derivative is ``1 - out**2``).
+
+    Introduced in lecture 02_backprop.
+    """
     out: np.ndarray
 
 
 def tanh_forward(x: np.ndarray) -> tuple[np.ndarray, TanhCache]:
-    """Hyperbolic tangent elementwise. x: any shape."""
+    """Hyperbolic tangent elementwise. x: any shape.
+
+    Introduced in lecture 02_backprop.
+    """
     out = np.tanh(x)
     return out, TanhCache(out=out)
 
 
 def tanh_backward(dout: np.ndarray, cache: TanhCache) -> np.ndarray:
-    """Gradient of tanh: ``dout * (1 - tanh(x)**2)``."""
+    """Gradient of tanh: ``dout * (1 - tanh(x)**2)``.
+
+    Introduced in lecture 02_backprop.
+    """
     return dout * (1 - cache.out ** 2)
 
 
@@ -159,6 +207,8 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """Softmax along ``axis``, stable (the max is subtracted first, so ``exp`` never overflows).
 
     x: any shape; the result has the same shape and sums to 1 along ``axis``.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     z = x - np.max(x, axis=axis, keepdims=True)
     e = np.exp(z)
@@ -166,7 +216,10 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """``log(softmax(x))`` computed stably as ``z - log(sum(exp(z)))`` with ``z = x - max(x)``."""
+    """``log(softmax(x))`` computed stably as ``z - log(sum(exp(z)))`` with ``z = x - max(x)``.
+
+    Introduced in lecture 02_backprop.
+    """
     z = x - np.max(x, axis=axis, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
 
@@ -195,6 +248,8 @@ def softmax_loss(scores: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     Returns:
         loss: ``mean_i -log softmax(scores_i)[y_i]`` as a float.
         dscores: (N, C) gradient, ``(softmax(scores) - onehot(y)) / N``.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     n, c = scores.shape
     y = _check_labels(y, n, c)
@@ -222,6 +277,8 @@ def svm_loss(scores: np.ndarray, y: np.ndarray, delta: float = 1.0) -> tuple[flo
 
     Returns:
         loss as a float, and dscores (N, C).
+
+    Introduced in lecture 01_linear_classifiers.
     """
     n, c = scores.shape
     y = _check_labels(y, n, c)
@@ -248,6 +305,8 @@ def mse_loss(pred: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray]:
 
     Returns:
         loss as a float, and dpred (same shape), ``2 (pred - target) / pred.size``.
+
+    Introduced in lecture 01_linear_classifiers.
     """
     if pred.shape != np.shape(target):
         raise ValueError(f"pred and target shapes differ: {pred.shape} vs {np.shape(target)}")
@@ -268,6 +327,8 @@ def bce_with_logits_loss(logits: np.ndarray, targets: np.ndarray) -> tuple[float
 
     Returns:
         loss as a float, and dlogits (same shape), ``(sigmoid(z) - t) / z.size``.
+
+    Introduced in lecture 02_backprop.
     """
     if logits.shape != np.shape(targets):
         raise ValueError(f"logits and targets shapes differ: {logits.shape} vs {np.shape(targets)}")
@@ -281,19 +342,28 @@ def bce_with_logits_loss(logits: np.ndarray, targets: np.ndarray) -> tuple[float
 # --------------------------------------------------------------------------- composite
 @dataclass
 class AffineReluCache:
-    """The caches of the two layers of :func:`affine_relu_forward`."""
+    """The caches of the two layers of :func:`affine_relu_forward`.
+
+    Introduced in lecture 02_backprop.
+    """
     affine: AffineCache
     relu: ReluCache
 
 
 def affine_relu_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, AffineReluCache]:
-    """Affine layer followed by ReLU. Shapes as :func:`affine_forward`; out: (N, M)."""
+    """Affine layer followed by ReLU. Shapes as :func:`affine_forward`; out: (N, M).
+
+    Introduced in lecture 02_backprop.
+    """
     a, fc_cache = affine_forward(x, w, b)
     out, relu_cache = relu_forward(a)
     return out, AffineReluCache(affine=fc_cache, relu=relu_cache)
 
 
 def affine_relu_backward(dout: np.ndarray, cache: AffineReluCache) -> AffineGrads:
-    """Backward pass of :func:`affine_relu_forward`: ``AffineGrads(dx, dw, db)``."""
+    """Backward pass of :func:`affine_relu_forward`: ``AffineGrads(dx, dw, db)``.
+
+    Introduced in lecture 02_backprop.
+    """
     da = relu_backward(dout, cache.relu)
     return affine_backward(da, cache.affine)

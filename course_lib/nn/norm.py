@@ -44,6 +44,8 @@ class BatchNormState:
         running_mean: (D,), starts at 0.
         running_var: (D,), starts at 1.
         unbiased_running_var: update ``running_var`` with the N-1 variance (PyTorch) or the N one.
+
+    Introduced in lecture 02_backprop.
     """
     num_features: int
     mode: Literal["train", "eval"] = "train"
@@ -65,7 +67,10 @@ class BatchNormState:
 
 @dataclass
 class BatchNormCache:
-    """What the batch-norm backward passes need."""
+    """What the batch-norm backward passes need.
+
+    Introduced in lecture 02_backprop.
+    """
     x_hat: np.ndarray      # (N, D) normalised input
     inv_std: np.ndarray    # (D,) 1 / sqrt(var + eps)
     gamma: np.ndarray      # (D,)
@@ -74,7 +79,10 @@ class BatchNormCache:
 
 
 class BatchNormGrads(NamedTuple):
-    """Gradients of a normalisation layer, in the order ``(dx, dgamma, dbeta)``."""
+    """Gradients of a normalisation layer, in the order ``(dx, dgamma, dbeta)``.
+
+    Introduced in lecture 02_backprop.
+    """
     dx: np.ndarray
     dgamma: np.ndarray
     dbeta: np.ndarray
@@ -97,6 +105,8 @@ def batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
 
     Returns:
         out: (N, D) ``gamma * x_hat + beta``, and a :class:`BatchNormCache`.
+
+    Introduced in lecture 02_backprop.
     """
     if x.ndim != 2 or x.shape[1] != state.num_features:
         raise ValueError(f"batch norm expects x of shape (N, {state.num_features}), got {x.shape}")
@@ -128,6 +138,8 @@ def batchnorm_backward(dout: np.ndarray, cache: BatchNormCache) -> BatchNormGrad
 
     Returns:
         ``BatchNormGrads(dx, dgamma, dbeta)``: (N, D), (D,), (D,).
+
+    Introduced in lecture 02_backprop.
     """
     dbeta = dout.sum(axis=0)
     dgamma = np.sum(dout * cache.x_hat, axis=0)
@@ -150,6 +162,8 @@ def batchnorm_backward_alt(dout: np.ndarray, cache: BatchNormCache) -> BatchNorm
 
     ``dx = inv_std / N * (N * dx_hat - sum(dx_hat) - x_hat * sum(dx_hat * x_hat))``
     with ``dx_hat = dout * gamma``; same results as :func:`batchnorm_backward`.
+
+    Introduced in lecture 02_backprop.
     """
     dbeta = dout.sum(axis=0)
     dgamma = np.sum(dout * cache.x_hat, axis=0)
@@ -171,6 +185,8 @@ def spatial_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray
 
     Returns:
         out: (N, C, H, W) and the cache of the underlying :func:`batchnorm_forward`.
+
+    Introduced in lecture 02_backprop.
     """
     n, c, h, w = x.shape
     x2 = x.transpose(0, 2, 3, 1).reshape(-1, c)
@@ -179,7 +195,10 @@ def spatial_batchnorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray
 
 
 def spatial_batchnorm_backward(dout: np.ndarray, cache: BatchNormCache) -> BatchNormGrads:
-    """Backward pass of :func:`spatial_batchnorm_forward`: ``(dx (N, C, H, W), dgamma (C,), dbeta (C,))``."""
+    """Backward pass of :func:`spatial_batchnorm_forward`: ``(dx (N, C, H, W), dgamma (C,), dbeta (C,))``.
+
+    Introduced in lecture 02_backprop.
+    """
     n, c, h, w = dout.shape
     d2 = dout.transpose(0, 2, 3, 1).reshape(-1, c)
     dx2, dgamma, dbeta = batchnorm_backward_alt(d2, cache)
@@ -189,7 +208,10 @@ def spatial_batchnorm_backward(dout: np.ndarray, cache: BatchNormCache) -> Batch
 # --------------------------------------------------------------------------- layer norm
 @dataclass
 class LayerNormCache:
-    """What :func:`layernorm_backward` needs."""
+    """What :func:`layernorm_backward` needs.
+
+    Introduced in lecture 02_backprop.
+    """
     x_hat: np.ndarray     # (..., D)
     inv_std: np.ndarray   # (..., 1)
     gamma: np.ndarray     # (D,)
@@ -209,6 +231,8 @@ def layernorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
 
     Returns:
         out: same shape as x, and a :class:`LayerNormCache`.
+
+    Introduced in lecture 02_backprop.
     """
     mu = x.mean(axis=-1, keepdims=True)
     xc = x - mu
@@ -219,7 +243,10 @@ def layernorm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
 
 
 def layernorm_backward(dout: np.ndarray, cache: LayerNormCache) -> BatchNormGrads:
-    """Backward pass of :func:`layernorm_forward`: ``(dx (..., D), dgamma (D,), dbeta (D,))``."""
+    """Backward pass of :func:`layernorm_forward`: ``(dx (..., D), dgamma (D,), dbeta (D,))``.
+
+    Introduced in lecture 02_backprop.
+    """
     d = dout.shape[-1]
     lead = tuple(range(dout.ndim - 1))
     dbeta = dout.sum(axis=lead)
@@ -233,7 +260,10 @@ def layernorm_backward(dout: np.ndarray, cache: LayerNormCache) -> BatchNormGrad
 # --------------------------------------------------------------------------- dropout
 @dataclass
 class DropoutCache:
-    """The scaled keep-mask (``mask / (1 - p)``), or ``None`` in eval mode / when p == 0."""
+    """The scaled keep-mask (``mask / (1 - p)``), or ``None`` in eval mode / when p == 0.
+
+    Introduced in lecture 02_backprop.
+    """
     scaled_mask: np.ndarray | None
     p: float
     train: bool
@@ -255,6 +285,8 @@ def dropout_forward(x: np.ndarray, p: float, train: bool = True,
 
     Returns:
         out: same shape as x, and a :class:`DropoutCache`.
+
+    Introduced in lecture 02_backprop.
     """
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout p is the drop probability and must be in [0, 1), got {p}")
@@ -267,7 +299,10 @@ def dropout_forward(x: np.ndarray, p: float, train: bool = True,
 
 
 def dropout_backward(dout: np.ndarray, cache: DropoutCache) -> np.ndarray:
-    """Backward pass of :func:`dropout_forward`: ``dout`` times the same scaled mask (identity in eval)."""
+    """Backward pass of :func:`dropout_forward`: ``dout`` times the same scaled mask (identity in eval).
+
+    Introduced in lecture 02_backprop.
+    """
     if cache.scaled_mask is None:
         return dout
     return dout * cache.scaled_mask

@@ -32,7 +32,10 @@ __all__ = [
 # --------------------------------------------------------------------------- vanilla RNN
 @dataclass
 class RNNStepCache:
-    """What :func:`rnn_step_backward` needs."""
+    """What :func:`rnn_step_backward` needs.
+
+    Introduced in lecture 04_rnn.
+    """
     x: np.ndarray        # (N, D)
     prev_h: np.ndarray   # (N, H)
     next_h: np.ndarray   # (N, H)
@@ -41,7 +44,10 @@ class RNNStepCache:
 
 
 class RNNStepGrads(NamedTuple):
-    """Gradients of one RNN step, in the order ``(dx, dprev_h, dWx, dWh, db)``."""
+    """Gradients of one RNN step, in the order ``(dx, dprev_h, dWx, dWh, db)``.
+
+    Introduced in lecture 04_rnn.
+    """
     dx: np.ndarray
     dprev_h: np.ndarray
     dWx: np.ndarray
@@ -62,6 +68,8 @@ def rnn_step_forward(x: np.ndarray, prev_h: np.ndarray, Wx: np.ndarray, Wh: np.n
 
     Returns:
         next_h: (N, H) and an :class:`RNNStepCache`.
+
+    Introduced in lecture 04_rnn.
     """
     next_h = np.tanh(x @ Wx + prev_h @ Wh + b)
     return next_h, RNNStepCache(x=x, prev_h=prev_h, next_h=next_h, Wx=Wx, Wh=Wh)
@@ -75,6 +83,8 @@ def rnn_step_backward(dnext_h: np.ndarray, cache: RNNStepCache) -> RNNStepGrads:
 
     Returns:
         ``RNNStepGrads(dx, dprev_h, dWx, dWh, db)``.
+
+    Introduced in lecture 04_rnn.
     """
     da = dnext_h * (1 - cache.next_h ** 2)
     return RNNStepGrads(da @ cache.Wx.T, da @ cache.Wh.T, cache.x.T @ da, cache.prev_h.T @ da,
@@ -83,7 +93,10 @@ def rnn_step_backward(dnext_h: np.ndarray, cache: RNNStepCache) -> RNNStepGrads:
 
 @dataclass
 class RNNCache:
-    """What :func:`rnn_backward` needs: the inputs, all hidden states and the weights."""
+    """What :func:`rnn_backward` needs: the inputs, all hidden states and the weights.
+
+    Introduced in lecture 04_rnn.
+    """
     x: np.ndarray    # (N, T, D)
     h0: np.ndarray   # (N, H)
     h: np.ndarray    # (N, T, H)
@@ -92,7 +105,10 @@ class RNNCache:
 
 
 class RNNGrads(NamedTuple):
-    """Gradients of a recurrent sequence layer, in the order ``(dx, dh0, dWx, dWh, db)``."""
+    """Gradients of a recurrent sequence layer, in the order ``(dx, dh0, dWx, dWh, db)``.
+
+    Introduced in lecture 04_rnn.
+    """
     dx: np.ndarray
     dh0: np.ndarray
     dWx: np.ndarray
@@ -111,6 +127,8 @@ def rnn_forward(x: np.ndarray, h0: np.ndarray, Wx: np.ndarray, Wh: np.ndarray,
 
     Returns:
         h: (N, T, H) hidden states for every step (``h[:, t]`` after reading ``x[:, t]``), and a cache.
+
+    Introduced in lecture 04_rnn.
     """
     n, t, _ = x.shape
     hdim = h0.shape[1]
@@ -132,6 +150,8 @@ def rnn_backward(dh: np.ndarray, cache: RNNCache) -> RNNGrads:
 
     Returns:
         ``RNNGrads(dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,))``.
+
+    Introduced in lecture 04_rnn.
     """
     x, h, Wx, Wh = cache.x, cache.h, cache.Wx, cache.Wh
     n, t, _ = x.shape
@@ -161,7 +181,10 @@ def _sequence_grads(x, h_prev, da_all, Wx, dh0) -> RNNGrads:
 # --------------------------------------------------------------------------- LSTM
 @dataclass
 class LSTMStepCache:
-    """What :func:`lstm_step_backward` needs (gate activations, cell states, inputs, weights)."""
+    """What :func:`lstm_step_backward` needs (gate activations, cell states, inputs, weights).
+
+    Introduced in lecture 04_rnn.
+    """
     x: np.ndarray
     prev_h: np.ndarray
     prev_c: np.ndarray
@@ -175,7 +198,10 @@ class LSTMStepCache:
 
 
 class LSTMStepGrads(NamedTuple):
-    """Gradients of one LSTM step, in the order ``(dx, dprev_h, dprev_c, dWx, dWh, db)``."""
+    """Gradients of one LSTM step, in the order ``(dx, dprev_h, dprev_c, dWx, dWh, db)``.
+
+    Introduced in lecture 04_rnn.
+    """
     dx: np.ndarray
     dprev_h: np.ndarray
     dprev_c: np.ndarray
@@ -205,6 +231,8 @@ def lstm_step_forward(x: np.ndarray, prev_h: np.ndarray, prev_c: np.ndarray, Wx:
 
     Returns:
         next_h: (N, H), next_c: (N, H), and an :class:`LSTMStepCache` (three values, as cs231n).
+
+    Introduced in lecture 04_rnn.
     """
     hdim = prev_h.shape[1]
     i, f, g, o = _lstm_gates(x @ Wx + prev_h @ Wh + b, hdim)
@@ -233,6 +261,8 @@ def lstm_step_backward(dnext_h: np.ndarray, dnext_c: np.ndarray, cache: LSTMStep
 
     Returns:
         ``LSTMStepGrads(dx, dprev_h, dprev_c, dWx, dWh, db)``.
+
+    Introduced in lecture 04_rnn.
     """
     da, dprev_c = _lstm_step_da(dnext_h, dnext_c, cache)
     return LSTMStepGrads(da @ cache.Wx.T, da @ cache.Wh.T, dprev_c, cache.x.T @ da,
@@ -241,7 +271,10 @@ def lstm_step_backward(dnext_h: np.ndarray, dnext_c: np.ndarray, cache: LSTMStep
 
 @dataclass
 class LSTMCache:
-    """The step caches of :func:`lstm_forward`, one per time step."""
+    """The step caches of :func:`lstm_forward`, one per time step.
+
+    Introduced in lecture 04_rnn.
+    """
     steps: list[LSTMStepCache]
     x: np.ndarray
     h0: np.ndarray
@@ -256,6 +289,8 @@ def lstm_forward(x: np.ndarray, h0: np.ndarray, Wx: np.ndarray, Wh: np.ndarray,
 
     Returns:
         h: (N, T, H) hidden states of every step, and an :class:`LSTMCache`.
+
+    Introduced in lecture 04_rnn.
     """
     n, t, _ = x.shape
     hdim = h0.shape[1]
@@ -277,6 +312,8 @@ def lstm_backward(dh: np.ndarray, cache: LSTMCache) -> RNNGrads:
 
     Returns:
         ``RNNGrads(dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,))``.
+
+    Introduced in lecture 04_rnn.
     """
     x, steps = cache.x, cache.steps
     n, t, d = x.shape
@@ -297,7 +334,10 @@ def lstm_backward(dh: np.ndarray, cache: LSTMCache) -> RNNGrads:
 # --------------------------------------------------------------------------- embeddings
 @dataclass
 class EmbeddingCache:
-    """The word indices and the vocabulary shape."""
+    """The word indices and the vocabulary shape.
+
+    Introduced in lecture 04_rnn.
+    """
     x: np.ndarray
     W_shape: tuple
     dtype: np.dtype
@@ -312,6 +352,8 @@ def word_embedding_forward(x: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, Em
 
     Returns:
         out: (N, T, D) with ``out[n, t] = W[x[n, t]]``, and an :class:`EmbeddingCache`.
+
+    Introduced in lecture 04_rnn.
     """
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.integer):
@@ -324,6 +366,8 @@ def word_embedding_backward(dout: np.ndarray, cache: EmbeddingCache) -> np.ndarr
 
     Returns:
         dW: (V, D); a word used several times accumulates all its gradients (``np.add.at``).
+
+    Introduced in lecture 04_rnn.
     """
     dW = np.zeros(cache.W_shape, dtype=np.result_type(cache.dtype, dout))
     np.add.at(dW, cache.x.ravel(), dout.reshape(-1, cache.W_shape[1]))
@@ -333,7 +377,10 @@ def word_embedding_backward(dout: np.ndarray, cache: EmbeddingCache) -> np.ndarr
 # --------------------------------------------------------------------------- temporal layers
 @dataclass
 class TemporalAffineCache:
-    """What :func:`temporal_affine_backward` needs."""
+    """What :func:`temporal_affine_backward` needs.
+
+    Introduced in lecture 04_rnn.
+    """
     x: np.ndarray
     w: np.ndarray
 
@@ -346,12 +393,17 @@ def temporal_affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tupl
 
     Returns:
         out: (N, T, M) and a :class:`TemporalAffineCache`.
+
+    Introduced in lecture 04_rnn.
     """
     return x @ w + b, TemporalAffineCache(x=x, w=w)
 
 
 def temporal_affine_backward(dout: np.ndarray, cache: TemporalAffineCache) -> AffineGrads:
-    """Backward pass of :func:`temporal_affine_forward`: ``AffineGrads(dx (N, T, D), dw (D, M), db (M,))``."""
+    """Backward pass of :func:`temporal_affine_forward`: ``AffineGrads(dx (N, T, D), dw (D, M), db (M,))``.
+
+    Introduced in lecture 04_rnn.
+    """
     x, w = cache.x, cache.w
     dx = dout @ w.T
     dw = x.reshape(-1, x.shape[-1]).T @ dout.reshape(-1, dout.shape[-1])
@@ -374,6 +426,8 @@ def temporal_softmax_loss(x: np.ndarray, y: np.ndarray, mask: np.ndarray | None 
 
     Returns:
         loss as a float, and dx: (N, T, V).
+
+    Introduced in lecture 04_rnn.
     """
     n, t, v = x.shape
     if mask is None:

@@ -15,7 +15,7 @@ from nbgrader.preprocessors import CheckCellMetadata, DeduplicateIds
 
 from autograder.pipeline.steps.structure import repair_duplicates, structure_issues
 
-FIXTURE = Path(__file__).resolve().parent / "fixtures" / "course"
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "course"
 RELEASE = FIXTURE / "notebooks" / "assignments" / "99_tiny" / "99_tiny.ipynb"
 SOURCE = FIXTURE / "solutions" / "99_tiny" / "99_tiny.ipynb"
 
