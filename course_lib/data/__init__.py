@@ -4,47 +4,27 @@
   scikit-learn) with a fixed, stratified train/val/test split.
 - ``make_blobs``, ``make_spirals``: 2-D toy sets for decision-region pictures.
 - ``sample_image``: a photograph shipped with matplotlib (for convolution demos).
+- ``make_shapes``, ``load_shapes``: generated 32x32 colour images of 10 shapes and glyphs at random
+  poses and colours (:mod:`course_lib.data.shapes`), on which a small CNN clearly beats an MLP.
 
 Every generator takes a ``seed`` (or a ``numpy.random.Generator``) and never
 touches NumPy's global RNG.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-__all__ = ["Split", "load_digits", "make_blobs", "make_spirals", "sample_image", "DIGIT_CLASSES"]
+from .shapes import SHAPE_CLASSES, load_shapes, make_shapes
+from .split import Split
+
+__all__ = ["Split", "load_digits", "make_blobs", "make_spirals", "sample_image", "DIGIT_CLASSES",
+           "SHAPE_CLASSES", "load_shapes", "make_shapes"]
 
 DIGIT_CLASSES = tuple(str(i) for i in range(10))
 
 
 def _rng(seed) -> np.random.Generator:
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-
-
-@dataclass(frozen=True)
-class Split:
-    """A train/val/test split. ``X_*``: (N, D) float64 (or (N, 1, 8, 8) images); ``y_*``: (N,) int64.
-
-    Introduced in lecture 01_linear_classifiers.
-    """
-
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    classes: tuple
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-    def __repr__(self) -> str:
-        return (f"Split(train={self.X_train.shape}, val={self.X_val.shape}, "
-                f"test={self.X_test.shape}, classes={len(self.classes)})")
 
 
 _DEFAULT_SPLIT = (0.2, 0.2, 0)   # (val_fraction, test_fraction, seed) of digits_split.npz
