@@ -72,10 +72,10 @@ class Explorer:
     def _controls(self) -> dict:
         raise NotImplementedError
 
-    def compute(self, **values) -> dict:
+    def compute(self, **values: Any) -> dict:
         raise NotImplementedError
 
-    def draw(self, result: dict, **values) -> None:
+    def draw(self, result: dict, **values: Any) -> None:
         raise NotImplementedError
 
     def _on_control(self, name: str, value) -> None:
@@ -110,7 +110,7 @@ class Explorer:
         """Current control values, name -> value."""
         return {k: c.value for k, c in self.controls.items()}
 
-    def update(self, **values) -> dict:
+    def update(self, **values: Any) -> dict:
         """Set the named controls, recompute, redraw; return the numbers.
 
         Raises:
