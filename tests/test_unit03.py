@@ -187,6 +187,6 @@ def test_lecture_does_not_copy_a_solution():
     code_cells = [c.source for c in _lecture_cells() if c.cell_type == "code"]
     copies = near_copies(code_cells, regions)
     assert not copies, "lecture code cells copy solution regions:\n" + "\n".join(copies)
-    # the detector sees a pasted saliency solution (task 3.7), the one the old lecture nearly printed
-    pasted = NB.solution_cells()["task3_7"].source.split("### BEGIN SOLUTION\n")[1].split("### END SOLUTION")[0]
-    assert any(c.startswith("task3_7") for c in near_copies([pasted], regions))
+    # the detector sees a pasted saliency solution (task 3.10), the one the old lecture nearly printed
+    pasted = NB.solution_cells()["task3_10"].source.split("### BEGIN SOLUTION\n")[1].split("### END SOLUTION")[0]
+    assert any(c.startswith("task3_10") for c in near_copies([pasted], regions))
