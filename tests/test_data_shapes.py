@@ -74,6 +74,19 @@ def test_every_class_is_visible_and_distinct():
     assert d.min() > 5.0, "two class templates are (almost) the same"
 
 
+def test_masks_mark_the_object():
+    X, y = data.make_shapes(10, seed=5)
+    X2, y2, masks = data.make_shapes(10, seed=5, return_masks=True)
+    np.testing.assert_array_equal(X, X2)
+    np.testing.assert_array_equal(y, y2)
+    assert masks.shape == (100, 32, 32) and 0 <= masks.min() and masks.max() <= 1
+    assert (masks.max(axis=(1, 2)) == 1).all() and ((masks > 0.5).mean(axis=(1, 2)) > 0.05).all()
+    clean, _, m = data.make_shapes(10, seed=5, noise=0.0, distractor=False, return_masks=True)
+    background = np.median(clean[:, :, m[0] == 0][0], axis=1)        # image 0's background, away from the object
+    inside = clean[0][:, m[0] == 1].mean(axis=1)
+    assert np.linalg.norm(inside - background) > 0.3
+
+
 def test_bad_arguments_say_what_is_wrong():
     with pytest.raises(ValueError, match="n_per_class"):
         data.make_shapes(0)
