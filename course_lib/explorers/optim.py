@@ -9,33 +9,17 @@ valley while it creeps along it.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as W
 import numpy as np
 
-from .. import optim as _optim
-from ..widgets import SURFACES, Explorer, _slider
+from ..widgets import _OPT_NAMES, SURFACES, Explorer, _optimizer_step, _slider
 from .linear import _StaticFigure
 
 __all__ = ["OPTIMIZERS", "optimizer_run", "OptimizerPathExplorer"]
 
-OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
-
-
-def _step(name: str, lr: float, momentum: float) -> tuple[Callable, dict]:
-    if name == "sgd":
-        return _optim.sgd_step, {"lr": lr}
-    if name in ("momentum", "nesterov"):
-        return _optim.sgd_step, {"lr": lr, "momentum": momentum, "nesterov": name == "nesterov"}
-    if name == "adagrad":
-        return _optim.adagrad_step, {"lr": lr}
-    if name == "rmsprop":
-        return _optim.rmsprop_step, {"lr": lr}
-    if name == "adam":
-        return _optim.adam_step, {"lr": lr, "beta1": momentum}
-    raise ValueError(f"unknown optimiser {name!r}; choose from {OPTIMIZERS}")
+OPTIMIZERS = list(_OPT_NAMES)
 
 
 def optimizer_run(surface: str, optimizer: str, lr: float, momentum: float = 0.9, steps: int = 40,
@@ -65,7 +49,9 @@ def optimizer_run(surface: str, optimizer: str, lr: float, momentum: float = 0.9
     if surface not in SURFACES:
         raise ValueError(f"unknown surface {surface!r}; choose from {sorted(SURFACES)}")
     f, grad, _ = SURFACES[surface]
-    step, kw = _step(optimizer, lr, momentum)
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimiser {optimizer!r}; choose from {OPTIMIZERS}")
+    step, kw = _optimizer_step(optimizer, lr, momentum)
     w = np.array(w0, dtype=np.float64)
     path, state = [w.copy()], None
     with np.errstate(all="ignore"):
