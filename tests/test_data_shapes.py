@@ -114,6 +114,7 @@ def _train(model, X, y, epochs: int, lr: float) -> None:
             opt.step()
 
 
+@pytest.mark.slow
 def test_small_cnn_clearly_beats_mlp():
     """The numbers the module docstring states: same data, same optimiser and epochs; the CNN
     has 16 times fewer parameters and wins by a wide margin on held-out images."""
