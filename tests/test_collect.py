@@ -10,7 +10,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import collect as C
+from autograder.commands import collect as C
 from autograder.course import Course, CourseError
 from autograder.instance import Instance
 
