@@ -94,6 +94,22 @@ def test_structure_points_and_ids():
     assert "def rmsprop" in solutions["task2_5"].source and "def layernorm_forward" in solutions["task2_9"].source
 
 
+def test_intro_table_states_the_points_of_every_task_and_question():
+    """The table of the assignment's first markdown cell lists every task and written question with the points its
+    grade cell carries (a student plans by it), and the stated totals add up."""
+    import re
+
+    cells = NB.notebook().cells
+    intro = next(c.source for c in cells if c.cell_type == "markdown")
+    table = {("task2_" if kind == "" else "q2_") + k: int(p)
+             for kind, k, p in re.findall(r"^\|[^|\n]*\| (Q?)2\.(\d+) \|[^\n]*\| (\d+) \|$", intro, re.M)}
+    graded = {c.metadata["nbgrader"]["grade_id"].removeprefix("test_"): c.metadata["nbgrader"]["points"]
+              for c in cells if c.metadata.get("nbgrader", {}).get("grade")}
+    assert table == graded
+    code = sum(p for k, p in graded.items() if k.startswith("task"))
+    assert f"{code} points for the thirteen tasks, {100 - code} for the three written questions" in intro
+
+
 def test_selection_uses_the_validation_split_only():
     """Task 2.12 chooses on data.X_val; the test split is read in one place of the notebook, after the choice
     (Question 2.1's experiment), and the text says so."""
