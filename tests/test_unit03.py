@@ -8,6 +8,8 @@ must fail its task's test cell and its hidden tests alone.
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.mutants import unit03
@@ -18,7 +20,7 @@ NB = UnitNotebook(unit03)
 # Mutants the whole test cell kills but the hidden tests alone let through (only the visible
 # asserts catch them), each reported to the unit's owner; the harness fails once one of them is
 # killed by the hidden tests, so the list only shrinks. Empty: the two found first ("an MLP
-# without convolutions", "trains far too long" in task3_6) are now caught by the hidden tests.
+# without convolutions", "trains far too long" in task3_9, then task3_6) are now caught by the hidden tests.
 KNOWN_HIDDEN_SURVIVORS: set[tuple[str, str]] = set()
 
 
@@ -68,7 +70,7 @@ def test_named_mutants_exist():
 
 
 def test_structure_points_and_ids():
-    NB.check_structure()
+    NB.check_structure(written=(3, 3))
     NB.check_no_outputs()
 
 
@@ -80,13 +82,111 @@ def test_release_stubs_score_zero():
     NB.check_release_scores_zero()
 
 
+# ----------------------------------------------------------------------------- lecture (helper u03b's part)
+# The lecture's major sections, in order: issue #16's topic list for unit 03 and the cs231n / d2l chapters.
+LECTURE_SECTIONS = ["## 1. Why convolution", "## 2. The convolutional layer",
+                    "## 3. Pooling, dilated and transposed convolutions", "## 4. The backward pass and im2col",
+                    "## 5. Batch normalisation in convolutional networks", "## 6. Architectures",
+                    "## 7. Training a CNN", "## 8. Seeing inside the network", "## 9. Explorers", "## 10. Summary",
+                    "## 11. Further reading"]
+# Topics #16 lists as missing for unit 03, each with a phrase the lecture must contain.
+LECTURE_TOPICS = {
+    "LeNet": "### 6.1 LeNet-5", "AlexNet": "### 6.2 AlexNet", "VGG's 3x3-stack argument": "= 27C^2$",
+    "ResNet and residual connections": "### 6.4 ResNet", "spatial batch norm": "(`nn.BatchNorm2d`)",
+    "dilated convolution": "### 3.2 Dilated convolution", "transposed convolution": "### 3.3 Transposed convolution",
+    "data augmentation": "### 7.2 Data augmentation", "transfer learning": "### 7.3 Transfer learning",
+    "NCHW vs NHWC": "### 2.3 Layouts: NCHW and NHWC",
+    "floor output-size convention": "**rounds down**",
+}
+
+
+def _lecture_cells():
+    return NB.lecture_notebook().cells
+
+
+def _is_check_cell(cell) -> bool:
+    return bool(cell.metadata.get("jupyter", {}).get("source_hidden"))
+
+
 def test_lecture_structure():
-    """Cheap checks on the lecture (the shared tests execute it): device line first, explorer, no outputs."""
-    code_cells = [c for c in NB.lecture_notebook().cells if c.cell_type == "code"]
+    """Device line first, the sliding-window explorer and the kernel explorer shown, the shapes data set used,
+    saliency through course_lib, no outputs committed."""
+    code_cells = [c for c in _lecture_cells() if c.cell_type == "code"]
     first = code_cells[0].source
     assert "describe()" in first and "%matplotlib inline" in first
     text = "\n".join(c.source for c in code_cells)
-    for needed in ("ConvKernelExplorer", "explorer.update(", "numeric_gradient_array", "conv_backward_naive",
-                   "time.perf_counter", "get_device", "fgsm", "guided"):
+    for needed in ("SlidingWindowExplorer()", "display(window_explorer)", "ConvKernelExplorer", "load_shapes()",
+                   "input_gradient(model", "numeric_gradient_array", "conv_backward_naive", "get_device", "fgsm",
+                   "guided", "spatial_batchnorm_forward", "conv_transpose2d", "dilation=2"):
         assert needed in text, needed
+    assert "load_digits" not in text, "lecture 03's pictures use the shapes data set, not the 8x8 digits"
     NB.check_no_outputs(NB.lecture)
+
+
+def test_lecture_sections_exercises_conventions():
+    """Contract item 1: the sections in order, each major one (1-8) ending with 2-4 exercises; #16's topics;
+    Conventions notes and Pitfalls; the prose of a lecture, not of a summary."""
+    md = "\n".join(c.source for c in _lecture_cells() if c.cell_type == "markdown")
+    positions = [md.index(s) for s in LECTURE_SECTIONS]
+    assert positions == sorted(positions), "sections out of order"
+    for topic, phrase in LECTURE_TOPICS.items():
+        assert phrase in md, f"missing topic: {topic}"
+    for number in range(1, 9):
+        body = md[md.index(LECTURE_SECTIONS[number - 1]):md.index(LECTURE_SECTIONS[number])]
+        assert "### Exercises" in body, f"section {number} has no exercises"
+        items = re.findall(r"^\d+\. ", body[body.rindex("### Exercises"):], re.M)
+        assert 2 <= len(items) <= 4, f"section {number}: {len(items)} exercises, expected 2-4"
+    assert md.count("**Conventions.**") >= 4
+    assert md.count("**Pitfalls.**") >= 5
+    assert len(md.split()) >= 6_500, f"{len(md.split())} words of prose"
+    # one convention: no sentence calls a non-dividing stride an error the course refuses
+    assert "usually a mistake" not in md and "must divide" not in md
+
+
+def test_lecture_checks_are_collapsed():
+    """Contract item 2: CI-only checks sit in collapsed cells; a teaching cell holds at most two asserts; every
+    collapsed cell is a check."""
+    cells = _lecture_cells()
+    checks = [c for c in cells if c.cell_type == "code" and _is_check_cell(c)]
+    assert len(checks) >= 20
+    for c in cells:
+        if c.cell_type != "code":
+            continue
+        asserts = len(re.findall(r"^\s*assert\b", c.source, re.M))
+        if _is_check_cell(c):
+            assert c.source.startswith("# Checks (collapsed)") and asserts >= 1, c.source[:80]
+        else:
+            assert asserts <= 2, f"a teaching cell with {asserts} asserts:\n{c.source[:200]}"
+
+
+def test_lecture_explorer_suggestions_are_tested():
+    """Contract item 3: each "things to try" of the sliding-window explorer is quoted by a test of
+    tests/test_explorers_cnn.py (the texts change together)."""
+    from pathlib import Path
+
+    md = "\n".join(c.source for c in _lecture_cells() if c.cell_type == "markdown")
+    tries = md.split("**Things to try**")[1].split("### 9.2")[0]
+    items = [" ".join(t.split()) for t in re.findall(r"^\d+\. (.*?)(?=^\d+\. |\Z)", tries, re.M | re.S)]
+    assert len(items) == 5
+    tests = " ".join(Path(__file__).with_name("test_explorers_cnn.py").read_text(encoding="utf-8").split())
+    for item in items:
+        words = re.sub(r"[$\\{}]|\\lfloor|\\rfloor", "", item)
+        key = " ".join(words.split()[:8])
+        assert key.replace("`", "") in tests.replace("`", ""), f"no test quotes the suggestion: {item}"
+
+
+def test_lecture_does_not_copy_a_solution():
+    """Contract item 4: no lecture code cell holds 3 or more consecutive non-trivial lines of a solution region."""
+    from tests.test_unit01 import _normalised_lines, _trivial, near_copies
+
+    regions = {}
+    for task, cell in NB.solution_cells().items():
+        parts = re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S)
+        regions[task] = [ln for part in parts for ln in _normalised_lines(part) if not _trivial(ln)]
+    assert len(regions) >= 7 and all(regions.values())
+    code_cells = [c.source for c in _lecture_cells() if c.cell_type == "code"]
+    copies = near_copies(code_cells, regions)
+    assert not copies, "lecture code cells copy solution regions:\n" + "\n".join(copies)
+    # the detector sees a pasted saliency solution (task 3.10), the one the old lecture nearly printed
+    pasted = NB.solution_cells()["task3_10"].source.split("### BEGIN SOLUTION\n")[1].split("### END SOLUTION")[0]
+    assert any(c.startswith("task3_10") for c in near_copies([pasted], regions))

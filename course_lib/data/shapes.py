@@ -25,6 +25,7 @@ batch in NumPy. Drawing each image with a matplotlib figure would take milliseco
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
@@ -72,6 +73,8 @@ def _glyph(char: str) -> list[np.ndarray]:
     from matplotlib.font_manager import FontProperties
     from matplotlib.textpath import TextPath
 
+    if not char.strip():
+        raise ValueError(f"{char!r} has no outline to draw; use a visible character")
     path = TextPath((0, 0), char, size=1.0, prop=FontProperties(family="DejaVu Sans", weight="bold"))
     polys = [a for a in (np.asarray(p, dtype=float) for p in path.to_polygons()) if len(a) >= 3]
     if not polys:
@@ -134,9 +137,10 @@ def _stroke(rng: np.random.Generator, n: int, gx: np.ndarray, gy: np.ndarray, wi
 
 
 def make_shapes(n_per_class: int = 100, *, size: int = 32, noise: float = 0.05, max_rotation: float = 30.0,
-                scale: tuple[float, float] = (0.55, 0.85), distractor: bool = True,
-                seed: int | np.random.Generator = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Draw ``n_per_class`` images of every class of :data:`SHAPE_CLASSES`, in a shuffled order.
+                scale: tuple[float, float] = (0.55, 0.85), distractor: bool = True, spread: float = 1.0,
+                seed: int | np.random.Generator = 0, return_masks: bool = False,
+                classes: Sequence[str] = SHAPE_CLASSES) -> tuple[np.ndarray, ...]:
+    """Draw ``n_per_class`` images of every class of ``classes`` (:data:`SHAPE_CLASSES`), in a shuffled order.
 
     Each image: the class outline, scaled to a half-width drawn uniformly from ``scale`` (a
     fraction of the image's half-width), rotated by up to ``max_rotation`` degrees either way,
@@ -153,11 +157,18 @@ def make_shapes(n_per_class: int = 100, *, size: int = 32, noise: float = 0.05, 
         max_rotation: largest rotation in degrees.
         scale: (low, high) half-width of the shape as a fraction of the image's, in (0, 1].
         distractor: draw a random line that is not part of the class.
+        spread: fraction in [0, 1] of the room left by the shape over which its centre may move
+            (0: always centred; 1: anywhere it fits).
         seed: an int or a ``numpy.random.Generator``; NumPy's global RNG is never touched.
+        return_masks: also return where the object is (for checking what a saliency map highlights).
+        classes: class names, each a shape of :data:`SHAPE_CLASSES` or any single character the
+            font has (new classes for a transfer-learning experiment); labels index this sequence.
 
     Returns:
-        X: (10 * n_per_class, 3, size, size) float32 in [0, 1] (NCHW, PyTorch's layout);
-        y: (10 * n_per_class,) int64 labels indexing :data:`SHAPE_CLASSES`.
+        X: (len(classes) * n_per_class, 3, size, size) float32 in [0, 1] (NCHW, PyTorch's layout);
+        y: (len(classes) * n_per_class,) int64 labels indexing ``classes``;
+        with ``return_masks``, also masks: (len(classes) * n_per_class, size, size) float32, the object's
+        coverage of each pixel in [0, 1].
 
     Introduced in lecture 03_cnn.
     """
@@ -167,20 +178,28 @@ def make_shapes(n_per_class: int = 100, *, size: int = 32, noise: float = 0.05, 
         raise ValueError(f"size must be >= 8 pixels, got {size}")
     if noise < 0:
         raise ValueError(f"noise must be >= 0, got {noise}")
+    if not 0 <= spread <= 1:
+        raise ValueError(f"spread must be in [0, 1], got {spread}")
     lo, hi = scale
     if not 0 < lo <= hi <= 1:
         raise ValueError(f"scale must satisfy 0 < low <= high <= 1, got {scale}")
+    classes = tuple(classes)
+    unknown = [c for c in classes if c not in SHAPE_CLASSES and len(c) != 1]
+    if unknown or not classes:
+        raise ValueError(f"classes must be names of SHAPE_CLASSES or single characters, got {unknown or classes}")
+    if len(set(classes)) != len(classes):
+        raise ValueError(f"classes must be distinct, got {classes}")
     rng = _rng(seed)
-    k = len(SHAPE_CLASSES)
+    k = len(classes)
     n = k * n_per_class
     y = rng.permutation(np.repeat(np.arange(k, dtype=np.int64), n_per_class))
-    templates = np.stack([_template(name) for name in SHAPE_CLASSES])
+    templates = np.stack([_template(name) for name in classes])
 
     c = (np.arange(size) + 0.5) / size * 2 - 1                      # pixel centres over [-1, 1]
     gx, gy = np.meshgrid(c, -c)                                     # x right, y up; row 0 at the top
     s = rng.uniform(lo, hi, n)
     theta = np.deg2rad(rng.uniform(-max_rotation, max_rotation, n))
-    tx, ty = ((1 - s) * rng.uniform(-1, 1, n) for _ in range(2))    # the shape stays inside the image
+    tx, ty = (spread * (1 - s) * rng.uniform(-1, 1, n) for _ in range(2))   # the shape stays inside the image
     X0, Y0 = gx[None] - tx[:, None, None], gy[None] - ty[:, None, None]
     cos, sin = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
     u = (cos * X0 + sin * Y0) / s[:, None, None]                    # inverse rotation, then inverse scale
@@ -203,7 +222,8 @@ def make_shapes(n_per_class: int = 100, *, size: int = 32, noise: float = 0.05, 
         img += line * (rng.uniform(0, 1, (n, 3))[:, :, None, None] - img)
     img += mask[:, None] * (fg[:, :, None, None] - img)
     img += noise * rng.standard_normal(img.shape)
-    return np.clip(img, 0, 1).astype(np.float32), y
+    X = np.clip(img, 0, 1).astype(np.float32)
+    return (X, y, mask.astype(np.float32)) if return_masks else (X, y)
 
 
 def load_shapes(n_train_per_class: int = 300, n_val_per_class: int = 50, n_test_per_class: int = 100, *,

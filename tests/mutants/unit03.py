@@ -1,15 +1,40 @@
 """Unit 03 (convolutional networks): plausible wrong implementations of the graded tasks
 (each must be killed by its task's test cell) and other correct implementations (each must pass).
 
-Generated from the solution cells of solutions/03_cnn/03_cnn.ipynb; a mutant's ``source`` is the
-full replacement source of that task's solution cell.
+A mutant's ``source`` is the full replacement source of that task's solution cell in
+solutions/03_cnn/03_cnn.ipynb. Most are built from the solution itself with ``_swap`` (one edit),
+so that they break loudly when the solution changes; the older ones are written out in full.
 """
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 from tests.mutants import Mutant
 
 UNIT = "03_cnn"
 NOTEBOOK = "03_cnn.ipynb"
+
+
+def _solution(task: str) -> str:
+    """The solution cell of ``task`` without its BEGIN/END SOLUTION marker lines."""
+    path = Path(__file__).resolve().parents[2] / "solutions" / UNIT / NOTEBOOK
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == task:
+            src = "".join(cell["source"])
+            return "\n".join(ln for ln in src.split("\n") if "### BEGIN SOLUTION" not in ln and "### END SOLUTION" not in ln)
+    raise KeyError(task)
+
+
+def _swap(task: str, *pairs: tuple[str, str]) -> str:
+    """The solution of ``task`` with each ``old`` (which must occur exactly once) replaced by ``new``."""
+    src = _solution(task)
+    for old, new in pairs:
+        if src.count(old) != 1:
+            raise ValueError(f"{task}: {old!r} occurs {src.count(old)} times")
+        src = src.replace(old, new)
+    return src
+
 
 MUTANTS = [
     Mutant(task='task3_1', name='raises when the stride does not divide (the old convention)', source=r'''def conv_output_size(W, F, P, S):
@@ -271,457 +296,7 @@ def conv_forward_naive(x, w, b, stride=1, pad=0):
     cache = ConvCache(x=x, w=w, b=b, stride=stride, pad=pad)
     return out, cache
 '''),
-    Mutant(task='task3_3', name='stride ignored in the backward pass', source=r'''def conv_backward_naive(dout, cache):
-    """Convolution backward pass.
-
-    Args:
-        dout: (N, F, H_out, W_out) upstream gradient; cache: from conv_forward_naive.
-
-    Returns:
-        dx: (N, C, H, W); dw: (F, C, HH, WW); db: (F,).
-    """
-    x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
-    N, C, H, W = x.shape
-    F_, _, HH, WW = w.shape
-    _, _, H_out, W_out = dout.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    dxp = np.zeros(xp.shape)
-    dw = np.zeros(w.shape)
-    db = dout.sum(axis=(0, 2, 3))
-    for n in range(N):
-        for f in range(F_):
-            for i in range(H_out):
-                for j in range(W_out):
-                    hs, ws = i, j
-                    g = dout[n, f, i, j]
-                    dw[f] += g * xp[n, :, hs:hs + HH, ws:ws + WW]
-                    dxp[n, :, hs:hs + HH, ws:ws + WW] += g * w[f]
-    dx = dxp[:, :, pad:pad + H, pad:pad + W]
-    return dx, dw, db
-'''),
-    Mutant(task='task3_3', name='bias gradient missing', source=r'''def conv_backward_naive(dout, cache):
-    """Convolution backward pass.
-
-    Args:
-        dout: (N, F, H_out, W_out) upstream gradient; cache: from conv_forward_naive.
-
-    Returns:
-        dx: (N, C, H, W); dw: (F, C, HH, WW); db: (F,).
-    """
-    x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
-    N, C, H, W = x.shape
-    F_, _, HH, WW = w.shape
-    _, _, H_out, W_out = dout.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    dxp = np.zeros(xp.shape)
-    dw = np.zeros(w.shape)
-    db = np.zeros(w.shape[0])
-    for n in range(N):
-        for f in range(F_):
-            for i in range(H_out):
-                for j in range(W_out):
-                    hs, ws = i * stride, j * stride
-                    g = dout[n, f, i, j]
-                    dw[f] += g * xp[n, :, hs:hs + HH, ws:ws + WW]
-                    dxp[n, :, hs:hs + HH, ws:ws + WW] += g * w[f]
-    dx = dxp[:, :, pad:pad + H, pad:pad + W]
-    return dx, dw, db
-'''),
-    Mutant(task='task3_3', name='bias gradient averaged over positions', source=r'''def conv_backward_naive(dout, cache):
-    """Convolution backward pass.
-
-    Args:
-        dout: (N, F, H_out, W_out) upstream gradient; cache: from conv_forward_naive.
-
-    Returns:
-        dx: (N, C, H, W); dw: (F, C, HH, WW); db: (F,).
-    """
-    x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
-    N, C, H, W = x.shape
-    F_, _, HH, WW = w.shape
-    _, _, H_out, W_out = dout.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    dxp = np.zeros(xp.shape)
-    dw = np.zeros(w.shape)
-    db = dout.mean(axis=(2, 3)).sum(axis=0)
-    for n in range(N):
-        for f in range(F_):
-            for i in range(H_out):
-                for j in range(W_out):
-                    hs, ws = i * stride, j * stride
-                    g = dout[n, f, i, j]
-                    dw[f] += g * xp[n, :, hs:hs + HH, ws:ws + WW]
-                    dxp[n, :, hs:hs + HH, ws:ws + WW] += g * w[f]
-    dx = dxp[:, :, pad:pad + H, pad:pad + W]
-    return dx, dw, db
-'''),
-    Mutant(task='task3_3', name='dx cropped at the wrong offset', source=r'''def conv_backward_naive(dout, cache):
-    """Convolution backward pass.
-
-    Args:
-        dout: (N, F, H_out, W_out) upstream gradient; cache: from conv_forward_naive.
-
-    Returns:
-        dx: (N, C, H, W); dw: (F, C, HH, WW); db: (F,).
-    """
-    x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
-    N, C, H, W = x.shape
-    F_, _, HH, WW = w.shape
-    _, _, H_out, W_out = dout.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    dxp = np.zeros(xp.shape)
-    dw = np.zeros(w.shape)
-    db = dout.sum(axis=(0, 2, 3))
-    for n in range(N):
-        for f in range(F_):
-            for i in range(H_out):
-                for j in range(W_out):
-                    hs, ws = i * stride, j * stride
-                    g = dout[n, f, i, j]
-                    dw[f] += g * xp[n, :, hs:hs + HH, ws:ws + WW]
-                    dxp[n, :, hs:hs + HH, ws:ws + WW] += g * w[f]
-    dx = dxp[:, :, :H, :W]
-    return dx, dw, db
-'''),
-    Mutant(task='task3_3', name='kernel flipped in the input gradient', source=r'''def conv_backward_naive(dout, cache):
-    """Convolution backward pass.
-
-    Args:
-        dout: (N, F, H_out, W_out) upstream gradient; cache: from conv_forward_naive.
-
-    Returns:
-        dx: (N, C, H, W); dw: (F, C, HH, WW); db: (F,).
-    """
-    x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
-    N, C, H, W = x.shape
-    F_, _, HH, WW = w.shape
-    _, _, H_out, W_out = dout.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    dxp = np.zeros(xp.shape)
-    dw = np.zeros(w.shape)
-    db = dout.sum(axis=(0, 2, 3))
-    for n in range(N):
-        for f in range(F_):
-            for i in range(H_out):
-                for j in range(W_out):
-                    hs, ws = i * stride, j * stride
-                    g = dout[n, f, i, j]
-                    dw[f] += g * xp[n, :, hs:hs + HH, ws:ws + WW]
-                    dxp[n, :, hs:hs + HH, ws:ws + WW] += g * w[f, :, ::-1, ::-1]
-    dx = dxp[:, :, pad:pad + H, pad:pad + W]
-    return dx, dw, db
-'''),
-    Mutant(task='task3_3', name='channels summed into dw (wrong axis)', source=r'''def conv_backward_naive(dout, cache):
-    """Convolution backward pass.
-
-    Args:
-        dout: (N, F, H_out, W_out) upstream gradient; cache: from conv_forward_naive.
-
-    Returns:
-        dx: (N, C, H, W); dw: (F, C, HH, WW); db: (F,).
-    """
-    x, w, stride, pad = cache.x, cache.w, cache.stride, cache.pad
-    N, C, H, W = x.shape
-    F_, _, HH, WW = w.shape
-    _, _, H_out, W_out = dout.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    dxp = np.zeros(xp.shape)
-    dw = np.zeros(w.shape)
-    db = dout.sum(axis=(0, 2, 3))
-    for n in range(N):
-        for f in range(F_):
-            for i in range(H_out):
-                for j in range(W_out):
-                    hs, ws = i * stride, j * stride
-                    g = dout[n, f, i, j]
-                    dw[f] += g * xp[n, :, hs:hs + HH, ws:ws + WW].sum(axis=0) / x.shape[1]
-                    dxp[n, :, hs:hs + HH, ws:ws + WW] += g * w[f]
-    dx = dxp[:, :, pad:pad + H, pad:pad + W]
-    return dx, dw, db
-'''),
-    Mutant(task='task3_4', name='gradient routed to every max in a window', source=r'''@dataclass
-class PoolCache:
-    """What max_pool_backward_naive needs."""
-    x: np.ndarray   # (N, C, H, W)
-    pool_h: int
-    pool_w: int
-    stride: int
-
-
-def max_pool_forward_naive(x, pool_h=2, pool_w=2, stride=2):
-    """Max pooling forward pass. x: (N, C, H, W) -> out: (N, C, H_out, W_out), cache."""
-    N, C, H, W = x.shape
-    H_out = (H - pool_h) // stride + 1
-    W_out = (W - pool_w) // stride + 1
-    out = np.zeros((N, C, H_out, W_out))
-    for i in range(H_out):
-        for j in range(W_out):
-            hs, ws = i * stride, j * stride
-            out[:, :, i, j] = x[:, :, hs:hs + pool_h, ws:ws + pool_w].max(axis=(2, 3))
-    return out, PoolCache(x=x, pool_h=pool_h, pool_w=pool_w, stride=stride)
-
-
-def max_pool_backward_naive(dout, cache):
-    """Max pooling backward pass. dout: (N, C, H_out, W_out) -> dx: (N, C, H, W)."""
-    x, ph, pw, stride = cache.x, cache.pool_h, cache.pool_w, cache.stride
-    N, C, _, _ = x.shape
-    _, _, H_out, W_out = dout.shape
-    dx = np.zeros(x.shape)
-    n_idx, c_idx = np.meshgrid(np.arange(N), np.arange(C), indexing="ij")
-    for i in range(H_out):
-        for j in range(W_out):
-            hs, ws = i * stride, j * stride
-            window = x[:, :, hs:hs + ph, ws:ws + pw]
-            mask = window == window.max(axis=(2, 3), keepdims=True)
-            dx[:, :, hs:hs + ph, ws:ws + pw] += mask * dout[:, :, i, j][:, :, None, None]
-    return dx
-'''),
-    Mutant(task='task3_4', name='gradient routed to the last max', source=r'''@dataclass
-class PoolCache:
-    """What max_pool_backward_naive needs."""
-    x: np.ndarray   # (N, C, H, W)
-    pool_h: int
-    pool_w: int
-    stride: int
-
-
-def max_pool_forward_naive(x, pool_h=2, pool_w=2, stride=2):
-    """Max pooling forward pass. x: (N, C, H, W) -> out: (N, C, H_out, W_out), cache."""
-    N, C, H, W = x.shape
-    H_out = (H - pool_h) // stride + 1
-    W_out = (W - pool_w) // stride + 1
-    out = np.zeros((N, C, H_out, W_out))
-    for i in range(H_out):
-        for j in range(W_out):
-            hs, ws = i * stride, j * stride
-            out[:, :, i, j] = x[:, :, hs:hs + pool_h, ws:ws + pool_w].max(axis=(2, 3))
-    return out, PoolCache(x=x, pool_h=pool_h, pool_w=pool_w, stride=stride)
-
-
-def max_pool_backward_naive(dout, cache):
-    """Max pooling backward pass. dout: (N, C, H_out, W_out) -> dx: (N, C, H, W)."""
-    x, ph, pw, stride = cache.x, cache.pool_h, cache.pool_w, cache.stride
-    N, C, _, _ = x.shape
-    _, _, H_out, W_out = dout.shape
-    dx = np.zeros(x.shape)
-    n_idx, c_idx = np.meshgrid(np.arange(N), np.arange(C), indexing="ij")
-    for i in range(H_out):
-        for j in range(W_out):
-            hs, ws = i * stride, j * stride
-            window = x[:, :, hs:hs + ph, ws:ws + pw].reshape(N, C, ph * pw)
-            k = ph * pw - 1 - window[:, :, ::-1].argmax(axis=2)            # first maximum in row-major order
-            dx[n_idx, c_idx, hs + k // pw, ws + k % pw] += dout[:, :, i, j]
-    return dx
-'''),
-    Mutant(task='task3_4', name='overlapping windows overwrite instead of adding', source=r'''@dataclass
-class PoolCache:
-    """What max_pool_backward_naive needs."""
-    x: np.ndarray   # (N, C, H, W)
-    pool_h: int
-    pool_w: int
-    stride: int
-
-
-def max_pool_forward_naive(x, pool_h=2, pool_w=2, stride=2):
-    """Max pooling forward pass. x: (N, C, H, W) -> out: (N, C, H_out, W_out), cache."""
-    N, C, H, W = x.shape
-    H_out = (H - pool_h) // stride + 1
-    W_out = (W - pool_w) // stride + 1
-    out = np.zeros((N, C, H_out, W_out))
-    for i in range(H_out):
-        for j in range(W_out):
-            hs, ws = i * stride, j * stride
-            out[:, :, i, j] = x[:, :, hs:hs + pool_h, ws:ws + pool_w].max(axis=(2, 3))
-    return out, PoolCache(x=x, pool_h=pool_h, pool_w=pool_w, stride=stride)
-
-
-def max_pool_backward_naive(dout, cache):
-    """Max pooling backward pass. dout: (N, C, H_out, W_out) -> dx: (N, C, H, W)."""
-    x, ph, pw, stride = cache.x, cache.pool_h, cache.pool_w, cache.stride
-    N, C, _, _ = x.shape
-    _, _, H_out, W_out = dout.shape
-    dx = np.zeros(x.shape)
-    n_idx, c_idx = np.meshgrid(np.arange(N), np.arange(C), indexing="ij")
-    for i in range(H_out):
-        for j in range(W_out):
-            hs, ws = i * stride, j * stride
-            window = x[:, :, hs:hs + ph, ws:ws + pw].reshape(N, C, ph * pw)
-            k = window.argmax(axis=2)            # first maximum in row-major order
-            dx[n_idx, c_idx, hs + k // pw, ws + k % pw] = dout[:, :, i, j]
-    return dx
-'''),
-    Mutant(task='task3_4', name='output size rounded up (ceil mode)', source=r'''@dataclass
-class PoolCache:
-    """What max_pool_backward_naive needs."""
-    x: np.ndarray   # (N, C, H, W)
-    pool_h: int
-    pool_w: int
-    stride: int
-
-
-def max_pool_forward_naive(x, pool_h=2, pool_w=2, stride=2):
-    """Max pooling forward pass. x: (N, C, H, W) -> out: (N, C, H_out, W_out), cache."""
-    N, C, H, W = x.shape
-    H_out = -(-(H - pool_h) // stride) + 1
-    W_out = -(-(W - pool_w) // stride) + 1
-    out = np.zeros((N, C, H_out, W_out))
-    for i in range(H_out):
-        for j in range(W_out):
-            hs, ws = i * stride, j * stride
-            out[:, :, i, j] = x[:, :, hs:hs + pool_h, ws:ws + pool_w].max(axis=(2, 3))
-    return out, PoolCache(x=x, pool_h=pool_h, pool_w=pool_w, stride=stride)
-
-
-def max_pool_backward_naive(dout, cache):
-    """Max pooling backward pass. dout: (N, C, H_out, W_out) -> dx: (N, C, H, W)."""
-    x, ph, pw, stride = cache.x, cache.pool_h, cache.pool_w, cache.stride
-    N, C, _, _ = x.shape
-    _, _, H_out, W_out = dout.shape
-    dx = np.zeros(x.shape)
-    n_idx, c_idx = np.meshgrid(np.arange(N), np.arange(C), indexing="ij")
-    for i in range(H_out):
-        for j in range(W_out):
-            hs, ws = i * stride, j * stride
-            window = x[:, :, hs:hs + ph, ws:ws + pw].reshape(N, C, ph * pw)
-            k = window.argmax(axis=2)            # first maximum in row-major order
-            dx[n_idx, c_idx, hs + k // pw, ws + k % pw] += dout[:, :, i, j]
-    return dx
-'''),
-    Mutant(task='task3_4', name='gradient split evenly among tied maxima', source=r'''@dataclass
-class PoolCache:
-    """What max_pool_backward_naive needs."""
-    x: np.ndarray   # (N, C, H, W)
-    pool_h: int
-    pool_w: int
-    stride: int
-
-
-def max_pool_forward_naive(x, pool_h=2, pool_w=2, stride=2):
-    """Max pooling forward pass. x: (N, C, H, W) -> out: (N, C, H_out, W_out), cache."""
-    N, C, H, W = x.shape
-    H_out = (H - pool_h) // stride + 1
-    W_out = (W - pool_w) // stride + 1
-    out = np.zeros((N, C, H_out, W_out))
-    for i in range(H_out):
-        for j in range(W_out):
-            hs, ws = i * stride, j * stride
-            out[:, :, i, j] = x[:, :, hs:hs + pool_h, ws:ws + pool_w].max(axis=(2, 3))
-    return out, PoolCache(x=x, pool_h=pool_h, pool_w=pool_w, stride=stride)
-
-
-def max_pool_backward_naive(dout, cache):
-    """Max pooling backward pass. dout: (N, C, H_out, W_out) -> dx: (N, C, H, W)."""
-    x, ph, pw, stride = cache.x, cache.pool_h, cache.pool_w, cache.stride
-    N, C, _, _ = x.shape
-    _, _, H_out, W_out = dout.shape
-    dx = np.zeros(x.shape)
-    n_idx, c_idx = np.meshgrid(np.arange(N), np.arange(C), indexing="ij")
-    for i in range(H_out):
-        for j in range(W_out):
-            hs, ws = i * stride, j * stride
-            window = x[:, :, hs:hs + ph, ws:ws + pw]
-            mask = window == window.max(axis=(2, 3), keepdims=True)
-            share = mask / mask.sum(axis=(2, 3), keepdims=True)
-            dx[:, :, hs:hs + ph, ws:ws + pw] += share * dout[:, :, i, j][:, :, None, None]
-    return dx
-'''),
-    Mutant(task='task3_5', name='im2col columns in (kh, kw, c) order', source=r'''def im2col(x, HH, WW, stride=1, pad=0):
-    """Windows of the padded x as rows. x: (N, C, H, W) -> cols: (N*H_out*W_out, C*HH*WW)."""
-    N, C, H, W = x.shape
-    H_out = 1 + (H + 2 * pad - HH) // stride
-    W_out = 1 + (W + 2 * pad - WW) // stride
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    cols = np.empty((N, H_out, W_out, HH, WW, C))
-    for kh in range(HH):
-        for kw in range(WW):
-            patch = xp[:, :, kh:kh + stride * (H_out - 1) + 1:stride, kw:kw + stride * (W_out - 1) + 1:stride]
-            cols[:, :, :, kh, kw, :] = patch.transpose(0, 2, 3, 1)
-    return cols.reshape(N * H_out * W_out, C * HH * WW)
-
-
-def conv_forward_im2col(x, w, b, stride=1, pad=0):
-    """Convolution as im2col + one matrix product. Returns out: (N, F, H_out, W_out)."""
-    N, C, H, W = x.shape
-    F_, _, HH, WW = w.shape
-    H_out = 1 + (H + 2 * pad - HH) // stride
-    W_out = 1 + (W + 2 * pad - WW) // stride
-    cols = im2col(x, HH, WW, stride, pad)
-    out = cols @ w.reshape(F_, -1).T + b          # (N*H_out*W_out, F)
-    return out.reshape(N, H_out, W_out, F_).transpose(0, 3, 1, 2)
-'''),
-    Mutant(task='task3_5', name='output reshaped without transposing', source=r'''def im2col(x, HH, WW, stride=1, pad=0):
-    """Windows of the padded x as rows. x: (N, C, H, W) -> cols: (N*H_out*W_out, C*HH*WW)."""
-    N, C, H, W = x.shape
-    H_out = 1 + (H + 2 * pad - HH) // stride
-    W_out = 1 + (W + 2 * pad - WW) // stride
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    cols = np.empty((N, H_out, W_out, C, HH, WW))
-    for kh in range(HH):
-        for kw in range(WW):
-            patch = xp[:, :, kh:kh + stride * (H_out - 1) + 1:stride, kw:kw + stride * (W_out - 1) + 1:stride]
-            cols[:, :, :, :, kh, kw] = patch.transpose(0, 2, 3, 1)
-    return cols.reshape(N * H_out * W_out, C * HH * WW)
-
-
-def conv_forward_im2col(x, w, b, stride=1, pad=0):
-    """Convolution as im2col + one matrix product. Returns out: (N, F, H_out, W_out)."""
-    N, C, H, W = x.shape
-    F_, _, HH, WW = w.shape
-    H_out = 1 + (H + 2 * pad - HH) // stride
-    W_out = 1 + (W + 2 * pad - WW) // stride
-    cols = im2col(x, HH, WW, stride, pad)
-    out = cols @ w.reshape(F_, -1).T + b          # (N*H_out*W_out, F)
-    return out.reshape(N, F_, H_out, W_out)
-'''),
-    Mutant(task='task3_5', name='rows ordered by position before image', source=r'''def im2col(x, HH, WW, stride=1, pad=0):
-    """Windows of the padded x as rows. x: (N, C, H, W) -> cols: (N*H_out*W_out, C*HH*WW)."""
-    N, C, H, W = x.shape
-    H_out = 1 + (H + 2 * pad - HH) // stride
-    W_out = 1 + (W + 2 * pad - WW) // stride
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    cols = np.empty((H_out, W_out, N, C, HH, WW))
-    for kh in range(HH):
-        for kw in range(WW):
-            patch = xp[:, :, kh:kh + stride * (H_out - 1) + 1:stride, kw:kw + stride * (W_out - 1) + 1:stride]
-            cols[:, :, :, :, kh, kw] = patch.transpose(2, 3, 0, 1)
-    return cols.reshape(N * H_out * W_out, C * HH * WW)
-
-
-def conv_forward_im2col(x, w, b, stride=1, pad=0):
-    """Convolution as im2col + one matrix product. Returns out: (N, F, H_out, W_out)."""
-    N, C, H, W = x.shape
-    F_, _, HH, WW = w.shape
-    H_out = 1 + (H + 2 * pad - HH) // stride
-    W_out = 1 + (W + 2 * pad - WW) // stride
-    cols = im2col(x, HH, WW, stride, pad)
-    out = cols @ w.reshape(F_, -1).T + b          # (N*H_out*W_out, F)
-    return out.reshape(N, H_out, W_out, F_).transpose(0, 3, 1, 2)
-'''),
-    Mutant(task='task3_5', name='stride ignored in im2col', source=r'''def im2col(x, HH, WW, stride=1, pad=0):
-    """Windows of the padded x as rows. x: (N, C, H, W) -> cols: (N*H_out*W_out, C*HH*WW)."""
-    N, C, H, W = x.shape
-    H_out = 1 + (H + 2 * pad - HH) // stride
-    W_out = 1 + (W + 2 * pad - WW) // stride
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    cols = np.empty((N, H_out, W_out, C, HH, WW))
-    for kh in range(HH):
-        for kw in range(WW):
-            patch = xp[:, :, kh:kh + H_out, kw:kw + W_out]
-            cols[:, :, :, :, kh, kw] = patch.transpose(0, 2, 3, 1)
-    return cols.reshape(N * H_out * W_out, C * HH * WW)
-
-
-def conv_forward_im2col(x, w, b, stride=1, pad=0):
-    """Convolution as im2col + one matrix product. Returns out: (N, F, H_out, W_out)."""
-    N, C, H, W = x.shape
-    F_, _, HH, WW = w.shape
-    H_out = 1 + (H + 2 * pad - HH) // stride
-    W_out = 1 + (W + 2 * pad - WW) // stride
-    cols = im2col(x, HH, WW, stride, pad)
-    out = cols @ w.reshape(F_, -1).T + b          # (N*H_out*W_out, F)
-    return out.reshape(N, H_out, W_out, F_).transpose(0, 3, 1, 2)
-'''),
-    Mutant(task='task3_6', name='optimizer never steps', source=r'''def make_cnn(num_classes=10):
+    Mutant(task='task3_9', name='optimizer never steps', source=r'''def make_cnn(num_classes=10):
     """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
     return nn.Sequential(
         nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
@@ -752,7 +327,7 @@ def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
     model.eval()
     return losses
 '''),
-    Mutant(task='task3_6', name='an MLP without convolutions', source=r'''def make_cnn(num_classes=10):
+    Mutant(task='task3_9', name='an MLP without convolutions', source=r'''def make_cnn(num_classes=10):
     """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
     return nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, num_classes))
 
@@ -780,7 +355,7 @@ def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
     model.eval()
     return losses
 '''),
-    Mutant(task='task3_6', name='epochs argument ignored', source=r'''def make_cnn(num_classes=10):
+    Mutant(task='task3_9', name='epochs argument ignored', source=r'''def make_cnn(num_classes=10):
     """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
     return nn.Sequential(
         nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
@@ -812,7 +387,7 @@ def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
     model.eval()
     return losses
 '''),
-    Mutant(task='task3_6', name='num_classes ignored', source=r'''def make_cnn(num_classes=10):
+    Mutant(task='task3_9', name='num_classes ignored', source=r'''def make_cnn(num_classes=10):
     """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
     return nn.Sequential(
         nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
@@ -844,7 +419,7 @@ def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
     model.eval()
     return losses
 '''),
-    Mutant(task='task3_6', name='trains far too long (1000 epochs by default)', source=r'''def make_cnn(num_classes=10):
+    Mutant(task='task3_9', name='trains far too long (1000 epochs by default)', source=r'''def make_cnn(num_classes=10):
     """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
     return nn.Sequential(
         nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
@@ -876,7 +451,7 @@ def train_cnn(model, X, y, *, epochs=1000, lr=1e-2, batch_size=64, seed=0):
     model.eval()
     return losses
 '''),
-    Mutant(task='task3_6', name='model left in train mode', source=r'''def make_cnn(num_classes=10):
+    Mutant(task='task3_9', name='model left in train mode', source=r'''def make_cnn(num_classes=10):
     """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
     return nn.Sequential(
         nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
@@ -907,7 +482,7 @@ def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
         losses.append(total / len(Xt))
     return losses
 '''),
-    Mutant(task='task3_6', name='shuffled once: the same order every epoch', source=r'''def make_cnn(num_classes=10):
+    Mutant(task='task3_9', name='shuffled once: the same order every epoch', source=r'''def make_cnn(num_classes=10):
     """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
     return nn.Sequential(
         nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
@@ -939,7 +514,7 @@ def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
     model.eval()
     return losses
 '''),
-    Mutant(task='task3_6', name='shuffled with the global generator (seed ignored)', source=r'''def make_cnn(num_classes=10):
+    Mutant(task='task3_9', name='shuffled with the global generator (seed ignored)', source=r'''def make_cnn(num_classes=10):
     """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
     return nn.Sequential(
         nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
@@ -970,7 +545,7 @@ def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
     model.eval()
     return losses
 '''),
-    Mutant(task='task3_6', name='never shuffled', source=r'''def make_cnn(num_classes=10):
+    Mutant(task='task3_9', name='never shuffled', source=r'''def make_cnn(num_classes=10):
     """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
     return nn.Sequential(
         nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
@@ -1001,7 +576,7 @@ def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
     model.eval()
     return losses
 '''),
-    Mutant(task='task3_6', name='get_device() ignored (always the CPU)', source=r'''def make_cnn(num_classes=10):
+    Mutant(task='task3_9', name='get_device() ignored (always the CPU)', source=r'''def make_cnn(num_classes=10):
     """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
     return nn.Sequential(
         nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
@@ -1033,7 +608,7 @@ def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
     model.eval()
     return losses
 '''),
-    Mutant(task='task3_7', name='saliency without abs', source=r'''def saliency(model, x, y):
+    Mutant(task='task3_10', name='saliency without abs', source=r'''def saliency(model, x, y):
     """|d score_y / d x|, max over channels. x: (N, C, H, W) tensor, y: (N,) -> (N, H, W) ndarray."""
     model.eval()
     x = x.detach().clone().requires_grad_(True)
@@ -1042,7 +617,7 @@ def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
     (grad,) = torch.autograd.grad(picked, x)
     return grad.amax(dim=1).detach().cpu().numpy()
 '''),
-    Mutant(task='task3_7', name='sum over channels instead of max', source=r'''def saliency(model, x, y):
+    Mutant(task='task3_10', name='sum over channels instead of max', source=r'''def saliency(model, x, y):
     """|d score_y / d x|, max over channels. x: (N, C, H, W) tensor, y: (N,) -> (N, H, W) ndarray."""
     model.eval()
     x = x.detach().clone().requires_grad_(True)
@@ -1051,7 +626,7 @@ def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
     (grad,) = torch.autograd.grad(picked, x)
     return grad.abs().sum(dim=1).detach().cpu().numpy()
 '''),
-    Mutant(task='task3_7', name='max over channels before abs', source=r'''def saliency(model, x, y):
+    Mutant(task='task3_10', name='max over channels before abs', source=r'''def saliency(model, x, y):
     """|d score_y / d x|, max over channels. x: (N, C, H, W) tensor, y: (N,) -> (N, H, W) ndarray."""
     model.eval()
     x = x.detach().clone().requires_grad_(True)
@@ -1060,7 +635,7 @@ def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
     (grad,) = torch.autograd.grad(picked, x)
     return grad.amax(dim=1).abs().detach().cpu().numpy()
 '''),
-    Mutant(task='task3_7', name='dropout left on (no eval)', source=r'''def saliency(model, x, y):
+    Mutant(task='task3_10', name='dropout left on (no eval)', source=r'''def saliency(model, x, y):
     """|d score_y / d x|, max over channels. x: (N, C, H, W) tensor, y: (N,) -> (N, H, W) ndarray."""
     x = x.detach().clone().requires_grad_(True)
     scores = model(x)                                   # (N, K)
@@ -1068,7 +643,7 @@ def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
     (grad,) = torch.autograd.grad(picked, x)
     return grad.abs().amax(dim=1).detach().cpu().numpy()
 '''),
-    Mutant(task='task3_7', name='gradient of the loss instead of the class score', source=r'''def saliency(model, x, y):
+    Mutant(task='task3_10', name='gradient of the loss instead of the class score', source=r'''def saliency(model, x, y):
     """|d score_y / d x|, max over channels. x: (N, C, H, W) tensor, y: (N,) -> (N, H, W) ndarray."""
     model.eval()
     x = x.detach().clone().requires_grad_(True)
@@ -1077,53 +652,110 @@ def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
     (grad,) = torch.autograd.grad(picked, x)
     return grad.abs().amax(dim=1).detach().cpu().numpy()
 '''),
-    Mutant(task='task3_5', name='loops of Task 3.2 behind an unused im2col', source=r'''def im2col(x, HH, WW, stride=1, pad=0):
-    N, C, H, W = x.shape
-    H_out = 1 + (H + 2 * pad - HH) // stride
-    W_out = 1 + (W + 2 * pad - WW) // stride
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    return np.array([xp[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW].ravel()
-                     for n in range(N) for i in range(H_out) for j in range(W_out)])
-
-
-def conv_forward_im2col(x, w, b, stride=1, pad=0):
-    im2col(x, w.shape[2], w.shape[3], stride, pad)     # called, but the loops do the work
-    return conv_forward_naive(x, w, b, stride, pad)[0]
-'''),
-]
-
-
-def _solution(task: str) -> str:
-    import json
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "solutions" / UNIT / NOTEBOOK
-    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == task:
-            src = "".join(cell["source"])
-            return "\n".join(ln for ln in src.split("\n") if "### BEGIN SOLUTION" not in ln and "### END SOLUTION" not in ln)
-    raise KeyError(task)
-
-
-def _swap(task: str, *pairs: tuple[str, str]) -> str:
-    src = _solution(task)
-    for old, new in pairs:
-        if src.count(old) != 1:
-            raise ValueError(f"{task}: {old!r} occurs {src.count(old)} times")
-        src = src.replace(old, new)
-    return src
-
-
-# Issue #13: classes of bugs that earned full marks before.
-MUTANTS += [
+    # ---- task3_2 (issue #13)
+    Mutant(task="task3_2", name="forward returns float32 for float64 input",
+           source=_swap("task3_2", ("    return out, cache", "    return out.astype(np.float32), cache"))),
+    # ---- task3_3: conv_backward_weights
+    Mutant(task="task3_3", name="stride ignored in the backward pass",
+           source=_swap("task3_3", ("hs, ws = i * stride, j * stride", "hs, ws = i, j"))),
+    Mutant(task="task3_3", name="bias gradient missing",
+           source=_swap("task3_3", ("    db = dout.sum(axis=(0, 2, 3))", "    db = np.zeros(w.shape[0])"))),
+    Mutant(task="task3_3", name="bias gradient averaged over positions",
+           source=_swap("task3_3", ("    db = dout.sum(axis=(0, 2, 3))", "    db = dout.mean(axis=(2, 3)).sum(axis=0)"))),
+    Mutant(task="task3_3", name="channels summed into dw (wrong axis)",
+           source=_swap("task3_3", ("dw[f] += dout[n, f, i, j] * xp[n, :, hs:hs + HH, ws:ws + WW]",
+                                    "dw[f] += dout[n, f, i, j] * xp[n, :, hs:hs + HH, ws:ws + WW].sum(axis=0) / x.shape[1]"))),
+    Mutant(task="task3_3", name="dw read from the unpadded input",
+           source=_swap("task3_3", ("dw[f] += dout[n, f, i, j] * xp[n, :, hs:hs + HH, ws:ws + WW]",
+                                    "dw[f] += dout[n, f, i, j] * np.pad(x[n, :, hs:hs + HH, ws:ws + WW], "
+                                    "((0, 0), (0, HH - min(HH, x.shape[2] - hs)), (0, WW - min(WW, x.shape[3] - ws))))"))),
     Mutant(task="task3_3", name="backward writes the padding into the cached input",
            source=_swap("task3_3", ("    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))\n",
                                     "    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))\n"
+                                    "    H, W = x.shape[2:]\n"
                                     "    x[...] = xp[:, :, pad:pad + H, pad:pad + W] * 2.0 if pad else x * 2.0\n"))),
-    Mutant(task="task3_2", name="forward returns float32 for float64 input",
-           source=_swap("task3_2", ("    return out, cache", "    return out.astype(np.float32), cache"))),
-    Mutant(task="task3_6", name="a new optimiser every epoch",
-           source=_swap("task3_6", ("    opt = torch.optim.Adam(model.parameters(), lr=lr)\n", ""),
+    # ---- task3_4: conv_backward_naive (dx)
+    Mutant(task="task3_4", name="stride ignored in the input gradient",
+           source=_swap("task3_4", ("hs, ws = i * stride, j * stride", "hs, ws = i, j"))),
+    Mutant(task="task3_4", name="dx cropped at the wrong offset",
+           source=_swap("task3_4", ("    dx = dxp[:, :, pad:pad + H, pad:pad + W]", "    dx = dxp[:, :, :H, :W]"))),
+    Mutant(task="task3_4", name="kernel flipped in the input gradient",
+           source=_swap("task3_4", ("+= dout[n, f, i, j] * w[f]", "+= dout[n, f, i, j] * w[f, :, ::-1, ::-1]"))),
+    Mutant(task="task3_4", name="overlapping windows overwrite instead of adding",
+           source=_swap("task3_4", ("dxp[n, :, hs:hs + HH, ws:ws + WW] += dout[n, f, i, j] * w[f]",
+                                    "dxp[n, :, hs:hs + HH, ws:ws + WW] = dout[n, f, i, j] * w[f] if f == 0 else "
+                                    "dxp[n, :, hs:hs + HH, ws:ws + WW] + dout[n, f, i, j] * w[f]"))),
+    Mutant(task="task3_4", name="channels of the filter summed in the input gradient",
+           source=_swap("task3_4", ("+= dout[n, f, i, j] * w[f]", "+= dout[n, f, i, j] * w[f].sum(axis=0) / C"))),
+    # ---- task3_5: max pooling forward
+    Mutant(task="task3_5", name="output size rounded up (ceil mode)",
+           source=_swap("task3_5", ("    H_out = (H - pool_h) // stride + 1\n    W_out = (W - pool_w) // stride + 1\n",
+                                    "    H_out = -(-(H - pool_h) // stride) + 1\n    W_out = -(-(W - pool_w) // stride) + 1\n"),
+                        ("x[:, :, hs:hs + pool_h, ws:ws + pool_w].max(axis=(2, 3))",
+                         "np.pad(x, ((0, 0), (0, 0), (0, pool_h), (0, pool_w)), constant_values=-np.inf)"
+                         "[:, :, hs:hs + pool_h, ws:ws + pool_w].max(axis=(2, 3))"))),
+    Mutant(task="task3_5", name="windows placed at pool_h, not stride",
+           source=_swap("task3_5", ("hs, ws = i * stride, j * stride", "hs, ws = i * pool_h, j * pool_w"))),
+    Mutant(task="task3_5", name="pool_h and pool_w swapped in the cache",
+           source=_swap("task3_5", ("PoolCache(x=x, pool_h=pool_h, pool_w=pool_w, stride=stride)",
+                                    "PoolCache(x=x, pool_h=pool_w, pool_w=pool_h, stride=stride)"))),
+    Mutant(task="task3_5", name="average pooling",
+           source=_swap("task3_5", ("ws:ws + pool_w].max(axis=(2, 3))", "ws:ws + pool_w].mean(axis=(2, 3))"))),
+    # ---- task3_6: max pooling backward
+    Mutant(task="task3_6", name="gradient routed to every max in a window",
+           source=_swap("task3_6", ("            k = window.argmax(axis=2)            # first maximum in row-major order\n"
+                                    "            dx[n_idx, c_idx, hs + k // pw, ws + k % pw] += dout[:, :, i, j]\n",
+                                    "            mask = window == window.max(axis=2, keepdims=True)\n"
+                                    "            dx[:, :, hs:hs + ph, ws:ws + pw] += (mask * dout[:, :, i, j][..., None]).reshape(N, C, ph, pw)\n"))),
+    Mutant(task="task3_6", name="gradient routed to the last max",
+           source=_swap("task3_6", ("            k = window.argmax(axis=2)            # first maximum in row-major order\n",
+                                    "            k = ph * pw - 1 - window[:, :, ::-1].argmax(axis=2)\n"))),
+    Mutant(task="task3_6", name="gradient split evenly among tied maxima",
+           source=_swap("task3_6", ("            k = window.argmax(axis=2)            # first maximum in row-major order\n"
+                                    "            dx[n_idx, c_idx, hs + k // pw, ws + k % pw] += dout[:, :, i, j]\n",
+                                    "            mask = window == window.max(axis=2, keepdims=True)\n"
+                                    "            share = mask / mask.sum(axis=2, keepdims=True)\n"
+                                    "            dx[:, :, hs:hs + ph, ws:ws + pw] += (share * dout[:, :, i, j][..., None]).reshape(N, C, ph, pw)\n"))),
+    Mutant(task="task3_6", name="overlapping windows overwrite instead of adding",
+           source=_swap("task3_6", ("dx[n_idx, c_idx, hs + k // pw, ws + k % pw] += dout[:, :, i, j]",
+                                    "dx[n_idx, c_idx, hs + k // pw, ws + k % pw] = dout[:, :, i, j]"))),
+    Mutant(task="task3_6", name="argmax position read as (k // ph, k % ph)",
+           source=_swap("task3_6", ("dx[n_idx, c_idx, hs + k // pw, ws + k % pw]", "dx[n_idx, c_idx, hs + k // ph, ws + k % ph]"))),
+    # ---- task3_7: im2col
+    Mutant(task="task3_7", name="im2col columns in (kh, kw, c) order",
+           source=_swap("task3_7", ("    cols = np.empty((N, H_out, W_out, C, HH, WW))\n", "    cols = np.empty((N, H_out, W_out, HH, WW, C))\n"),
+                        ("            cols[:, :, :, :, kh, kw] = patch.transpose(0, 2, 3, 1)\n",
+                         "            cols[:, :, :, kh, kw, :] = patch.transpose(0, 2, 3, 1)\n"))),
+    Mutant(task="task3_7", name="rows ordered by position before image",
+           source=_swap("task3_7", ("    return cols.reshape(N * H_out * W_out, C * HH * WW)",
+                                    "    return cols.transpose(1, 2, 0, 3, 4, 5).reshape(N * H_out * W_out, C * HH * WW)"))),
+    Mutant(task="task3_7", name="stride ignored in im2col",
+           source=_swap("task3_7", ("kh:kh + stride * (H_out - 1) + 1:stride, kw:kw + stride * (W_out - 1) + 1:stride",
+                         "kh:kh + H_out, kw:kw + W_out"))),
+    Mutant(task="task3_7", name="padding on one side only",
+           source=_swap("task3_7", ("    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))",
+                                    "    xp = np.pad(x, ((0, 0), (0, 0), (pad, 2 * pad), (pad, 2 * pad)))[:, :, pad:, pad:]"))),
+    # ---- task3_8: conv_forward_im2col
+    Mutant(task="task3_8", name="output reshaped without transposing",
+           source=_swap("task3_8", ("    return out.reshape(N, H_out, W_out, F_).transpose(0, 3, 1, 2)",
+                                    "    return out.reshape(N, F_, H_out, W_out)"))),
+    Mutant(task="task3_8", name="filters reshaped in the wrong order",
+           source=_swap("task3_8", ("cols @ w.reshape(F_, -1).T + b", "cols @ w.reshape(-1, F_) + b"))),
+    Mutant(task="task3_8", name="bias added to the wrong axis",
+           source=_swap("task3_8", ("cols @ w.reshape(F_, -1).T + b", "cols @ w.reshape(F_, -1).T + b.sum() / F_"))),
+    Mutant(task="task3_8", name="loops of Task 3.2 behind an unused im2col",
+           source="""def conv_forward_im2col(x, w, b, stride=1, pad=0):
+    im2col(x, w.shape[2], w.shape[3], stride, pad)     # called, but the loops do the work
+    return conv_forward_naive(x, w, b, stride, pad)[0]
+"""),
+    Mutant(task="task3_8", name="im2col rewritten inline instead of called",
+           source=_swap("task3_8", ("    cols = im2col(x, HH, WW, stride, pad)\n",
+                                    "    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))\n"
+                                    "    cols = np.array([xp[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW].ravel()\n"
+                                    "                     for n in range(N) for i in range(H_out) for j in range(W_out)])\n"))),
+    # ---- task3_9 (issue #13)
+    Mutant(task="task3_9", name="a new optimiser every epoch",
+           source=_swap("task3_9", ("    opt = torch.optim.Adam(model.parameters(), lr=lr)\n", ""),
                         ("    for _ in range(epochs):\n", "    for _ in range(epochs):\n        opt = torch.optim.Adam(model.parameters(), lr=lr)\n"))),
 ]
 
@@ -1159,46 +791,37 @@ def conv_forward_naive(x, w, b, stride=1, pad=0):
     out, _ = _reference_conv(x, w, b, stride, pad)
     return out, ConvCache(x, w, b, stride, pad)
 '''),
-    Mutant(task='task3_3', name='shortcut: PyTorch autograd through F.conv2d', source=r'''def conv_backward_naive(dout, cache):
-    xt = torch.tensor(cache.x, requires_grad=True)
+    Mutant(task="task3_3", name="shortcut: PyTorch autograd through F.conv2d", source="""def conv_backward_weights(dout, cache):
+    import torch
+    import torch.nn.functional as F
     wt = torch.tensor(cache.w, requires_grad=True)
     bt = torch.tensor(cache.b, requires_grad=True)
-    out = F.conv2d(xt, wt, bt, stride=cache.stride, padding=cache.pad)
-    out.backward(torch.from_numpy(dout))
-    return xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
-'''),
-    Mutant(task='task3_4', name='shortcut: F.max_pool2d and autograd', source=r'''@dataclass
-class PoolCache:
-    x: np.ndarray
-    pool_h: int
-    pool_w: int
-    stride: int
-
-
-def max_pool_forward_naive(x, pool_h=2, pool_w=2, stride=2):
-    out = F.max_pool2d(torch.from_numpy(x), (pool_h, pool_w), stride=stride)
-    return out.numpy(), PoolCache(x, pool_h, pool_w, stride)
-
-
-def max_pool_backward_naive(dout, cache):
+    F.conv2d(torch.from_numpy(cache.x), wt, bt, stride=cache.stride, padding=cache.pad).backward(torch.from_numpy(dout))
+    return wt.grad.numpy(), bt.grad.numpy()
+"""),
+    Mutant(task="task3_4", name="shortcut: course_lib's reference backward pass", source="""def conv_backward_naive(dout, cache):
+    from course_lib.nn import conv_backward_naive as _reference, conv_forward_naive as _forward
+    _, ref_cache = _forward(cache.x, cache.w, cache.b, cache.stride, cache.pad)
+    g = _reference(dout, ref_cache)
+    return g.dx, g.dw, g.db
+"""),
+    Mutant(task="task3_5", name="shortcut: F.max_pool2d", source="""def max_pool_forward_naive(x, pool_h=2, pool_w=2, stride=2):
+    import torch
+    out = torch.nn.functional.max_pool2d(torch.from_numpy(x), (pool_h, pool_w), stride=stride)
+    return out.numpy(), PoolCache(x=x, pool_h=pool_h, pool_w=pool_w, stride=stride)
+"""),
+    Mutant(task="task3_6", name="shortcut: F.max_pool2d and autograd", source="""def max_pool_backward_naive(dout, cache):
+    import torch
     xt = torch.tensor(cache.x, requires_grad=True)
-    F.max_pool2d(xt, (cache.pool_h, cache.pool_w), stride=cache.stride).backward(torch.from_numpy(dout))
+    torch.nn.functional.max_pool2d(xt, (cache.pool_h, cache.pool_w), stride=cache.stride).backward(torch.from_numpy(dout))
     return xt.grad.numpy()
-'''),
-    Mutant(task='task3_5', name='shortcut: F.unfold', source=r'''def im2col(x, HH, WW, stride=1, pad=0):
-    cols = F.unfold(torch.from_numpy(x), (HH, WW), padding=pad, stride=stride)   # (N, C*HH*WW, L)
+"""),
+    Mutant(task="task3_7", name="shortcut: F.unfold", source="""def im2col(x, HH, WW, stride=1, pad=0):
+    import torch
+    cols = torch.nn.functional.unfold(torch.from_numpy(x), (HH, WW), padding=pad, stride=stride)   # (N, C*HH*WW, L)
     return cols.transpose(1, 2).reshape(-1, cols.shape[1]).numpy()
-
-
-def conv_forward_im2col(x, w, b, stride=1, pad=0):
-    N, C, H, W = x.shape
-    F_, _, HH, WW = w.shape
-    H_out = 1 + (H + 2 * pad - HH) // stride
-    W_out = 1 + (W + 2 * pad - WW) // stride
-    out = im2col(x, HH, WW, stride, pad) @ w.reshape(F_, -1).T + b
-    return out.reshape(N, H_out, W_out, F_).transpose(0, 3, 1, 2)
-'''),
-    Mutant(task='task3_6', name='shortcut: course_lib SmallCNN and fit', source=r'''def make_cnn(num_classes=10):
+"""),
+    Mutant(task='task3_9', name='shortcut: course_lib SmallCNN and fit', source=r'''def make_cnn(num_classes=10):
     from course_lib.models import SmallCNN
     return SmallCNN(num_classes=num_classes, channels=(16, 32))
 
@@ -1228,20 +851,31 @@ NAMED = [
     ("task3_2", "padding applied to one side only"),
     ("task3_1", "padding counted on one side only"),
     ("task3_3", "stride ignored in the backward pass"),
-    ("task3_4", "gradient routed to every max in a window"),
+    ("task3_6", "gradient routed to every max in a window"),
     ("task3_2", "channels paired in the wrong order"),
     ("task3_3", "channels summed into dw (wrong axis)"),
     ("task3_3", "backward writes the padding into the cached input"),
     ("task3_2", "forward returns float32 for float64 input"),
-    ("task3_6", "a new optimiser every epoch"),
-    ("task3_6", "shuffled once: the same order every epoch"),
-    ("task3_6", "model left in train mode"),
+    ("task3_9", "a new optimiser every epoch"),
+    ("task3_9", "shuffled once: the same order every epoch"),
+    ("task3_9", "model left in train mode"),
     ("task3_1", "raises when the stride does not divide (the old convention)"),
+    ("task3_4", "stride ignored in the input gradient"),
+    ("task3_5", "output size rounded up (ceil mode)"),
+    ("task3_7", "stride ignored in im2col"),
+    ("task3_8", "loops of Task 3.2 behind an unused im2col"),
 ]
 
 CORRECT_ALTERNATIVES = [
+    # hint-following students: each calls the earlier function its task's text offers
     Mutant(task="task3_2", name="hint-following student: calls conv_output_size for the output size",
            source=_swap("task3_2", ("    H_out = 1 + (H + 2 * pad - HH) // stride\n    W_out = 1 + (W + 2 * pad - WW) // stride\n",
+                                    "    H_out = conv_output_size(H, HH, pad, stride)\n    W_out = conv_output_size(W, WW, pad, stride)\n"))),
+    Mutant(task="task3_5", name="hint-following student: calls conv_output_size for the pooled size",
+           source=_swap("task3_5", ("    H_out = (H - pool_h) // stride + 1\n    W_out = (W - pool_w) // stride + 1\n",
+                                    "    H_out = conv_output_size(H, pool_h, 0, stride)\n    W_out = conv_output_size(W, pool_w, 0, stride)\n"))),
+    Mutant(task="task3_7", name="hint-following student: calls conv_output_size for the output size",
+           source=_swap("task3_7", ("    H_out = 1 + (H + 2 * pad - HH) // stride\n    W_out = 1 + (W + 2 * pad - WW) // stride\n",
                                     "    H_out = conv_output_size(H, HH, pad, stride)\n    W_out = conv_output_size(W, WW, pad, stride)\n"))),
     Mutant(task='task3_1', name='divmod', source=r'''def conv_output_size(W, F, P, S):
     """Output size of a convolution along one axis (divmod version)."""
@@ -1269,8 +903,22 @@ def conv_forward_naive(x, w, b, stride=1, pad=0):
     out = np.einsum("ncijkl,fckl->nfij", win, w) + b[None, :, None, None]
     return out, ConvCache(x, w, b, stride, pad)
 '''),
-    Mutant(task='task3_3', name='loops over kernel offsets + einsum', source=r'''def conv_backward_naive(dout, cache):
-    """Loops over the HH*WW kernel offsets only; einsum does the rest."""
+    Mutant(task="task3_3", name="loops over kernel offsets + einsum", source="""def conv_backward_weights(dout, cache):
+    \"\"\"Loops over the HH*WW kernel offsets only; einsum does the rest.\"\"\"
+    x, w, s, p = cache.x, cache.w, cache.stride, cache.pad
+    HH, WW = w.shape[2:]
+    Ho, Wo = dout.shape[2:]
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    dw = np.empty(w.shape)
+    for kh in range(HH):
+        for kw in range(WW):
+            rows = slice(kh, kh + s * (Ho - 1) + 1, s)
+            cols = slice(kw, kw + s * (Wo - 1) + 1, s)
+            dw[:, :, kh, kw] = np.einsum("nfij,ncij->fc", dout, xp[:, :, rows, cols])
+    return dw, dout.sum(axis=(0, 2, 3))
+"""),
+    Mutant(task="task3_4", name="loops over kernel offsets + einsum, dw and db computed here", source="""def conv_backward_naive(dout, cache):
+    \"\"\"Loops over the HH*WW kernel offsets only; einsum does the rest. Does not call Task 3.3.\"\"\"
     x, w, s, p = cache.x, cache.w, cache.stride, cache.pad
     N, C, H, W = x.shape
     F_, _, HH, WW = w.shape
@@ -1285,16 +933,8 @@ def conv_forward_naive(x, w, b, stride=1, pad=0):
             dw[:, :, kh, kw] = np.einsum("nfij,ncij->fc", dout, xp[:, :, rows, cols])
             dxp[:, :, rows, cols] += np.einsum("nfij,fc->ncij", dout, w[:, :, kh, kw])
     return dxp[:, :, p:p + H, p:p + W], dw, dout.sum(axis=(0, 2, 3))
-'''),
-    Mutant(task='task3_4', name='scalar loops, argmax per window', source=r'''@dataclass
-class PoolCache:
-    x: np.ndarray
-    pool_h: int
-    pool_w: int
-    stride: int
-
-
-def max_pool_forward_naive(x, pool_h=2, pool_w=2, stride=2):
+"""),
+    Mutant(task="task3_5", name="scalar loops", source="""def max_pool_forward_naive(x, pool_h=2, pool_w=2, stride=2):
     N, C, H, W = x.shape
     Ho, Wo = (H - pool_h) // stride + 1, (W - pool_w) // stride + 1
     out = np.empty((N, C, Ho, Wo))
@@ -1304,10 +944,9 @@ def max_pool_forward_naive(x, pool_h=2, pool_w=2, stride=2):
                 for j in range(Wo):
                     out[n, c, i, j] = np.max(x[n, c, i * stride:i * stride + pool_h, j * stride:j * stride + pool_w])
     return out, PoolCache(x, pool_h, pool_w, stride)
-
-
-def max_pool_backward_naive(dout, cache):
-    """Scalar loops; argmax per window picks the first maximum."""
+"""),
+    Mutant(task="task3_6", name="scalar loops, argmax per window", source="""def max_pool_backward_naive(dout, cache):
+    \"\"\"Scalar loops; argmax per window picks the first maximum.\"\"\"
     x, ph, pw, s = cache.x, cache.pool_h, cache.pool_w, cache.stride
     dx = np.zeros_like(x)
     N, C, Ho, Wo = dout.shape
@@ -1319,55 +958,37 @@ def max_pool_backward_naive(dout, cache):
                     a, bb = np.unravel_index(np.argmax(win), win.shape)
                     dx[n, c, i * s + a, j * s + bb] += dout[n, c, i, j]
     return dx
-'''),
-    Mutant(task='task3_4', name='vectorized argmax + np.add.at', source=r'''@dataclass
-class PoolCache:
-    x: np.ndarray
-    pool_h: int
-    pool_w: int
-    stride: int
-    argmax: np.ndarray
-
-
-def max_pool_forward_naive(x, pool_h=2, pool_w=2, stride=2):
-    """Fully vectorized: sliding windows, argmax per window, np.add.at in the backward pass."""
-    N, C, H, W = x.shape
-    Ho, Wo = (H - pool_h) // stride + 1, (W - pool_w) // stride + 1
-    win = np.lib.stride_tricks.sliding_window_view(x, (pool_h, pool_w), axis=(2, 3))
-    win = win[:, :, ::stride, ::stride][:, :, :Ho, :Wo].reshape(N, C, Ho, Wo, pool_h * pool_w)
-    k = win.argmax(axis=-1)
-    out = np.take_along_axis(win, k[..., None], axis=-1)[..., 0]
-    return out, PoolCache(x, pool_h, pool_w, stride, k)
-
-
-def max_pool_backward_naive(dout, cache):
+"""),
+    Mutant(task="task3_6", name="vectorized argmax + np.add.at", source="""def max_pool_backward_naive(dout, cache):
+    \"\"\"Fully vectorized: sliding windows, argmax per window, np.add.at.\"\"\"
+    x, ph, pw, s = cache.x, cache.pool_h, cache.pool_w, cache.stride
     N, C, Ho, Wo = dout.shape
-    k, s, pw = cache.argmax, cache.stride, cache.pool_w
+    win = np.lib.stride_tricks.sliding_window_view(x, (ph, pw), axis=(2, 3))
+    k = win[:, :, ::s, ::s][:, :, :Ho, :Wo].reshape(N, C, Ho, Wo, ph * pw).argmax(axis=-1)
     rows = np.arange(Ho)[None, None, :, None] * s + k // pw
     cols = np.arange(Wo)[None, None, None, :] * s + k % pw
-    n = np.arange(N)[:, None, None, None]
-    c = np.arange(C)[None, :, None, None]
-    dx = np.zeros(cache.x.shape)
-    np.add.at(dx, (np.broadcast_to(n, k.shape), np.broadcast_to(c, k.shape), rows, cols), dout)
+    n = np.broadcast_to(np.arange(N)[:, None, None, None], k.shape)
+    c = np.broadcast_to(np.arange(C)[None, :, None, None], k.shape)
+    dx = np.zeros(x.shape)
+    np.add.at(dx, (n, c, rows, cols), dout)
     return dx
-'''),
-    Mutant(task='task3_5', name='sliding_window_view im2col, W @ cols.T', source=r'''def im2col(x, HH, WW, stride=1, pad=0):
-    """sliding_window_view instead of loops."""
+"""),
+    Mutant(task="task3_7", name="sliding_window_view im2col", source="""def im2col(x, HH, WW, stride=1, pad=0):
+    \"\"\"sliding_window_view instead of loops.\"\"\"
     N, C = x.shape[:2]
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     win = np.lib.stride_tricks.sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
     Ho, Wo = win.shape[2:4]
     return win.transpose(0, 2, 3, 1, 4, 5).reshape(N * Ho * Wo, C * HH * WW)
-
-
-def conv_forward_im2col(x, w, b, stride=1, pad=0):
+"""),
+    Mutant(task="task3_8", name="W @ cols.T", source="""def conv_forward_im2col(x, w, b, stride=1, pad=0):
     F_, C, HH, WW = w.shape
     N, _, H, W = x.shape
     Ho, Wo = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
     out = np.dot(w.reshape(F_, -1), im2col(x, HH, WW, stride, pad).T) + b[:, None]   # (F, N*Ho*Wo)
     return out.reshape(F_, N, Ho, Wo).transpose(1, 0, 2, 3)
-'''),
-    Mutant(task='task3_6', name='BatchNorm CNN, SGD momentum, DataLoader', source=r'''def make_cnn(num_classes=10):
+"""),
+    Mutant(task='task3_9', name='BatchNorm CNN, SGD momentum, DataLoader', source=r'''def make_cnn(num_classes=10):
     """LeNet-like: two 3x3 convolutions with pooling between, batch norm, a hidden layer."""
     return nn.Sequential(
         nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),   # 8x4x4
@@ -1401,7 +1022,7 @@ def train_cnn(model, X, y, *, epochs=12, lr=0.05, batch_size=32, seed=0):
     model.eval()
     return history
 '''),
-    Mutant(task='task3_6', name='NumPy generator shuffle, dropout, SGD momentum', source=r'''def make_cnn(num_classes=10):
+    Mutant(task='task3_9', name='NumPy generator shuffle, dropout, SGD momentum', source=r'''def make_cnn(num_classes=10):
     """Two conv blocks with pooling, dropout before the classifier."""
     return nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),      # 16x4x4
@@ -1434,7 +1055,7 @@ def train_cnn(model, X, y, *, epochs=15, lr=0.05, batch_size=32, seed=0):
     model.eval()
     return losses
 '''),
-    Mutant(task='task3_7', name='one image at a time with backward()', source=r'''def saliency(model, x, y):
+    Mutant(task='task3_10', name='one image at a time with backward()', source=r'''def saliency(model, x, y):
     """One image at a time, with .backward()."""
     model.eval()
     maps = []
