@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import os
 import stat
+import tarfile
 import time
 import tracemalloc
 import zipfile
@@ -484,3 +485,68 @@ def test_symlinks_are_never_followed(inst, tmp_path):
     assert not (inst.submitted_dir("eve", UNIT) / NB).exists()
     [eve] = rep.taken                                      # eve's folder, without the link: it will score 0
     assert any("no 99_tiny.ipynb" in n for n in eve.notes)
+
+
+def tar_bytes(entries: list[tarfile.TarInfo | tuple[str, bytes]], mode: str = "w:gz") -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode=mode) as tf:
+        for e in entries:
+            if isinstance(e, tarfile.TarInfo):
+                tf.addfile(e)
+            else:
+                info = tarfile.TarInfo(e[0])
+                info.size, info.mtime = len(e[1]), int(dt.datetime(*D1).timestamp())
+                tf.addfile(info, io.BytesIO(e[1]))
+    return buf.getvalue()
+
+
+def test_tar_uploads_read_as_streams(inst, tmp_path):
+    link = tarfile.TarInfo("99_tiny.ipynb")
+    link.type, link.linkname = tarfile.SYMTYPE, str(FIXTURE_COURSE / "solutions" / UNIT / NB)
+    z = zip_with(tmp_path / "submissions.zip", [
+        ("ann_1011_5011_work.tar.gz", tar_bytes([("work/99_tiny.ipynb", notebook("ann").encode())]), D1),
+        ("ben_1012_5012_work.tar.xz", tar_bytes([link, ("../99_tiny.ipynb", notebook("ben").encode())], "w:xz"),
+         D1),
+        ("cat_1013_5013_work.tgz", b"\x1f\x8b\x08 not gzip at all", D1),
+    ])
+    rep = C.collect(inst, UNIT, zip_path=z)
+    assert rep.students == ["ann_1011"] and submitted(inst, "ann_1011") == "ann"
+    assert sorted((s.student, s.reason) for s in rep.skipped) == [
+        ("ben_1012", C.SYMLINK), ("ben_1012", C.UNSAFE_MEMBER), ("cat_1013", C.BAD_ZIP)]
+
+
+def test_a_tar_bomb_stops_at_the_cap(inst, tmp_path):
+    """Skipping a tar member still decompresses it: the decompressed stream is capped as well."""
+    zeros = tarfile.TarInfo("zeros.bin")
+    zeros.size = 64 * 2**20
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=1) as tf:
+        tf.addfile(zeros, io.BytesIO(bytes(zeros.size)))
+        info = tarfile.TarInfo("99_tiny.ipynb")
+        data = notebook("dan").encode()
+        info.size = len(data)
+        tf.addfile(info, io.BytesIO(data))
+    (tmp_path / "dl").mkdir()
+    (tmp_path / "dl" / "dan_1014_5014_work.tar.gz").write_bytes(buf.getvalue())
+    (tmp_path / "dl" / "eva_1015_5015_99_tiny.ipynb").write_text(notebook("eva"))
+    rep = C.collect(inst, UNIT, zip_path=tmp_path / "dl", limits=C.Limits(total_bytes=2**20))
+    assert rep.students == ["eva_1015"]
+    bomb, listed = rep.skipped                            # the cap; the member skipped over before it
+    assert (listed.reason, listed.student) == (C.NOT_NOTEBOOK, "dan_1014")
+    assert (bomb.reason, bomb.student, bomb.source) == (C.TOO_LARGE, "dan_1014", "dl/dan_1014_5014_work.tar.gz")
+    assert "cap of 1 MiB in all" in bomb.detail
+
+
+def test_a_student_that_cannot_be_stored_does_not_stop_the_others(inst, tmp_path, monkeypatch):
+    real = inst.import_submission
+
+    def failing(student, unit, src, timestamp=None):
+        if student == "bob_1002":
+            raise OSError(28, "No space left on device")
+        return real(student, unit, src, timestamp=timestamp)
+
+    monkeypatch.setattr(inst, "import_submission", failing)
+    rep = C.collect(inst, UNIT, zip_path=canvas_zip(tmp_path / "s.zip"))
+    assert rep.students == ["alice_1001", "frank_1006"]
+    [bob] = [s for s in rep.problems if s.student == "bob_1002"]
+    assert bob.reason == C.NOT_STORED and "No space left" in bob.detail

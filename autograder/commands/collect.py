@@ -21,8 +21,9 @@ Two sources:
 
 The download is not unpacked with nbgrader's ``ExtractorPlugin``: one unsafe or
 broken zip inside the class zip aborts it, and it extracts by member name and
-holds whole members in memory.  Here archives are read as streams
-(``ZipFile.open``) under :class:`Limits`, never written by member name, and a
+holds whole members in memory.  Here archives (zip, and a student's tar, .tar.gz,
+.tar.bz2 or .tar.xz) are read as streams (``ZipFile.open``, tarfile's stream
+mode) under :class:`Limits`, never written by member name, and a
 folder is walked without following a symbolic link (nor reading a fifo).  A zip
 inside the download named like a student's file (Canvas:
 ``alice_1001_5001_work.zip``) is that student's, whatever its members are named.
@@ -42,20 +43,27 @@ replaces the collected one.
 from __future__ import annotations
 
 import argparse
+import bz2
 import datetime as dt
 import glob
+import gzip
 import hashlib
+import io
 import logging
+import lzma
 import os
 import re
 import shutil
 import stat
 import sys
+import tarfile
 import tempfile
 import unicodedata
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import IO
 
@@ -614,7 +622,8 @@ class _Download:
     def _owner(self, rel: str) -> dict | None:
         """The student an archive belongs to: the regex reads its name as a notebook's
         (Canvas: ``alice_1001_5001_work.zip`` is alice's upload)."""
-        info = _read_name(self.plugin, os.path.splitext(rel)[0] + ".ipynb")
+        kind = _archive_kind(rel)
+        info = _read_name(self.plugin, (kind[1] if kind else os.path.splitext(rel)[0]) + ".ipynb")
         return info if info and (info.get("student_id") or info.get("user_id")) else None
 
     def copy(self, src: IO[bytes]) -> Path:
@@ -670,10 +679,10 @@ class _Download:
             dirs[:] = sorted(d for d in dirs if not (Path(root) / d).is_symlink())
 
     def _file(self, fh: IO[bytes], label: str, rel: str, mtime: float) -> None:
-        ext = os.path.splitext(rel)[1].lower()
-        if ext == ".zip":
-            self._zip(fh, label, 1, self._owner(rel))
-        elif ext == ".ipynb":
+        kind = _archive_kind(rel)
+        if kind:
+            self._archive(fh, kind[0], label, 1, self._owner(rel))
+        elif os.path.splitext(rel)[1].lower() == ".ipynb":
             try:
                 self.found.append(_Found(label, rel, mtime, self.copy(fh)))
             except _TooLarge as exc:
@@ -681,55 +690,146 @@ class _Download:
         else:
             self.found.append(_Found(label, rel, mtime, None))
 
+    def _archive(self, fh: IO[bytes], kind: str, label: str, depth: int, owner: dict | None) -> None:
+        (self._zip if kind == "zip" else self._tar)(fh, label, depth, owner)
+
+    def _entry(self, name: str, mtime: float, opener: Callable[[], IO[bytes]], label: str, depth: int,
+               owner: dict | None, unsafe: tuple[str, str] | None) -> bool:
+        """One file inside an archive: a notebook is streamed to a private file (never
+        written by its name), an archive is opened in turn, anything else is listed.
+        False once the download has too many entries (stop reading)."""
+        mlabel = f"{label}:{_short(name)}"
+        if not self._counted(mlabel):
+            return False
+        if unsafe:
+            self.skip(mlabel, unsafe[0], unsafe[1], owner, name)
+            return True
+        kind = _archive_kind(name)
+        if kind is None and os.path.splitext(name)[1].lower() != ".ipynb":
+            self.found.append(_Found(mlabel, name, mtime, None, owner))
+            return True
+        if kind and depth >= self.limits.depth:
+            self.skip(mlabel, BAD_ZIP, f"archives nested more than {self.limits.depth} deep", owner, name)
+            return True
+        try:
+            with opener() as src:
+                path = self.copy(src)
+        except _TooLarge as exc:
+            self.skip(mlabel, TOO_LARGE, str(exc), owner, name)
+            return True
+        except _ARCHIVE_ERRORS as exc:
+            self.skip(mlabel, BAD_ZIP, f"corrupt member: {exc.__class__.__name__}: {exc}", owner, name)
+            return True
+        if kind is None:
+            self.found.append(_Found(mlabel, name, mtime, path, owner))
+            return True
+        try:
+            with open(path, "rb") as inner:
+                self._archive(inner, kind[0], mlabel, depth + 1, owner or self._owner(name))
+        finally:
+            path.unlink()
+        return True
+
     def _zip(self, fh: IO[bytes], label: str, depth: int, owner: dict | None) -> None:
         try:
             zf = zipfile.ZipFile(fh)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+        except _ARCHIVE_ERRORS as exc:
             detail = "not a zip archive" if isinstance(exc, zipfile.BadZipFile) else f"{exc.__class__.__name__}: {exc}"
             self.skip(label, BAD_ZIP, detail, owner)
             return
         with zf:
             for info in zf.infolist():
-                if info.is_dir():
-                    continue
-                mlabel = f"{label}:{_short(info.filename)}"
-                if not self._counted(mlabel):
+                if not info.is_dir() and not self._entry(info.filename, _zip_time(info),
+                                                         partial(zf.open, info), label, depth, owner,
+                                                         _unsafe_member(info)):
                     return
-                unsafe = _unsafe_member(info)
-                if unsafe:
-                    self.skip(mlabel, unsafe[0], unsafe[1], owner, info.filename)
-                    continue
-                ext = os.path.splitext(info.filename)[1].lower()
-                if ext not in (".zip", ".ipynb"):
-                    self.found.append(_Found(mlabel, info.filename, _zip_time(info), None, owner))
-                    continue
-                if ext == ".zip" and depth >= self.limits.depth:
-                    self.skip(mlabel, BAD_ZIP, f"archives nested more than {self.limits.depth} deep", owner,
-                              info.filename)
-                    continue
-                path = self._member(zf, info, mlabel, owner)
-                if path is None:
-                    continue
-                if ext == ".ipynb":
-                    self.found.append(_Found(mlabel, info.filename, _zip_time(info), path, owner))
-                    continue
-                try:
-                    with open(path, "rb") as inner:
-                        self._zip(inner, mlabel, depth + 1, owner or self._owner(info.filename))
-                finally:
-                    path.unlink()
 
-    def _member(self, zf: zipfile.ZipFile, info: zipfile.ZipInfo, label: str, owner: dict | None) -> Path | None:
-        """One member streamed to a private file (``ZipFile.open``, never by its name); None, reported, if not."""
+    def _tar(self, fh: IO[bytes], label: str, depth: int, owner: dict | None) -> None:
+        """A tar (.tar, .tar.gz, .tar.bz2, .tar.xz) read in stream mode; its decompressed
+        stream is capped too, since skipping a member still decompresses it."""
+        room = max(0, self.limits.total_bytes - self.read)
         try:
-            with zf.open(info) as src:
-                return self.copy(src)
+            tf = tarfile.open(fileobj=_Capped(_decompressed(fh), room, self.limits.total_bytes), mode="r|")
+        except (_TooLarge, *_ARCHIVE_ERRORS) as exc:
+            self.skip(label, BAD_ZIP, f"not a tar archive: {exc.__class__.__name__}: {exc}", owner)
+            return
+        try:
+            with tf:
+                for m in tf:
+                    if not m.isdir() and not self._entry(m.name, float(m.mtime), partial(_extracted, tf, m),
+                                                         label, depth, owner, _unsafe_tar_member(m)):
+                        return
         except _TooLarge as exc:
-            self.skip(label, TOO_LARGE, str(exc), owner, info.filename)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError,
-                ValueError) as exc:
-            self.skip(label, BAD_ZIP, f"corrupt member: {exc.__class__.__name__}: {exc}", owner, info.filename)
-        return None
+            self.skip(label, TOO_LARGE, f"{exc}; the rest of the archive was not read", owner)
+        except _ARCHIVE_ERRORS as exc:
+            self.skip(label, BAD_ZIP, f"{exc.__class__.__name__}: {exc}; the rest of the archive was not read",
+                      owner)
+
+
+#: What reading a broken or hostile archive raises (never a reason to stop the collect).
+_ARCHIVE_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError, zlib.error, lzma.LZMAError,
+                   EOFError, OSError, NotImplementedError, RuntimeError, ValueError)
+_TAR_EXTS = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+
+
+def _archive_kind(name: str) -> tuple[str, str] | None:
+    """(``"zip"`` or ``"tar"``, the name without its archive extension); None for any other file."""
+    low = name.lower()
+    for ext in (".zip", *_TAR_EXTS):
+        if low.endswith(ext):
+            return ("zip" if ext == ".zip" else "tar"), name[:-len(ext)]
+    return None
+
+
+class _Capped(io.RawIOBase):
+    """A read-only stream that raises :class:`_TooLarge` past ``room`` bytes."""
+
+    def __init__(self, raw: IO[bytes] | io.BufferedIOBase, room: int, cap: int):
+        super().__init__()
+        self.raw, self.room, self.cap, self.n = raw, room, cap, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        want = _CHUNK if size is None or size < 0 else size
+        data = self.raw.read(min(want, self.room - self.n + 1))
+        self.n += len(data)
+        if self.n > self.room:
+            raise _TooLarge(f"the archive expands past the download's cap of {_size(self.cap)} in all")
+        return data
+
+
+def _decompressed(fh: IO[bytes]) -> IO[bytes] | io.BufferedIOBase:
+    """The tar stream inside a gzip, bzip2 or xz file (by its magic bytes), else ``fh``."""
+    head = fh.read(6)
+    fh.seek(0)
+    if head[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=fh, mode="rb")
+    if head[:3] == b"BZh":
+        return bz2.BZ2File(fh)
+    if head == b"\xfd7zXZ\x00":
+        return lzma.LZMAFile(fh)
+    return fh
+
+
+def _unsafe_tar_member(m: tarfile.TarInfo) -> tuple[str, str] | None:
+    """(reason, detail) when a tar member must not be read as a file, else None."""
+    if m.issym() or m.islnk():
+        return SYMLINK, f"a link to {m.linkname!r} stored in the tar; never followed"
+    if not m.isfile():
+        return NOT_NOTEBOOK, "not a regular file (a device or fifo stored in the tar)"
+    parts = m.name.replace("\\", "/").split("/")
+    if m.name.startswith(("/", "\\")) or ".." in parts or "\0" in m.name:
+        return UNSAFE_MEMBER, "the path leads outside the archive's folder"
+    return None
+
+
+def _extracted(tf: tarfile.TarFile, m: tarfile.TarInfo) -> IO[bytes]:
+    f = tf.extractfile(m)
+    if f is None:  # pragma: no cover - _unsafe_tar_member lets regular files only through
+        raise tarfile.TarError(f"{m.name} is not a regular file")
+    return f
 
 
 def _zip_time(info: zipfile.ZipInfo) -> float:
@@ -769,7 +869,8 @@ def _reading(plugin, f: _Found) -> dict | None:
     holding ``bob_1002_..._99_tiny.ipynb`` is still alice's): its notebook name is its base name."""
     if f.owner is None:
         return _read_name(plugin, f.rel)
-    return {**f.owner, "file_id": os.path.splitext(os.path.basename(f.rel))[0]}
+    base = f.rel.replace("\\", "/").rsplit("/", 1)[-1]       # zips made on Windows may use `\`
+    return {**f.owner, "file_id": os.path.splitext(base)[0]}
 
 
 def _known_ids(instance, unit: str) -> dict[str, str]:
@@ -818,7 +919,8 @@ def collect_zip(instance, unit: str, zip_path: str | os.PathLike, *, regex: str 
         for f in sorted(walk.found, key=lambda f: f.label):
             label = f.label
             if f.path is None:
-                report.skipped.append(Skipped(label, NOT_NOTEBOOK, os.path.splitext(f.rel)[1] or "no extension"))
+                report.skipped.append(Skipped(label, NOT_NOTEBOOK, os.path.splitext(f.rel)[1] or "no extension",
+                                              _identity(f.owner)[0] if f.owner else None))
                 continue
             info = _reading(plugin, f)
             if not info or not info.get("file_id"):
@@ -947,7 +1049,7 @@ def _add_collect_parser(subparsers, inst_opts=None) -> argparse.ArgumentParser:
         "collect", help="bring submissions into the instance (nbgrader exchange or LMS zip)",
         description="Bring submissions of UNIT into <instance>/submitted/<student>/<UNIT>/ from the nbgrader\n"
                     "exchange or from an LMS zip download; report what was taken, what was skipped, and why.\n"
-                    "Zips are read as streams with caps (64 MiB a file, 2 GiB a download), symbolic links are\n"
+                    "Archives are read as streams with caps (64 MiB a file, 2 GiB a download), symbolic links are\n"
                     "never followed, and a bad file is reported for its student while the others are collected.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
@@ -961,7 +1063,8 @@ def _add_collect_parser(subparsers, inst_opts=None) -> argparse.ArgumentParser:
     src.add_argument("--from-exchange", dest="from_exchange", action="store_true",
                      help="collect from the nbgrader exchange (students' `nbgrader submit`)")
     src.add_argument("--zip", dest="zip_path", metavar="PATH_OR_DIR",
-                     help="an LMS download: a .zip, or a directory of zips and notebooks")
+                     help="an LMS download: a .zip, or a directory of zips and notebooks "
+                          "(students' own zips and tars inside are read too)")
     names = p.add_mutually_exclusive_group()
     names.add_argument("--lms", choices=sorted(LMS_REGEXES), default=None,
                        help="the LMS that made the --zip download, for its file names (default: canvas); "
