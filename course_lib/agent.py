@@ -252,6 +252,8 @@ class Agent:
             h, b = agent.channel.request({"op": "callback", "cb": cb_id, "payload": tree}, bufs)
             if "error" in h:
                 raise_error(h["error"])
+            if "mutated" in h:   # what the judge's function changed in place (a reference batch norm's bn_param)
+                _apply_changes([list(args), kwargs], agent.decode(h["mutated"], b))
             return agent.decode(h.get("value"), b)
 
         judge_callable.__name__ = judge_callable.__qualname__ = f"judge_callable_{cb_id}"
@@ -372,6 +374,32 @@ class _Discard(io.TextIOBase):
 
 
 _DISCARD = _Discard()
+
+
+def _apply_changes(sent: list, changes) -> None:
+    """The kernel's side of a callback's in-place changes: the judge's ``[[path, new value]]`` (see
+    :func:`_changed`) copied into the arguments the student's code passed (lists and dicts get their
+    new contents, arrays their new values), as if the function had run here."""
+    import numpy as np
+
+    for change in changes if type(changes) is list else []:
+        if type(change) is not list or len(change) != 2 or type(change[0]) is not list:
+            continue
+        path, new = change
+        target: Any = sent
+        try:
+            for key in path:
+                target = target[key]
+        except (KeyError, IndexError, TypeError):
+            continue
+        if type(target) is dict and type(new) is dict:
+            target.clear()
+            target.update(new)
+        elif type(target) is list and type(new) is list:
+            target[:] = new
+        elif type(target) is np.ndarray and isinstance(new, np.ndarray) and target.shape == new.shape \
+                and target.flags.writeable:
+            np.copyto(target, new, casting="unsafe")
 
 
 def _shift(tree, offset: int):

@@ -13,8 +13,8 @@ Every explorer separates *what it computes* from *how it is shown*:
 Show one with ``explorer`` as the last expression of a cell, or ``display(explorer)``.
 
 Explorers: :class:`OptimizerExplorer`, :class:`ActivationHistogramExplorer`,
-:class:`ConvKernelExplorer`; unit 01's (kNN, linear classifier) are in
-:mod:`course_lib.explorers.linear`.
+:class:`ConvKernelExplorer`; the units' own explorers are in :mod:`course_lib.explorers`
+(unit 01: ``linear``; unit 02: ``backprop`` and ``optim``).
 """
 from __future__ import annotations
 
@@ -201,6 +201,10 @@ class OptimizerExplorer(Explorer):
     ``update`` returns ``initial_loss``, ``final_loss``, ``final_w1``, ``final_w2``,
     ``diverged`` (1.0 if the iterate left a huge box or became NaN, else 0.0) and ``steps_taken``.
 
+    Lecture 02 now uses :class:`course_lib.explorers.optim.OptimizerPathExplorer` (equal axis
+    scales, SGD as a reference, a loss-per-step inset); this one stays for notebooks written
+    against it.
+
     Introduced in lecture 02_backprop.
     """
 
@@ -285,6 +289,10 @@ class ActivationHistogramExplorer(Explorer):
     ``update`` returns per-layer ``means`` and ``stds`` (lists), ``last_std`` and
     ``saturated`` (fraction of last-layer units with |h| > 0.99 for tanh, h == 0 for relu,
     h < 0.01 or > 0.99 for sigmoid, 0 for linear).
+
+    Lecture 02 now uses :class:`course_lib.explorers.backprop.ActivationExplorer` (gradients too,
+    fixed ranges, ReLU's zeros counted rather than drawn, a bias control); this one stays for
+    notebooks written against it.
 
     Introduced in lecture 02_backprop.
     """

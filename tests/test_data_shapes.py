@@ -96,6 +96,21 @@ def test_bad_arguments_say_what_is_wrong():
         data.make_shapes(1, noise=-0.1)
     with pytest.raises(ValueError, match="scale"):
         data.make_shapes(1, scale=(0.8, 0.5))
+    with pytest.raises(ValueError, match="spread"):
+        data.make_shapes(1, spread=1.5)
+    for bad, message in (([], "classes"), (["ab"], "single characters"), (["B", "B"], "distinct"),
+                         ([" "], "no outline")):
+        with pytest.raises(ValueError, match=message):
+            data.make_shapes(1, classes=bad)
+
+
+def test_new_glyph_classes_and_centred_objects():
+    X, y = data.make_shapes(3, classes=("B", "D", "K", "X"), seed=2)
+    assert X.shape == (12, 3, 32, 32) and sorted(np.bincount(y)) == [3, 3, 3, 3]
+    _, _, m = data.make_shapes(20, spread=0.0, distractor=False, seed=3, return_masks=True)
+    rows, cols = np.indices((32, 32))
+    centre = [((rows * mk).sum() / mk.sum(), (cols * mk).sum() / mk.sum()) for mk in m]
+    assert np.abs(np.array(centre) - 15.5).max() < 4, "spread=0 keeps every object near the centre"
 
 
 def _train(model, X, y, epochs: int, lr: float) -> None:
@@ -114,6 +129,7 @@ def _train(model, X, y, epochs: int, lr: float) -> None:
             opt.step()
 
 
+@pytest.mark.slow
 def test_small_cnn_clearly_beats_mlp():
     """The numbers the module docstring states: same data, same optimiser and epochs; the CNN
     has 16 times fewer parameters and wins by a wide margin on held-out images."""

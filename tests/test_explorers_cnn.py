@@ -217,3 +217,16 @@ def test_guided_gradient_has_no_negative_backflow():
 def test_input_gradient_rejects_an_unknown_rule():
     with pytest.raises(ValueError, match="rule"):
         input_gradient(_net(), torch.zeros(1, 3, 6, 6, dtype=torch.float64), torch.tensor([0]), "smooth")
+
+
+def test_moving_controls_as_a_browser_does_recomputes_and_reranges_position():
+    """Setting a control's value (what a slider move does) runs the observer: the position slider's range
+    follows the new output size and the figure is redrawn."""
+    e = SlidingWindowExplorer()
+    e.controls["position"].value = 24
+    before = e.png
+    e.controls["stride"].value = 2                          # 7x7, stride 2: 3x3 positions
+    assert e.controls["position"].max == 8 and e.controls["position"].value == 8 and e.last["position"] == 8
+    assert e.png != before
+    e.controls["size"].value = 6
+    assert e.controls["position"].max == 3 and e.last["unused_rows"] == 1

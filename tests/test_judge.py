@@ -265,7 +265,8 @@ def test_earlier_tasks_answer_with_the_reference():
     judge, kernel = _judge(reference=reference)
     src = "assert_close(mlp(np.array([-1.0, 3.0])), [0.0, 6.0])"
     assert not judge.run_cell(src, "test_task2").passed
-    assert judge.run_cell(src, "test_task2", earlier_tasks=["task1"]).passed
+    v = judge.run_cell(src, "test_task2", earlier_tasks=["task1"])
+    assert v.passed, v.evalue
     assert kernel["relu"](np.array([-1.0]))[0] == -1.0   # the student's own is back afterwards
 
 
@@ -401,3 +402,24 @@ def test_changes_to_list_and_dict_arguments_come_back():
                        "assert bn == {'mode': 'train', 'running_mean': 2.0}, bn\nassert hist == [7, 1, 2], hist\n"
                        "d = {'w': np.ones(2)}\nscale_inside(d)\nassert list(d['w']) == [2.0, 2.0], d", "t")
     assert v.passed, v.evalue
+
+
+def test_changes_made_by_a_reference_function_come_back_to_the_students_code():
+    """An earlier task's function answered by the reference (in the judge) changes its dict argument in place, as
+    the student's own would: the student's later function that passed the dict sees the change (unit 02's network
+    keeps batch norm's running statistics in the bn_param dicts the reference batchnorm_forward updates)."""
+    import gc
+
+    gc.collect()   # a socket an earlier test left behind must not warn while the student's code runs
+    kernel = {"__name__": "__main__"}
+    exec("import numpy as np\n"
+         "def bn_step(bn, x):\n    return x\n"                     # the student's (wrong: it updates nothing)
+         "def net(bns, x):\n    for bn in bns:\n        x = bn_step(bn, x)\n    return x\n", kernel)
+    link, _ = direct_link(kernel)
+    reference = {"task1": "def bn_step(bn, x):\n    bn['mean'] = bn.get('mean', 0.0) + x.mean()\n    return x",
+                 "task2": "def net(bns, x):\n    for bn in bns:\n        x = bn_step(bn, x)\n    return x"}
+    judge = Judge(link, "import numpy as np\n", reference=reference)
+    src = "bns = [{}, {'mean': 1.0}]\nnet(bns, np.full(3, 2.0))\nassert bns == [{'mean': 2.0}, {'mean': 3.0}], bns"
+    v = judge.run_cell(src, "test_task2", earlier_tasks=["task1"])
+    assert v.passed, v.evalue
+    assert not judge.run_cell(src, "test_task2").passed       # the student's own bn_step changes nothing

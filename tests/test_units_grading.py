@@ -92,6 +92,14 @@ def test_unit_graded_end_to_end(mod, tmp_path):
     assert summary.graded == len(subs), summary.line()
     rows = {r["student"]: r for r in grades_table(inst, mod.UNIT)}
     problems = []
+    # the written questions reach the gradebook as manually graded cells (what the formgrader lists), with their points
+    source = nbformat.read(str(REPO / "solutions" / mod.UNIT / mod.NOTEBOOK), as_version=4)
+    written = {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"]["points"] for c in source.cells
+               if c.cell_type == "markdown" and c.metadata.get("nbgrader", {}).get("grade")}
+    for sid, row in rows.items():
+        listed = {t: m for t, (_, m) in row["tasks"].items() if WRITTEN.match(t)}
+        if listed != written:
+            problems.append(f"{sid}: written questions in the gradebook {listed}, expected {written}")
     for sid, (_, pack) in subs.items():
         tasks = {t: v for t, v in rows[sid]["tasks"].items() if not WRITTEN.match(t)}
         status = next(r for r in summary.records if r.student == sid)

@@ -73,6 +73,8 @@ def _glyph(char: str) -> list[np.ndarray]:
     from matplotlib.font_manager import FontProperties
     from matplotlib.textpath import TextPath
 
+    if not char.strip():
+        raise ValueError(f"{char!r} has no outline to draw; use a visible character")
     path = TextPath((0, 0), char, size=1.0, prop=FontProperties(family="DejaVu Sans", weight="bold"))
     polys = [a for a in (np.asarray(p, dtype=float) for p in path.to_polygons()) if len(a) >= 3]
     if not polys:
@@ -185,6 +187,8 @@ def make_shapes(n_per_class: int = 100, *, size: int = 32, noise: float = 0.05, 
     unknown = [c for c in classes if c not in SHAPE_CLASSES and len(c) != 1]
     if unknown or not classes:
         raise ValueError(f"classes must be names of SHAPE_CLASSES or single characters, got {unknown or classes}")
+    if len(set(classes)) != len(classes):
+        raise ValueError(f"classes must be distinct, got {classes}")
     rng = _rng(seed)
     k = len(classes)
     n = k * n_per_class

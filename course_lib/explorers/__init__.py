@@ -2,7 +2,9 @@
 
 Each explorer's compute part is a plain function (tested without a browser);
 the ipywidgets class draws a figure before any control moves. Unit 01's are in
-:mod:`course_lib.explorers.linear`, unit 03's (the sliding convolution window,
+:mod:`course_lib.explorers.linear`, unit 02's (activations and gradients per layer, the
+computation graph with its values and gradients; optimiser paths) in
+:mod:`course_lib.explorers.backprop` and :mod:`course_lib.explorers.optim`, unit 03's (the sliding convolution window,
 input-gradient pictures) in :mod:`course_lib.explorers.cnn`; what several units share stays in
 :mod:`course_lib.widgets`.
 """

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from course_lib import wire
-from course_lib.agent import BUILTIN_EXCEPTIONS, Channel, DirectTransport, RemoteError, raise_error
+from course_lib.agent import BUILTIN_EXCEPTIONS, Channel, DirectTransport, RemoteError, _changed, _shift, _track, raise_error
 
 if TYPE_CHECKING:
     from course_lib.agent import Agent
@@ -439,9 +439,16 @@ class Link:
             args, kwargs = self.decode(h.get("payload"), b)
             if type(args) is not list or type(kwargs) is not dict or not all(type(k) is str for k in kwargs):
                 raise wire.WireError("malformed arguments")
+            tracked = _track([args, kwargs])
             result = fn(*args, **kwargs)
             tree, bufs = self.encode(result)
-            return {"value": tree}, bufs
+            reply: dict = {"value": tree}
+            changed = _changed(tracked)
+            if changed:   # in-place changes go back, as the kernel's own do (a reference batch norm's bn_param)
+                mtree, mbufs = self.encode([[path, value] for path, value in changed])
+                reply["mutated"] = _shift(mtree, len(bufs))
+                bufs = bufs + mbufs
+            return reply, bufs
         except AssertionError as exc:
             self.callback_failures.append(exc)
             return {"error": {"type": "AssertionError", "message": str(exc)[:2000]}}, []
