@@ -84,17 +84,17 @@ def _run_options(args):
 
 
 def cmd_feedback(args: argparse.Namespace, course: Course) -> int:
-    from autograder.feedback import feedback
+    from autograder.commands.feedback import feedback
 
     course.check_units([args.unit])
     inst = _instance(args, course)
-    paths = feedback(inst, args.unit, students=args.student or None)
+    paths = feedback(inst, args.unit, students=args.student or None, workers=args.workers)
     print(f"wrote {len(paths)} feedback file{'s' if len(paths) != 1 else ''} under {inst.root / 'feedback'}")
     return 0
 
 
 def cmd_export(args: argparse.Namespace, course: Course) -> int:
-    from autograder.feedback import export
+    from autograder.commands.export import export
 
     inst = _instance(args, course)
     units = [args.unit] if args.unit else None
@@ -203,6 +203,7 @@ def make_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("feedback", help="write feedback HTML (hidden tests redacted)")
     f.add_argument("unit", metavar="UNIT")
     f.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
+    f.add_argument("--workers", type=int, metavar="N", help="processes rendering pages (default: the CPU count)")
     inst_opts(f)
     f.set_defaults(func=cmd_feedback)
 
