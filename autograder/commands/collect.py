@@ -1120,7 +1120,7 @@ def main(args, course=None) -> int:
     return 1 if (not report.taken and report.problems) else 0
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m autograder.collect`
+if __name__ == "__main__":  # pragma: no cover - `python -m autograder.commands.collect`
     parser = argparse.ArgumentParser(prog="course")
     add_parser(parser.add_subparsers(dest="command", required=True))
     ns = parser.parse_args()
