@@ -873,15 +873,15 @@ def _reading(plugin, f: _Found) -> dict | None:
     return {**f.owner, "file_id": os.path.splitext(base)[0]}
 
 
-def _known_ids(instance, unit: str) -> dict[str, str]:
-    """{LMS user id: student id} of the submissions collected already (ids built as ``<name>_<user id>``)."""
+def _known_ids(instance, unit: str) -> dict[str, list[str]]:
+    """{LMS user id: student ids} of the submissions collected already (ids built as ``<name>_<user id>``)."""
     base = Path(instance.root) / "submitted"
-    out: dict[str, str] = {}
+    out: dict[str, list[str]] = {}
     if base.is_dir():
-        for d in base.iterdir():
-            m = re.fullmatch(r"(?:[0-9a-z]+_)?(\d+)", d.name)
+        for d in sorted(base.iterdir()):
+            m = re.fullmatch(r"[0-9a-z]+_(\d+)", d.name)
             if m and (d / unit).is_dir():
-                out.setdefault(m.group(1), d.name)
+                out.setdefault(m.group(1), []).append(d.name)
     return out
 
 
@@ -927,10 +927,11 @@ def collect_zip(instance, unit: str, zip_path: str | os.PathLike, *, regex: str 
                 report.skipped.append(Skipped(label, NO_MATCH, f"regex {regex}"))
                 continue
             student, lms_name = _identity(info)
-            if info.get("user_id") and known.get(info["user_id"], student) != student:
-                report.notes.append(f"{label}: the LMS user {info['user_id']} was collected before as "
-                                    f"{known[info['user_id']]} (a changed name?); kept that id")
-                student = known[info["user_id"]]
+            before = [s for s in known.get(info.get("user_id") or "", []) if s != student]
+            if before:   # a changed name, or another LMS's user of the same number: never merged, said
+                report.notes.append(f"{label}: collected as {student}; {', '.join(before)} (collected before) "
+                                    f"has the same user id {info['user_id']}: if they are one person "
+                                    f"(a changed name), move the older folder under submitted/")
             why = student_id_problem(student)
             if why:
                 report.skipped.append(Skipped(label, BAD_STUDENT_ID, f"{student!r}: {why}"))
