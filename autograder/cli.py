@@ -105,6 +105,16 @@ def cmd_export(args: argparse.Namespace, course: Course) -> int:
     return 0
 
 
+def cmd_edition(args: argparse.Namespace, course: Course) -> int:
+    from pathlib import Path
+
+    from autograder.commands.edition import edition
+
+    out = edition(course, to=Path(args.to) if args.to else None, zip_to=Path(args.zip) if args.zip else None)
+    print(f"wrote the student edition to {out} (checked: no solution, hidden test or rubric in it)")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace, course: Course) -> int:
     from pathlib import Path
 
@@ -212,6 +222,15 @@ def make_parser() -> argparse.ArgumentParser:
     e.add_argument("--to", metavar="FILE", help="output file (default <instance>/grades.csv)")
     inst_opts(e)
     e.set_defaults(func=cmd_export)
+
+    ed = sub.add_parser("edition", help="write the student edition (lectures, release, course_lib, setup)",
+                        description="Write what students get: the lectures, the assignments' release, course_lib, "
+                                    "the environment files and a README with `make setup` and `make lab`; never "
+                                    "solutions, tests, mutants or rubrics (checked before anything is written).")
+    where = ed.add_mutually_exclusive_group(required=True)
+    where.add_argument("--to", metavar="DIR", help="a new or empty folder")
+    where.add_argument("--zip", metavar="FILE", help="a zip file (its top folder is dl-course/)")
+    ed.set_defaults(func=cmd_edition)
 
     d = sub.add_parser("demo", help="grade a class of synthetic students end to end (< 3 minutes)",
                        description="Create a throwaway instance (<root>/instance/demo), synthesise >= 20 "
