@@ -34,7 +34,7 @@ Lectures to read and play with, and assignments to fill in and hand in. Everythi
 on a laptop CPU (Linux or macOS, Python 3.11) and uses a GPU when there is one.
 
 ```bash
-make setup   # creates .venv and installs the pinned packages (PyTorch's CPU build; a few minutes)
+make setup   # creates .venv and installs the pinned packages (PyTorch 2.13.0 among them; a few minutes)
 make lab     # opens JupyterLab on notebooks/
 ```
 
