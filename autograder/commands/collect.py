@@ -65,9 +65,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING, Any
 
 from autograder.course import CourseError, ensure_bin_on_path
+
+if TYPE_CHECKING:
+    from autograder.course import Course
+    from autograder.instance import Instance
 
 __all__ = ["BLACKBOARD_REGEX", "CANVAS_REGEX", "LIMITS", "LMS_REGEXES", "MOODLE_REGEX", "CollectReport", "Limits",
            "Skipped", "Taken", "add_parser", "collect", "main", "register", "student_id_problem"]
@@ -212,7 +216,7 @@ def _logger() -> tuple[logging.Logger, _Capture]:
     return log, cap
 
 
-def unit_notebooks(instance, unit: str) -> list[str]:
+def unit_notebooks(instance: Instance, unit: str) -> list[str]:
     """File names (``NN_name.ipynb``) of the unit's notebooks: the instance's release, else the course's."""
     for d in (Path(instance.root) / "release" / unit, instance.course.release / unit,
               instance.course.solutions / unit):
@@ -269,7 +273,7 @@ def _check_unit(instance, unit: str) -> None:
 # ---------------------------------------------------------------- the exchange
 
 
-def exchange_root(instance, override: str | os.PathLike | None = None) -> Path:
+def exchange_root(instance: Instance, override: str | os.PathLike | None = None) -> Path:
     """The exchange the instance collects from.
 
     ``override``; else the course config's ``Exchange.root``, except that the
@@ -393,7 +397,7 @@ def _exchange_collect_class():
     return ReportingCollect
 
 
-def collect_exchange(instance, unit: str, *, root: str | os.PathLike | None = None,
+def collect_exchange(instance: Instance, unit: str, *, root: str | os.PathLike | None = None,
                      check_owner: bool = True) -> CollectReport:
     """nbgrader's collect from the exchange into the instance, with a report.
 
@@ -885,7 +889,7 @@ def _known_ids(instance, unit: str) -> dict[str, list[str]]:
     return out
 
 
-def collect_zip(instance, unit: str, zip_path: str | os.PathLike, *, regex: str | None = None,
+def collect_zip(instance: Instance, unit: str, zip_path: str | os.PathLike, *, regex: str | None = None,
                 limits: Limits = LIMITS) -> CollectReport:
     """Collect an LMS download (a .zip, or a directory of zips and files) into the instance."""
     ensure_bin_on_path()
@@ -1019,7 +1023,7 @@ def _transfer(instance, unit: str, student: str, chosen: dict[str, tuple], repor
 # ---------------------------------------------------------------- API and CLI
 
 
-def collect(instance, unit: str, *, exchange: bool = False, zip_path: str | os.PathLike | None = None,
+def collect(instance: Instance, unit: str, *, exchange: bool = False, zip_path: str | os.PathLike | None = None,
             regex: str | None = None, exchange_dir: str | os.PathLike | None = None, lms: str | None = None,
             limits: Limits = LIMITS) -> CollectReport:
     """Bring the submissions of ``unit`` into ``instance`` (an ``autograder.instance.Instance``).
@@ -1085,14 +1089,14 @@ def _add_collect_parser(subparsers, inst_opts=None) -> argparse.ArgumentParser:
     return p
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``collect`` on an argparse subparsers object; ``args.func(args)`` runs it."""
     p = _add_collect_parser(subparsers)
     p.set_defaults(func=main)
     return p
 
 
-def register(subparsers, inst_opts) -> argparse.ArgumentParser:
+def register(subparsers: Any, inst_opts: Callable[[argparse.ArgumentParser], None]) -> argparse.ArgumentParser:
     """The hook ``autograder.cli`` calls: ``collect`` with the CLI's own instance options;
     ``args.func(args, course)`` runs it."""
     p = _add_collect_parser(subparsers, inst_opts)
@@ -1100,7 +1104,7 @@ def register(subparsers, inst_opts) -> argparse.ArgumentParser:
     return p
 
 
-def instance_from_args(args, course=None):
+def instance_from_args(args: argparse.Namespace, course: Course | None = None) -> Instance:
     """The Instance named by ``--instance`` / ``--db`` (``$COURSE_INSTANCE``, ``$COURSE_DB``), as the CLI does."""
     from autograder.course import Course
     from autograder.instance import Instance, default_instance_dir
@@ -1111,7 +1115,7 @@ def instance_from_args(args, course=None):
     return Instance(root, db_url=db, course=course)
 
 
-def main(args, course=None) -> int:
+def main(args: argparse.Namespace, course: Course | None = None) -> int:
     """``course collect``: print the report; exit 1 when nothing was taken and something was wrong."""
     instance = instance_from_args(args, course)
     report = collect(instance, args.unit, exchange=args.from_exchange, zip_path=args.zip_path,
