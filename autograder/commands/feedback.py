@@ -3,7 +3,8 @@
 nbgrader's generate_feedback shows the autograded notebook, hidden tests and their tracebacks
 included (jupyter/nbgrader#1363). Here each grade cell shows only its visible part (the hidden
 region is replaced by one comment line, using the source cells stored in the gradebook), every
-traceback is cut to its last line (the assertion message), and a table at the top gives, per task,
+traceback is cut to its last line (the assertion message), a test cell shows nothing that was
+printed while it ran, and a table at the top gives, per task,
 its name, points earned / possible, pass or fail and that message.
 
 Fast and bounded: the gradebook is read once in this process; the pages are rendered by
@@ -59,11 +60,17 @@ def _task_titles(inst: Instance, unit: str) -> dict[str, str]:
 
 
 def redact(nb: NotebookNode, source_cells: dict[str, str]) -> None:
-    """In place: grade cells show only their visible source; tracebacks keep only their last line."""
+    """In place: grade cells show only their visible source; a test cell keeps only its error (the
+    test's outcome and message), never what was printed while it ran: that is the test's own
+    output or the student's code called with hidden inputs (its arguments, the caller's source it
+    dug out); tracebacks keep only their last line."""
     for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in source_cells and cell.metadata["nbgrader"].get("grade"):
+        grader = cell.metadata.get("nbgrader", {})
+        gid = grader.get("grade_id")
+        if gid in source_cells and grader.get("grade"):
             cell.source = visible_source(source_cells[gid])
+        if grader.get("grade") and not grader.get("solution") and cell.get("outputs"):
+            cell.outputs = [o for o in cell.outputs if o.get("output_type") == "error"]
         if HIDDEN_BEGIN in cell.source:  # a cell we could not match: never show its hidden part
             cell.source = visible_source(cell.source)
         for out in cell.get("outputs", []):
@@ -234,6 +241,7 @@ def render(page: Page) -> str:
                else "could not be graded (missing or not a valid notebook)")
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
             f"Your notebook {why}; the table above gives every task's score.", id="not-graded")])
+    results = {id(c): _result_for(c) for c in nb.cells}  # before redact drops what the tests printed
     redact(nb, page.sources)
     rows: list[tuple] = []
     verdicts: dict[int, NotebookNode] = {}
@@ -242,7 +250,7 @@ def render(page: Page) -> str:
         if cell.metadata.get("nbgrader", {}).get("grade") and gid in page.grades:
             score, mx = page.grades[gid]
             task = task_of(gid) or gid
-            ok, msg = _result_for(cell)
+            ok, msg = results[id(cell)]
             verdict = "passed" if ok and (score or 0) >= (mx or 0) else "failed"
             rows.append((task, page.titles.get(task, ""), score, mx, verdict, msg))
             verdicts[id(cell)] = nbformat.v4.new_markdown_cell(  # ids fixed: the same grades, the same page
