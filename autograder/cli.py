@@ -84,17 +84,17 @@ def _run_options(args):
 
 
 def cmd_feedback(args: argparse.Namespace, course: Course) -> int:
-    from autograder.feedback import feedback
+    from autograder.commands.feedback import feedback
 
     course.check_units([args.unit])
     inst = _instance(args, course)
-    paths = feedback(inst, args.unit, students=args.student or None)
+    paths = feedback(inst, args.unit, students=args.student or None, workers=args.workers)
     print(f"wrote {len(paths)} feedback file{'s' if len(paths) != 1 else ''} under {inst.root / 'feedback'}")
     return 0
 
 
 def cmd_export(args: argparse.Namespace, course: Course) -> int:
-    from autograder.feedback import export
+    from autograder.commands.export import export
 
     inst = _instance(args, course)
     units = [args.unit] if args.unit else None
@@ -102,6 +102,16 @@ def cmd_export(args: argparse.Namespace, course: Course) -> int:
         course.check_units(units)
     path = export(inst, units, to=args.to)
     print(f"wrote {path}")
+    return 0
+
+
+def cmd_edition(args: argparse.Namespace, course: Course) -> int:
+    from pathlib import Path
+
+    from autograder.commands.edition import edition
+
+    out = edition(course, to=Path(args.to) if args.to else None, zip_to=Path(args.zip) if args.zip else None)
+    print(f"wrote the student edition to {out} (checked: no solution, hidden test or rubric in it)")
     return 0
 
 
@@ -203,6 +213,7 @@ def make_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("feedback", help="write feedback HTML (hidden tests redacted)")
     f.add_argument("unit", metavar="UNIT")
     f.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
+    f.add_argument("--workers", type=int, metavar="N", help="processes rendering pages (default: the CPU count)")
     inst_opts(f)
     f.set_defaults(func=cmd_feedback)
 
@@ -211,6 +222,15 @@ def make_parser() -> argparse.ArgumentParser:
     e.add_argument("--to", metavar="FILE", help="output file (default <instance>/grades.csv)")
     inst_opts(e)
     e.set_defaults(func=cmd_export)
+
+    ed = sub.add_parser("edition", help="write the student edition (lectures, release, course_lib, setup)",
+                        description="Write what students get: the lectures, the assignments' release, course_lib, "
+                                    "the environment files and a README with `make setup` and `make lab`; never "
+                                    "solutions, tests, mutants or rubrics (checked before anything is written).")
+    where = ed.add_mutually_exclusive_group(required=True)
+    where.add_argument("--to", metavar="DIR", help="a new or empty folder")
+    where.add_argument("--zip", metavar="FILE", help="a zip file (its top folder is dl-course/)")
+    ed.set_defaults(func=cmd_edition)
 
     d = sub.add_parser("demo", help="grade a class of synthetic students end to end (< 3 minutes)",
                        description="Create a throwaway instance (<root>/instance/demo), synthesise >= 20 "

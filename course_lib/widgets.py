@@ -236,7 +236,8 @@ class OptimizerExplorer(Explorer):
                     break
         return np.array(path)
 
-    def compute(self, *, surface, optimizer, lr, momentum, steps, w1_0, w2_0) -> dict:
+    def compute(self, *, surface: str, optimizer: str, lr: float, momentum: float, steps: int, w1_0: float,
+                w2_0: float) -> dict:
         f, _, _ = SURFACES[surface]
         path = self.trajectory(surface, optimizer, lr, momentum, steps, (w1_0, w2_0))
         w = path[-1]
@@ -247,7 +248,7 @@ class OptimizerExplorer(Explorer):
                 "final_w2": float(w[1]), "diverged": float(diverged), "steps_taken": len(path) - 1,
                 "_path": path}
 
-    def draw(self, result, *, surface, optimizer, lr, **_) -> None:
+    def draw(self, result: dict, *, surface: str, optimizer: str, lr: float, **_: Any) -> None:
         f, _grad, (x0, x1, y0, y1) = SURFACES[surface]
         ax = self.fig.subplots()
         gx, gy = np.meshgrid(np.linspace(x0, x1, 120), np.linspace(y0, y1, 120))
@@ -323,7 +324,7 @@ class ActivationHistogramExplorer(Explorer):
             out.append(h)
         return out
 
-    def compute(self, *, depth, nonlinearity, init, std) -> dict:
+    def compute(self, *, depth: int, nonlinearity: str, init: str, std: float) -> dict:
         acts = self.activations(depth, nonlinearity, init, std)
         last = acts[-1]
         saturated = {"tanh": np.mean(np.abs(last) > 0.99), "relu": np.mean(last == 0),
@@ -331,7 +332,7 @@ class ActivationHistogramExplorer(Explorer):
         return {"means": [float(a.mean()) for a in acts], "stds": [float(a.std()) for a in acts],
                 "last_std": float(last.std()), "saturated": float(saturated), "_acts": acts}
 
-    def draw(self, result, *, nonlinearity, **_) -> None:
+    def draw(self, result: dict, *, nonlinearity: str, **_: Any) -> None:
         acts = result["_acts"]
         axes = np.atleast_1d(self.fig.subplots(1, len(acts), sharey=True))
         span: tuple[float, float] | None = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(nonlinearity)
@@ -437,13 +438,13 @@ class ConvKernelExplorer(Explorer):
         """The current (3, 3) kernel."""
         return np.array([[self.controls[f"k{i}{j}"].value for j in range(3)] for i in range(3)])
 
-    def compute(self, *, stride, padding, **_) -> dict:
+    def compute(self, *, stride: int, padding: int, **_: Any) -> dict:
         out = conv2d_single(self.input, self.kernel(), int(stride), int(padding))
         return {"in_h": self.input.shape[0], "in_w": self.input.shape[1], "out_h": out.shape[0],
                 "out_w": out.shape[1], "mean": float(out.mean()), "std": float(out.std()),
                 "min": float(out.min()), "max": float(out.max()), "_out": out}
 
-    def draw(self, result, *, stride, padding, **_) -> None:
+    def draw(self, result: dict, *, stride: int, padding: int, **_: Any) -> None:
         ax1, ax2 = self.fig.subplots(1, 2)
         ax1.imshow(self.input, cmap="gray", interpolation="nearest")
         ax1.set_title(f"input {result['in_h']}x{result['in_w']}", fontsize=9)

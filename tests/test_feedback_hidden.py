@@ -8,6 +8,7 @@ hidden test source of the unit.
 """
 from __future__ import annotations
 
+import html
 import re
 import sys
 from pathlib import Path
@@ -17,8 +18,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
 import course_helpers as H
-
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
 
 SNOOP = '''
 import gc, inspect, linecache, os, sys
@@ -54,6 +53,8 @@ def _hidden_lines(source_nb) -> list[str]:
     return lines
 
 
+@pytest.mark.slow
+@pytest.mark.xdist_group("grading")
 def test_no_feedback_holds_a_line_of_hidden_test_source(tmp_path):
     from autograder import synth
     from autograder.cli import main
@@ -84,3 +85,45 @@ def test_no_feedback_holds_a_line_of_hidden_test_source(tmp_path):
             assert line not in page, (student, line)
     # and the snooping student still earned every point: looking is not a crime, and not a shortcut
     assert H.task_points(inst)["snoop"] == H.EXPECTED["perfect"]
+
+
+def _cell(source: str, outputs: list, nbgrader: dict | None = None) -> dict:
+    meta = {"nbgrader": nbgrader} if nbgrader else {}
+    return nbformat.v4.new_code_cell(source, outputs=[nbformat.v4.new_output(**o) for o in outputs], metadata=meta)
+
+
+def test_a_test_cell_shows_its_outcome_and_message_never_what_was_printed_while_it_ran(tmp_path):
+    """The judge keeps a test cell's stdout (the student's code, called with the hidden inputs, may
+    print them or its caller's source; the test may print its expected values). The page keeps the
+    verdict and the message, and the student's own cells keep their outputs."""
+    from autograder.commands.feedback import Page, render
+
+    test = {"grade": True, "solution": False, "locked": True, "points": 10}
+    leak = "called with [4, 8, 15] by: assert abs(mean(xs) - 9.0) < 1e-9"
+    nb = nbformat.v4.new_notebook(cells=[
+        _cell("def mean(xs):\n    print('called with', xs)", [dict(output_type="stream", name="stdout",
+              text="STUDENT-OWN-OUTPUT\n")], {"grade": False, "solution": True, "grade_id": "task1_1"}),
+        _cell("assert mean([1]) == 1", [dict(output_type="stream", name="stdout", text=leak + "\n")],
+              {**test, "grade_id": "test_task1_1"}),
+        _cell("assert mean([2]) == 2", [dict(output_type="stream", name="stdout", text=leak + "\n"),
+              dict(output_type="error", ename="AssertionError", evalue="mean of [4, 8, 15] is wrong",
+                   traceback=["Traceback ...", "assert abs(mean(xs) - 9.0) < 1e-9", "AssertionError: x"])],
+              {**test, "grade_id": "test_task1_2"}),
+        _cell("assert mean([3]) == 3", [dict(output_type="stream", name="stderr", text=leak + "\n")],
+              {**test, "grade_id": "test_task1_3"}),
+        _cell("assert mean([4]) == 4", [dict(output_type="display_data", data={"text/plain": leak}),
+              dict(output_type="execute_result", data={"text/plain": leak}, execution_count=1)],
+              {**test, "grade_id": "test_task1_4"}),
+    ])
+    path = tmp_path / "u.ipynb"
+    path.write_text(nbformat.writes(nb))
+    grades = {f"test_task1_{k}": (10.0 if k in (1, 4) else 0.0, 10.0) for k in (1, 2, 3, 4)}
+    page = Page(unit="01_u", student="s1", notebook="u", autograded=str(path), out=str(tmp_path / "u.html"),
+                score=20.0, max_score=40.0, penalty=0.0, grades=grades)
+    text = html.unescape(Path(render(page)).read_text(encoding="utf-8"))
+    for part in ("[4, 8, 15] by", "assert abs(mean(xs)", "9.0) &lt; 1e-9", "9.0) < 1e-9"):
+        assert part not in text, part
+    assert "STUDENT-OWN-OUTPUT" in text, "the student's own cells keep their outputs"
+    assert "AssertionError: mean of [4, 8, 15] is wrong" in text, "a failed test shows its message"
+    assert "output on stderr" in text, "a test failed by its stderr still says why"
+    assert text.count("passed") >= 2 and text.count("failed") >= 2

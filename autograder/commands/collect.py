@@ -1,59 +1,112 @@
 """``course collect UNIT``: bring submissions into ``<instance>/submitted/<student>/<unit>/``.
 
-Two sources, both handled by nbgrader's own machinery:
+Two sources:
 
 * ``--from-exchange``: nbgrader's ``ExchangeCollect`` over the exchange's
   ``<root>/<course_id>/inbound/<student>+<unit>+<timestamp>+<random>/``
   (what students' ``nbgrader submit`` / the assignment list's Submit button
   wrote). The newest submission of each student is taken; a rerun takes only
-  what is newer than what was collected.
+  what is newer than what was collected.  An entry whose student id would
+  leave ``submitted/`` (``..``, a leading ``.``), and a symbolic link in an
+  entry, are left behind and reported; nbgrader's copy would follow the link.
 * ``--zip PATH``: an LMS download (a .zip, or a directory of .zip files and
-  loose notebooks), through nbgrader's ``zip_collect`` plugins:
-  ``ExtractorPlugin`` unpacks, a ``FileNameCollectorPlugin`` regex reads the
-  student id and the notebook name from each file name. The default regex
-  reads Canvas names, ``<student>[_LATE]_<userid>_<subid>_<file>[-N].ipynb``;
-  pass ``--regex`` for another LMS (named groups ``student_id`` and
-  ``file_id`` required; ``timestamp``, ``attempt``, ``first_name``,
-  ``last_name``, ``email`` optional).
+  loose notebooks).  nbgrader's ``FileNameCollectorPlugin`` regex reads the
+  student id and the notebook name from each file name: Canvas names by default
+  (``--lms moodle`` / ``blackboard`` for the others, ``--regex`` for any).
+  Named groups ``file_id`` and ``student_id`` or ``user_id`` are required;
+  ``timestamp``, ``attempt``, ``first_name``, ``last_name``, ``email`` optional.
+  With ``user_id`` (the LMS's own id of the user) the student id is
+  ``<name>_<user_id>``, so two users of one name never merge; the report says
+  when names collide.
+
+The download is not unpacked with nbgrader's ``ExtractorPlugin``: one unsafe or
+broken zip inside the class zip aborts it, and it extracts by member name and
+holds whole members in memory.  Here archives (zip, and a student's tar, .tar.gz,
+.tar.bz2 or .tar.xz) are read as streams (``ZipFile.open``, tarfile's stream
+mode) under :class:`Limits`, never written by member name, and a
+folder is walked without following a symbolic link (nor reading a fifo).  A zip
+inside the download named like a student's file (Canvas:
+``alice_1001_5001_work.zip``) is that student's, whatever its members are named.
 
 What nbgrader lacks and this module adds is the account: a :class:`CollectReport`
 saying which submission was taken from where, and every file or entry that was
-skipped and why (not a notebook, a name the regex does not read, a notebook the
-unit does not have, an empty or unreadable notebook, an unreadable zip, an older
-duplicate, unchanged since the last collect). nbgrader's zip_collect aborts on a
-duplicate without timestamps and on a non-empty destination; here the newest
-wins (regex timestamp, else the zip entry's time, then the ``-N`` resubmission
-number) and a changed submission replaces the collected one.
+skipped and why, with its student where one can be read (not a notebook, a name
+the regex does not read, an unusable student id, a notebook the unit does not
+have, an empty or unreadable notebook, an unreadable zip or member, an unsafe
+member path, a symbolic link, a file past a cap, a name collision, an older
+duplicate, unchanged since the last collect).  One bad file never stops a
+collect.  nbgrader's zip_collect aborts on a duplicate without timestamps and on
+a non-empty destination; here the newest wins (regex timestamp, else the zip
+entry's time, then the ``-N`` resubmission number) and a changed submission
+replaces the collected one.
 """
 from __future__ import annotations
 
 import argparse
+import bz2
 import datetime as dt
 import glob
+import gzip
 import hashlib
+import io
 import logging
+import lzma
 import os
 import re
 import shutil
+import stat
 import sys
+import tarfile
 import tempfile
+import unicodedata
 import zipfile
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
 
 from autograder.course import CourseError, ensure_bin_on_path
 
-__all__ = ["CANVAS_REGEX", "CollectReport", "Skipped", "Taken", "add_parser", "collect", "main", "register"]
+if TYPE_CHECKING:
+    from autograder.course import Course
+    from autograder.instance import Instance
+
+__all__ = ["BLACKBOARD_REGEX", "CANVAS_REGEX", "LIMITS", "LMS_REGEXES", "MOODLE_REGEX", "CollectReport", "Limits",
+           "Skipped", "Taken", "add_parser", "collect", "main", "register", "student_id_problem"]
 
 #: Canvas "Download submissions": ``doejane_12345_67890_01_linear_classifiers.ipynb``,
-#: late ones ``doejane_LATE_12345_67890_...``, resubmissions ``...-1.ipynb``.
+#: late ones ``doejane_LATE_12345_67890_...``, resubmissions ``...-1.ipynb``; 12345 is
+#: the Canvas user id (the student id becomes ``doejane_12345``).
 CANVAS_REGEX = (
     r"^(?P<student_id>[^_/]+)(?:_LATE)?_(?P<user_id>\d+)_(?P<submission_id>\d+)_"
     r"(?P<file_id>.+?)(?:-(?P<attempt>\d+))?\.ipynb$"
 )
+#: Moodle "Download all submissions", in folders or not:
+#: ``Grace Hopper_2001_assignsubmission_file_/01_linear_classifiers.ipynb``; 2001 is the
+#: participant id (the student id becomes ``gracehopper_2001``).
+MOODLE_REGEX = (
+    r"^(?P<student_id>[^_/]+)_(?P<user_id>\d+)_assignsubmission_file_/?(?P<file_id>[^/]+)\.ipynb$"
+)
+#: Blackboard "Download assignment": ``Homework 1_jdoe_attempt_2026-11-20-10-00-00_01_linear_classifiers.ipynb``;
+#: jdoe is the Blackboard user name, unique already (one with ``_`` in it is read as its last part).
+BLACKBOARD_REGEX = (
+    r"^(?P<assignment>[^/]*?)_(?P<student_id>[^_/]+)_attempt_(?P<timestamp>\d{4}(?:-\d\d){5})_"
+    r"(?P<file_id>[^/]+)\.ipynb$"
+)
+LMS_REGEXES = {"canvas": CANVAS_REGEX, "moodle": MOODLE_REGEX, "blackboard": BLACKBOARD_REGEX}
+#: nbgrader's Student.id column
+MAX_STUDENT_ID = 128
 
 # Reasons are fixed phrases (tests and instructors grep them); details follow a colon.
 NOT_NOTEBOOK = "not a notebook"
+SYMLINK = "a symbolic link"
+UNSAFE_MEMBER = "unsafe member path"
+TOO_LARGE = "too large"
+BAD_STUDENT_ID = "not a usable student id"
+NAME_COLLISION = "name collision"
+NOT_STORED = "could not be stored"
 NO_MATCH = "file name not read by the regex"
 UNKNOWN_NOTEBOOK = "not a notebook of this unit"
 EMPTY = "empty file"
@@ -163,7 +216,7 @@ def _logger() -> tuple[logging.Logger, _Capture]:
     return log, cap
 
 
-def unit_notebooks(instance, unit: str) -> list[str]:
+def unit_notebooks(instance: Instance, unit: str) -> list[str]:
     """File names (``NN_name.ipynb``) of the unit's notebooks: the instance's release, else the course's."""
     for d in (Path(instance.root) / "release" / unit, instance.course.release / unit,
               instance.course.solutions / unit):
@@ -220,7 +273,7 @@ def _check_unit(instance, unit: str) -> None:
 # ---------------------------------------------------------------- the exchange
 
 
-def exchange_root(instance, override: str | os.PathLike | None = None) -> Path:
+def exchange_root(instance: Instance, override: str | os.PathLike | None = None) -> Path:
     """The exchange the instance collects from.
 
     ``override``; else the course config's ``Exchange.root``, except that the
@@ -250,7 +303,7 @@ def _exchange_collect_class():
         """nbgrader's ExchangeCollect, except that an inbound entry whose name does not
         parse is skipped and reported instead of aborting the whole collect."""
 
-        bad_entries: list
+        bad_entries: list       # (entry name, reason, detail, student or None)
 
         def init_src(self):
             self.bad_entries = []
@@ -263,11 +316,28 @@ def _exchange_collect_class():
             student_id = self.coursedir.student_id if self.coursedir.student_id else "*"
             pattern = os.path.join(self.inbound_path, f"{student_id}+{self.coursedir.assignment_id}+*")
             records = []
-            for f in glob.glob(pattern):
+            # glob's `*` skips names that start with `.`: list those too, to report them
+            hidden = glob.glob(os.path.join(self.inbound_path, f".*+{self.coursedir.assignment_id}+*"))
+            for f in sorted(glob.glob(pattern) + (hidden if student_id == "*" else [])):
+                name = os.path.basename(f)
                 try:
-                    records.append(self._path_to_record(f))
+                    rec = self._path_to_record(f)
                 except Exception as exc:  # ExchangeError, ValueError from parse_utc
-                    self.bad_entries.append((os.path.basename(f), str(exc).splitlines()[0] if str(exc) else ""))
+                    detail = str(exc).splitlines()[0] if str(exc) else ""
+                    self.bad_entries.append((name, BAD_EXCHANGE_NAME, detail, None))
+                    continue
+                why = student_id_problem(rec["username"])
+                if why:   # `..+unit+...` would be copied beside submitted/ and never graded
+                    self.bad_entries.append((name, BAD_STUDENT_ID, f"{rec['username']!r}: {why}", None))
+                elif os.path.islink(f) or not os.path.isdir(f):
+                    self.bad_entries.append((name, SYMLINK if os.path.islink(f) else NOT_NOTEBOOK,
+                                             "never followed" if os.path.islink(f) else "not a folder",
+                                             rec["username"]))
+                elif self.get_size(f) > 1000 * self.coursedir.max_dir_size:   # checked before a copy replaces anything
+                    self.bad_entries.append((name, TOO_LARGE, f"over nbgrader's max_dir_size of "
+                                             f"{self.coursedir.max_dir_size} kB", rec["username"]))
+                else:
+                    records.append(rec)
             self.all_records = records
             usergroups = groupby(records, lambda item: item["username"])
             # Keep nbgrader's choice: the newest submission, or with before_duedate the newest on time.
@@ -287,10 +357,47 @@ def _exchange_collect_class():
                 else:
                     self.src_records.append(recs[0])
 
+        links: list             # (path under inbound/, reason, detail, student): left behind by do_copy
+
+        def do_copy(self, src, dest, log=None):
+            """nbgrader's copy, except that a symbolic link (or fifo, socket, device) in a
+            submission is left behind and reported: copytree would copy what it points at."""
+            from nbgrader.utils import ignore_patterns
+
+            cd = self.coursedir
+            nbgrader_ignore = ignore_patterns(exclude=cd.ignore, include=cd.include,
+                                              max_file_size=cd.max_file_size, log=self.log)
+            student = os.path.basename(src).split("+")[0]
+
+            def ignore(directory, names):
+                out = set(nbgrader_ignore(directory, names))
+                for name in names:
+                    path = os.path.join(directory, name)
+                    st = os.lstat(path)
+                    if stat.S_ISLNK(st.st_mode) or not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+                        out.add(name)
+                        rel = os.path.relpath(path, os.path.dirname(src))
+                        detail = (f"points at {os.readlink(path)}; never followed" if stat.S_ISLNK(st.st_mode)
+                                  else "not a regular file (a fifo, socket or device)")
+                        self.links.append((rel, SYMLINK if stat.S_ISLNK(st.st_mode) else NOT_NOTEBOOK,
+                                           detail, student))
+                return out
+
+            try:
+                shutil.copytree(src, dest, ignore=ignore)
+            except (OSError, shutil.Error) as exc:   # e.g. a file the grader may not read
+                shutil.rmtree(dest, ignore_errors=True)
+                self.links.append((os.path.basename(src), NOT_STORED, f"{exc.__class__.__name__}: {exc}", student))
+                return
+            for root, dirs, files in os.walk(dest):   # a link swapped in during the copy: gone all the same
+                for name in dirs + files:
+                    if os.path.islink(os.path.join(root, name)):
+                        os.unlink(os.path.join(root, name))
+
     return ReportingCollect
 
 
-def collect_exchange(instance, unit: str, *, root: str | os.PathLike | None = None,
+def collect_exchange(instance: Instance, unit: str, *, root: str | os.PathLike | None = None,
                      check_owner: bool = True) -> CollectReport:
     """nbgrader's collect from the exchange into the instance, with a report.
 
@@ -325,14 +432,17 @@ def collect_exchange(instance, unit: str, *, root: str | os.PathLike | None = No
                                     config=cfg, log=log)
     app.update = True
     app.check_owner = check_owner
+    app.links = []
     try:
         app.start()
     except (ExchangeError, RuntimeError, OSError) as exc:  # RuntimeError: nbgrader's "Directory size is too big"
         detail = "; ".join(cap.messages) or str(exc)
         raise CourseError(f"nbgrader could not collect {unit} from {xroot}: {detail}") from None
 
-    for name, why in app.bad_entries:
-        report.skipped.append(Skipped(f"inbound/{name}", BAD_EXCHANGE_NAME, why))
+    for name, reason, why, who in app.bad_entries:
+        report.skipped.append(Skipped(f"inbound/{name}", reason, why, who))
+    for rel, reason, detail, who in app.links:
+        report.skipped.append(Skipped(f"inbound/{rel}", reason, detail, who))
     chosen = {r["username"]: r for r in app.src_records}
     for rec in app.all_records:
         student, ts = rec["username"], rec["timestamp"]
@@ -373,7 +483,365 @@ def _check_submission_dir(dest: Path, expected: list[str]) -> list[str]:
     return notes
 
 
-# ---------------------------------------------------------------- an LMS zip
+# ---------------------------------------------------------------- student ids
+
+
+def student_id_problem(student: str) -> str | None:
+    """Why ``student`` cannot name a folder under ``submitted/`` (``None`` when it can).
+
+    ``.`` and ``..`` would put files beside ``submitted/``; a leading ``.`` hides the
+    folder from nbgrader's ``submitted/*/<unit>`` glob (collected, never graded).
+    """
+    if not student:
+        return "empty"
+    if student in (".", ".."):
+        return f"{student!r} names a folder, not a student"
+    if student.startswith("."):
+        return "starts with '.' (a hidden folder that grading never sees)"
+    if any(sep in student for sep in ("/", "\\", os.sep, os.altsep or "/")):
+        return "contains a path separator"
+    if any(ord(c) < 32 or ord(c) == 127 for c in student):
+        return "contains a control character"
+    if student != student.strip():
+        return "begins or ends with white space"
+    if len(student) > MAX_STUDENT_ID:
+        return f"longer than {MAX_STUDENT_ID} characters (nbgrader's limit)"
+    return None
+
+
+def _slug(name: str) -> str:
+    """``Grace Hopper`` -> ``gracehopper``: the readable part of an id built with the LMS's user id."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return re.sub(r"[^0-9a-z]+", "", ascii_name.lower())
+
+
+def _identity(info: dict) -> tuple[str, str]:
+    """(student id, the name the LMS gave) from the regex's reading of a file name.
+
+    With a ``user_id`` group (the LMS's own id of the user: Canvas and Moodle names
+    carry it) the id is ``<name>_<user_id>``, so that two users of the same name
+    never share a folder; without one, the ``student_id`` group as read.
+    """
+    name = info.get("student_id") or ""
+    uid = info.get("user_id") or ""
+    if uid:
+        slug = _slug(name)
+        return (f"{slug}_{uid}" if slug else uid), name
+    return name, name
+
+
+# ---------------------------------------------------------------- an LMS download, read as streams
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps on what one ``--zip`` collect reads.
+
+    Archives are read as streams (``ZipFile.open``), never extracted by name, so a
+    member going past a cap is refused after at most the cap's worth of bytes.
+    """
+
+    member_bytes: int = 64 * 2**20     # one file of the download (a notebook with its images)
+    total_bytes: int = 2 * 2**30       # everything read from one download
+    members: int = 20_000              # files and archive entries in one download
+    depth: int = 3                     # archives inside archives; the LMS's own zip is depth 1
+
+
+LIMITS = Limits()
+_CHUNK = 2**16
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:g} {unit}"
+        n = n / 1024  # type: ignore[assignment]
+    return str(n)  # pragma: no cover
+
+
+def _short(name: str, keep: int = 120) -> str:
+    """A member name for the report: over-long names are cut in the middle."""
+    return name if len(name) <= keep else f"{name[:keep // 2]}...{name[-keep // 2:]} ({len(name)} characters)"
+
+
+class _TooLarge(Exception):
+    """A stream went past a cap; the message says which."""
+
+
+@dataclass
+class _Found:
+    """A file found in the download.  Notebooks are copied to a private temp file (``path``)."""
+
+    label: str                    # where it came from, for the report
+    rel: str                      # its path inside its folder or archive: what the regex reads
+    mtime: float
+    path: Path | None             # None: not read (not a notebook)
+    owner: dict | None = None     # the regex's reading of the student's archive it came in
+
+
+def _unsafe_member(info: zipfile.ZipInfo) -> tuple[str, str] | None:
+    """(reason, detail) when a zip member must not be read as a file, else None."""
+    name = info.filename
+    mode = (info.external_attr >> 16) & 0o170000
+    if mode == stat.S_IFLNK:
+        return SYMLINK, "a symbolic link stored in the zip; never followed"
+    parts = name.replace("\\", "/").split("/")
+    if name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", name) or "\0" in name:
+        return UNSAFE_MEMBER, "the path leads outside the archive's folder"
+    if info.flag_bits & 0x1:
+        return BAD_ZIP, "encrypted member"
+    return None
+
+
+class _Download:
+    """One walk over an LMS download: folders without following a symlink, zips (and
+    zips in zips) as streams with :class:`Limits`.  Problems go to the report, each
+    with its file; nothing stops the walk."""
+
+    def __init__(self, tmp: Path, plugin, limits: Limits, report: CollectReport):
+        self.tmp, self.plugin, self.limits, self.report = tmp, plugin, limits, report
+        self.found: list[_Found] = []
+        self.read = 0                 # bytes read so far (the total cap)
+        self.count = 0                # files and members seen (the count cap)
+        self.over_count = False
+
+    def skip(self, label: str, reason: str, detail: str, owner: dict | None = None, rel: str | None = None) -> None:
+        """Report a file; its student is the archive's owner, else what the regex reads from ``rel``."""
+        if owner is None and rel is not None:
+            owner = _read_name(self.plugin, rel)
+        student = _identity(owner)[0] if owner else None
+        self.report.skipped.append(Skipped(label, reason, detail, student or None))
+
+    def _counted(self, label: str) -> bool:
+        """False once the download has more entries than the cap (reported once)."""
+        self.count += 1
+        if self.count <= self.limits.members:
+            return True
+        if not self.over_count:
+            self.over_count = True
+            self.skip(label, TOO_LARGE, f"the download has more than {self.limits.members} files; "
+                                        "this one and the rest were not read")
+        return False
+
+    def _owner(self, rel: str) -> dict | None:
+        """The student an archive belongs to: the regex reads its name as a notebook's
+        (Canvas: ``alice_1001_5001_work.zip`` is alice's upload)."""
+        kind = _archive_kind(rel)
+        info = _read_name(self.plugin, (kind[1] if kind else os.path.splitext(rel)[0]) + ".ipynb")
+        return info if info and (info.get("student_id") or info.get("user_id")) else None
+
+    def copy(self, src: IO[bytes]) -> Path:
+        """Copy a stream to a new private file; :class:`_TooLarge` once past a cap,
+        having read at most one byte more than the cap allows."""
+        lim = self.limits
+        room = max(0, min(lim.member_bytes, lim.total_bytes - self.read))
+        dest = self.tmp / f"f{self.count}-{len(self.found)}"
+        n = 0
+        try:
+            with open(dest, "wb") as out:
+                while chunk := src.read(min(_CHUNK, room - n + 1)):
+                    n += len(chunk)
+                    if n > room:
+                        raise _TooLarge(
+                            f"expands past the cap of {_size(lim.member_bytes)} per file; reading stopped there"
+                            if room == lim.member_bytes else
+                            f"the download went past its cap of {_size(lim.total_bytes)} in all; "
+                            "reading stopped there")
+                    out.write(chunk)
+        except BaseException:
+            dest.unlink(missing_ok=True)
+            raise
+        finally:
+            self.read += n
+        return dest
+
+    def walk(self, top: Path) -> None:
+        """The download: one file (as the instructor named it), or a folder walked without following links."""
+        if top.is_file():
+            with open(top, "rb") as fh:
+                self._file(fh, top.name, top.name, top.stat().st_mtime)
+            return
+        for root, dirs, files in os.walk(top):        # followlinks=False: a linked folder is not entered
+            for name in sorted(dirs + files):
+                p = Path(root) / name
+                rel = str(p.relative_to(top))
+                label = f"{top.name}/{rel}"
+                try:
+                    st = p.lstat()
+                    if stat.S_ISLNK(st.st_mode):
+                        self.skip(label, SYMLINK, f"points at {os.readlink(p)}; never followed")
+                    elif stat.S_ISDIR(st.st_mode):
+                        continue
+                    elif not stat.S_ISREG(st.st_mode):
+                        self.skip(label, NOT_NOTEBOOK, "not a regular file (a fifo, socket or device)")
+                    elif self._counted(label):
+                        # O_NOFOLLOW: a file swapped for a link after the check is refused, not followed
+                        with os.fdopen(os.open(p, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb") as fh:
+                            self._file(fh, label, rel, st.st_mtime)
+                except OSError as exc:
+                    self.skip(label, UNREADABLE, f"{exc.__class__.__name__}: {exc.strerror or exc}")
+            dirs[:] = sorted(d for d in dirs if not (Path(root) / d).is_symlink())
+
+    def _file(self, fh: IO[bytes], label: str, rel: str, mtime: float) -> None:
+        kind = _archive_kind(rel)
+        if kind:
+            self._archive(fh, kind[0], label, 1, self._owner(rel))
+        elif os.path.splitext(rel)[1].lower() == ".ipynb":
+            try:
+                self.found.append(_Found(label, rel, mtime, self.copy(fh)))
+            except _TooLarge as exc:
+                self.skip(label, TOO_LARGE, str(exc), rel=rel)
+        else:
+            self.found.append(_Found(label, rel, mtime, None))
+
+    def _archive(self, fh: IO[bytes], kind: str, label: str, depth: int, owner: dict | None) -> None:
+        (self._zip if kind == "zip" else self._tar)(fh, label, depth, owner)
+
+    def _entry(self, name: str, mtime: float, opener: Callable[[], IO[bytes]], label: str, depth: int,
+               owner: dict | None, unsafe: tuple[str, str] | None) -> bool:
+        """One file inside an archive: a notebook is streamed to a private file (never
+        written by its name), an archive is opened in turn, anything else is listed.
+        False once the download has too many entries (stop reading)."""
+        mlabel = f"{label}:{_short(name)}"
+        if not self._counted(mlabel):
+            return False
+        if unsafe:
+            self.skip(mlabel, unsafe[0], unsafe[1], owner, name)
+            return True
+        kind = _archive_kind(name)
+        if kind is None and os.path.splitext(name)[1].lower() != ".ipynb":
+            self.found.append(_Found(mlabel, name, mtime, None, owner))
+            return True
+        if kind and depth >= self.limits.depth:
+            self.skip(mlabel, BAD_ZIP, f"archives nested more than {self.limits.depth} deep", owner, name)
+            return True
+        try:
+            with opener() as src:
+                path = self.copy(src)
+        except _TooLarge as exc:
+            self.skip(mlabel, TOO_LARGE, str(exc), owner, name)
+            return True
+        except _ARCHIVE_ERRORS as exc:
+            self.skip(mlabel, BAD_ZIP, f"corrupt member: {exc.__class__.__name__}: {exc}", owner, name)
+            return True
+        if kind is None:
+            self.found.append(_Found(mlabel, name, mtime, path, owner))
+            return True
+        try:
+            with open(path, "rb") as inner:
+                self._archive(inner, kind[0], mlabel, depth + 1, owner or self._owner(name))
+        finally:
+            path.unlink()
+        return True
+
+    def _zip(self, fh: IO[bytes], label: str, depth: int, owner: dict | None) -> None:
+        try:
+            zf = zipfile.ZipFile(fh)
+        except _ARCHIVE_ERRORS as exc:
+            detail = "not a zip archive" if isinstance(exc, zipfile.BadZipFile) else f"{exc.__class__.__name__}: {exc}"
+            self.skip(label, BAD_ZIP, detail, owner)
+            return
+        with zf:
+            for info in zf.infolist():
+                if not info.is_dir() and not self._entry(info.filename, _zip_time(info),
+                                                         partial(zf.open, info), label, depth, owner,
+                                                         _unsafe_member(info)):
+                    return
+
+    def _tar(self, fh: IO[bytes], label: str, depth: int, owner: dict | None) -> None:
+        """A tar (.tar, .tar.gz, .tar.bz2, .tar.xz) read in stream mode; its decompressed
+        stream is capped too, since skipping a member still decompresses it."""
+        room = max(0, self.limits.total_bytes - self.read)
+        try:
+            tf = tarfile.open(fileobj=_Capped(_decompressed(fh), room, self.limits.total_bytes), mode="r|")
+        except (_TooLarge, *_ARCHIVE_ERRORS) as exc:
+            self.skip(label, BAD_ZIP, f"not a tar archive: {exc.__class__.__name__}: {exc}", owner)
+            return
+        try:
+            with tf:
+                for m in tf:
+                    if not m.isdir() and not self._entry(m.name, float(m.mtime), partial(_extracted, tf, m),
+                                                         label, depth, owner, _unsafe_tar_member(m)):
+                        return
+        except _TooLarge as exc:
+            self.skip(label, TOO_LARGE, f"{exc}; the rest of the archive was not read", owner)
+        except _ARCHIVE_ERRORS as exc:
+            self.skip(label, BAD_ZIP, f"{exc.__class__.__name__}: {exc}; the rest of the archive was not read",
+                      owner)
+
+
+#: What reading a broken or hostile archive raises (never a reason to stop the collect).
+_ARCHIVE_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError, zlib.error, lzma.LZMAError,
+                   EOFError, OSError, NotImplementedError, RuntimeError, ValueError)
+_TAR_EXTS = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+
+
+def _archive_kind(name: str) -> tuple[str, str] | None:
+    """(``"zip"`` or ``"tar"``, the name without its archive extension); None for any other file."""
+    low = name.lower()
+    for ext in (".zip", *_TAR_EXTS):
+        if low.endswith(ext):
+            return ("zip" if ext == ".zip" else "tar"), name[:-len(ext)]
+    return None
+
+
+class _Capped(io.RawIOBase):
+    """A read-only stream that raises :class:`_TooLarge` past ``room`` bytes."""
+
+    def __init__(self, raw: IO[bytes] | io.BufferedIOBase, room: int, cap: int):
+        super().__init__()
+        self.raw, self.room, self.cap, self.n = raw, room, cap, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        want = _CHUNK if size is None or size < 0 else size
+        data = self.raw.read(min(want, self.room - self.n + 1))
+        self.n += len(data)
+        if self.n > self.room:
+            raise _TooLarge(f"the archive expands past the download's cap of {_size(self.cap)} in all")
+        return data
+
+
+def _decompressed(fh: IO[bytes]) -> IO[bytes] | io.BufferedIOBase:
+    """The tar stream inside a gzip, bzip2 or xz file (by its magic bytes), else ``fh``."""
+    head = fh.read(6)
+    fh.seek(0)
+    if head[:2] == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=fh, mode="rb")
+    if head[:3] == b"BZh":
+        return bz2.BZ2File(fh)
+    if head == b"\xfd7zXZ\x00":
+        return lzma.LZMAFile(fh)
+    return fh
+
+
+def _unsafe_tar_member(m: tarfile.TarInfo) -> tuple[str, str] | None:
+    """(reason, detail) when a tar member must not be read as a file, else None."""
+    if m.issym() or m.islnk():
+        return SYMLINK, f"a link to {m.linkname!r} stored in the tar; never followed"
+    if not m.isfile():
+        return NOT_NOTEBOOK, "not a regular file (a device or fifo stored in the tar)"
+    parts = m.name.replace("\\", "/").split("/")
+    if m.name.startswith(("/", "\\")) or ".." in parts or "\0" in m.name:
+        return UNSAFE_MEMBER, "the path leads outside the archive's folder"
+    return None
+
+
+def _extracted(tf: tarfile.TarFile, m: tarfile.TarInfo) -> IO[bytes]:
+    f = tf.extractfile(m)
+    if f is None:  # pragma: no cover - _unsafe_tar_member lets regular files only through
+        raise tarfile.TarError(f"{m.name} is not a regular file")
+    return f
+
+
+def _zip_time(info: zipfile.ZipInfo) -> float:
+    """A zip entry's recorded date, so that the newest of two duplicates can be told."""
+    try:
+        return dt.datetime(*info.date_time).timestamp()
+    except (ValueError, OverflowError):
+        return 0.0
 
 
 def _collector_plugin(regex: str, log):
@@ -389,90 +857,42 @@ def _read_name(plugin, rel: str) -> dict | None:
     return plugin.collect(rel) or (plugin.collect(os.path.basename(rel)) if "/" in rel else None)
 
 
-def _zip_problem(path: Path) -> str | None:
-    """Why the archive cannot be used, or None."""
-    if not zipfile.is_zipfile(path):
-        return "not a zip archive" if path.stat().st_size else "0 bytes"
+def _parse_time(text: str) -> dt.datetime:
+    """nbgrader's ``parse_utc``, and Blackboard's ``2026-11-20-10-00-00``."""
+    from nbgrader.utils import parse_utc
+
     try:
-        with zipfile.ZipFile(path) as zf:
-            for name in zf.namelist():
-                parts = name.replace("\\", "/").split("/")
-                if name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", name):
-                    return f"unsafe member path {name!r} (outside the archive's folder)"
-            bad = zf.testzip()
-    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError, ValueError) as exc:
-        return f"{exc.__class__.__name__}: {exc}"
-    return f"corrupt member {bad}" if bad else None
+        return dt.datetime.strptime(text, "%Y-%m-%d-%H-%M-%S")
+    except ValueError:
+        return parse_utc(text)
 
 
-def _stage_archives(zip_path: Path, archive: Path, report: CollectReport) -> dict[Path, str]:
-    """Copy usable zips and loose files into ``archive``; report unusable zips.
-
-    Returns {staged path: label used in the report}.
-    """
-    sources = [zip_path] if zip_path.is_file() else sorted(p for p in zip_path.rglob("*") if p.is_file())
-    staged = {}
-    for p in sources:
-        rel = p.name if zip_path.is_file() else str(p.relative_to(zip_path))
-        label = p.name if zip_path.is_file() else f"{zip_path.name}/{rel}"
-        if p.suffix.lower() == ".zip":
-            why = _zip_problem(p)
-            if why:
-                report.skipped.append(Skipped(label, BAD_ZIP, why))
-                continue
-        dest = archive / rel
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(p, dest)
-        staged[dest] = label
-    return staged
+def _reading(plugin, f: _Found) -> dict | None:
+    """What the regex reads from a found file's name.  A file inside a student's
+    archive belongs to that student, whatever its own name says (a zip of alice's
+    holding ``bob_1002_..._99_tiny.ipynb`` is still alice's): its notebook name is its base name."""
+    if f.owner is None:
+        return _read_name(plugin, f.rel)
+    base = f.rel.replace("\\", "/").rsplit("/", 1)[-1]       # zips made on Windows may use `\`
+    return {**f.owner, "file_id": os.path.splitext(base)[0]}
 
 
-def _extract(archive: Path, extracted: Path, staged: dict[Path, str], log) -> dict[Path, tuple[str, float, str]]:
-    """nbgrader's ExtractorPlugin; returns {extracted file: (label, mtime, path inside the download)}.
-
-    Zip entries get their recorded date as mtime (nbgrader's unpacking drops it),
-    so that the newest of two duplicate entries can be told.
-    """
-    from nbgrader.plugins import ExtractorPlugin
-
-    extracted.mkdir(parents=True, exist_ok=True)
-    try:
-        ExtractorPlugin(zip_ext=[".zip"], log=log).extract(str(archive), str(extracted))
-    except Exception as exc:  # e.g. an unsafe or broken zip nested inside a good one
-        raise CourseError(f"cannot unpack the download: {exc.__class__.__name__}: {exc}") from None
-    out: dict[Path, tuple[str, float, str]] = {}
-    for staged_path, label in staged.items():
-        rel_parent = staged_path.parent.relative_to(archive)
-        if staged_path.suffix.lower() == ".zip":
-            folder = extracted / rel_parent / staged_path.stem
-            with zipfile.ZipFile(staged_path) as zf:
-                for info in zf.infolist():
-                    f = folder / info.filename
-                    if info.is_dir() or not f.is_file():
-                        continue
-                    try:
-                        t = dt.datetime(*info.date_time).timestamp()
-                        os.utime(f, (t, t))
-                    except (ValueError, OverflowError, OSError):
-                        pass
-                    out[f] = (f"{label}:{info.filename}", f.stat().st_mtime, info.filename)
-        else:
-            f = extracted / rel_parent / staged_path.name
-            if f.is_file():
-                out[f] = (label, staged_path.stat().st_mtime, str(rel_parent / staged_path.name))
-    # anything else nbgrader extracted (zips inside zips)
-    for f in extracted.rglob("*"):
-        if f.is_file() and f not in out:
-            rel = str(f.relative_to(extracted))
-            out[f] = (rel, f.stat().st_mtime, rel)
+def _known_ids(instance, unit: str) -> dict[str, list[str]]:
+    """{LMS user id: student ids} of the submissions collected already (ids built as ``<name>_<user id>``)."""
+    base = Path(instance.root) / "submitted"
+    out: dict[str, list[str]] = {}
+    if base.is_dir():
+        for d in sorted(base.iterdir()):
+            m = re.fullmatch(r"[0-9a-z]+_(\d+)", d.name)
+            if m and (d / unit).is_dir():
+                out.setdefault(m.group(1), []).append(d.name)
     return out
 
 
-def collect_zip(instance, unit: str, zip_path: str | os.PathLike, *, regex: str | None = None) -> CollectReport:
+def collect_zip(instance: Instance, unit: str, zip_path: str | os.PathLike, *, regex: str | None = None,
+                limits: Limits = LIMITS) -> CollectReport:
     """Collect an LMS download (a .zip, or a directory of zips and files) into the instance."""
     ensure_bin_on_path()
-    from nbgrader.utils import parse_utc
-
     zip_path = Path(zip_path)
     if not zip_path.exists():
         raise CourseError(f"no such file or directory: {zip_path}")
@@ -481,52 +901,85 @@ def collect_zip(instance, unit: str, zip_path: str | os.PathLike, *, regex: str 
         compiled = re.compile(regex)
     except re.error as exc:
         raise CourseError(f"bad --regex {regex!r}: {exc}") from None
-    missing = {"student_id", "file_id"} - set(compiled.groupindex)
-    if missing:
-        raise CourseError(f"--regex must have the named groups (?P<student_id>...) and (?P<file_id>...); "
-                          f"missing {', '.join(sorted(missing))}")
+    if "file_id" not in compiled.groupindex or not {"student_id", "user_id"} & set(compiled.groupindex):
+        raise CourseError("--regex must have the named groups (?P<student_id>...) (or (?P<user_id>...)) "
+                          "and (?P<file_id>...)")
     report = CollectReport(unit, str(zip_path))
     expected = unit_notebooks(instance, unit)
     if not expected:
         report.notes.append(f"no release of {unit} found: any notebook name is accepted")
     log, cap = _logger()
     plugin = _collector_plugin(regex, log)
+    known = _known_ids(instance, unit)
 
     with tempfile.TemporaryDirectory(prefix="course-collect-") as tmp:
-        archive, extracted = Path(tmp) / "archive", Path(tmp) / "extracted"
-        archive.mkdir()
-        staged = _stage_archives(zip_path, archive, report)
-        files = _extract(archive, extracted, staged, log) if staged else {}
+        walk = _Download(Path(tmp), plugin, limits, report)
+        walk.walk(zip_path)
 
-        # candidates[student][notebook] = (sort key, file, label, info)
+        # candidates[student][notebook] = [(sort key, file, label, info)]
         candidates: dict[str, dict[str, list]] = {}
-        for f, (label, mtime, rel) in sorted(files.items(), key=lambda kv: kv[1][0]):
-            if f.suffix.lower() != ".ipynb":
-                report.skipped.append(Skipped(label, NOT_NOTEBOOK, f.suffix or "no extension"))
+        names: dict[str, set[str]] = {}                    # LMS name -> student ids
+        people: dict[str, dict[tuple, list[str]]] = {}     # student id -> (email or names) -> labels
+        for f in sorted(walk.found, key=lambda f: f.label):
+            label = f.label
+            if f.path is None:
+                report.skipped.append(Skipped(label, NOT_NOTEBOOK, os.path.splitext(f.rel)[1] or "no extension",
+                                              _identity(f.owner)[0] if f.owner else None))
                 continue
-            info = _read_name(plugin, rel)
-            if not info or not info.get("student_id") or not info.get("file_id"):
+            info = _reading(plugin, f)
+            if not info or not info.get("file_id"):
                 report.skipped.append(Skipped(label, NO_MATCH, f"regex {regex}"))
                 continue
-            student = info["student_id"]
+            student, lms_name = _identity(info)
+            before = [s for s in known.get(info.get("user_id") or "", []) if s != student]
+            if before:   # a changed name, or another LMS's user of the same number: never merged, said
+                report.notes.append(f"{label}: collected as {student}; {', '.join(before)} (collected before) "
+                                    f"has the same user id {info['user_id']}: if they are one person "
+                                    f"(a changed name), move the older folder under submitted/")
+            why = student_id_problem(student)
+            if why:
+                report.skipped.append(Skipped(label, BAD_STUDENT_ID, f"{student!r}: {why}"))
+                continue
             nbname = os.path.splitext(info["file_id"])[0] + ".ipynb"
             if expected and nbname not in expected:
                 report.skipped.append(Skipped(label, UNKNOWN_NOTEBOOK,
-                                              f"{nbname!r}; {unit} has {', '.join(expected)}", student))
+                                              f"{_short(nbname)!r}; {unit} has {', '.join(expected)}", student))
                 continue
-            bad = check_notebook(f)
+            if Path(nbname).name != nbname or len(nbname.encode()) > 255:
+                report.skipped.append(Skipped(label, UNKNOWN_NOTEBOOK, f"{_short(nbname)!r} is not a plain "
+                                                                       "file name", student))
+                continue
+            bad = check_notebook(f.path)
             if bad:
                 report.skipped.append(Skipped(label, bad[0], bad[1], student))
                 continue
             ts = None
             if info.get("timestamp"):
                 try:
-                    ts = parse_utc(info["timestamp"])
-                except ValueError:
+                    ts = _parse_time(info["timestamp"])
+                except (ValueError, OverflowError):
                     report.notes.append(f"{label}: cannot read timestamp {info['timestamp']!r}; using the file's date")
-            when = ts or dt.datetime.fromtimestamp(mtime)
+            when = ts or dt.datetime.fromtimestamp(f.mtime)
             attempt = int(info["attempt"]) if info.get("attempt") else 0
-            candidates.setdefault(student, {}).setdefault(nbname, []).append(((when, attempt, label), f, label, info))
+            candidates.setdefault(student, {}).setdefault(nbname, []).append(((when, attempt, label), f.path,
+                                                                               label, info))
+            names.setdefault(lms_name, set()).add(student)
+            person = (info.get("email"),) if info.get("email") else (info.get("first_name"), info.get("last_name"))
+            if any(person):
+                people.setdefault(student, {}).setdefault(person, []).append(label)
+
+        for lms_name, ids in sorted(names.items()):
+            if len(ids) > 1:
+                report.notes.append(f"name collision: {len(ids)} LMS users are named {lms_name!r}; "
+                                    f"collected apart as {', '.join(sorted(ids))}")
+        for student, who in sorted(people.items()):
+            if len(who) > 1:   # one id, several people: never merge them, and never guess which is which
+                listed = "; ".join(" ".join(str(x) for x in p if x) for p in who)
+                for label in sorted(lbl for lbls in who.values() for lbl in lbls):
+                    report.skipped.append(Skipped(label, NAME_COLLISION, f"{len(who)} people share the id "
+                                                  f"{student!r} ({listed}); add (?P<user_id>...) to --regex "
+                                                  "to tell them apart", student))
+                del candidates[student]
 
         for student in sorted(candidates):
             chosen: dict[str, tuple] = {}
@@ -535,7 +988,11 @@ def collect_zip(instance, unit: str, zip_path: str | os.PathLike, *, regex: str 
                 chosen[nbname] = cands[0]
                 for c in cands[1:]:
                     report.skipped.append(Skipped(c[2], OLDER, f"{cands[0][2]} is newer", student))
-            _transfer(instance, unit, student, chosen, report)
+            try:
+                _transfer(instance, unit, student, chosen, report)
+            except Exception as exc:  # one student's files never stop the others'
+                report.skipped.append(Skipped(", ".join(c[2] for c in chosen.values()), NOT_STORED,
+                                              f"{exc.__class__.__name__}: {exc}", student))
     report.notes += [m for m in cap.messages if "Regular expression" not in m]
     return report
 
@@ -566,13 +1023,15 @@ def _transfer(instance, unit: str, student: str, chosen: dict[str, tuple], repor
 # ---------------------------------------------------------------- API and CLI
 
 
-def collect(instance, unit: str, *, exchange: bool = False, zip_path: str | os.PathLike | None = None,
-            regex: str | None = None, exchange_dir: str | os.PathLike | None = None) -> CollectReport:
+def collect(instance: Instance, unit: str, *, exchange: bool = False, zip_path: str | os.PathLike | None = None,
+            regex: str | None = None, exchange_dir: str | os.PathLike | None = None, lms: str | None = None,
+            limits: Limits = LIMITS) -> CollectReport:
     """Bring the submissions of ``unit`` into ``instance`` (an ``autograder.instance.Instance``).
 
     exchange: from the nbgrader exchange (``exchange_dir`` overrides its root);
     zip_path: from an LMS download, a .zip or a directory of them; regex: the
-    file-name regex for zips (default :data:`CANVAS_REGEX`). Exactly one source.
+    file-name regex for zips, else that of ``lms`` (a key of :data:`LMS_REGEXES`,
+    default canvas); limits: the caps on reading the download. Exactly one source.
     Returns a :class:`CollectReport`; raises CourseError when the source
     itself is missing.
     """
@@ -583,18 +1042,25 @@ def collect(instance, unit: str, *, exchange: bool = False, zip_path: str | os.P
     if exchange:
         return collect_exchange(instance, unit, root=exchange_dir)
     assert zip_path is not None  # one of the two, checked above
-    return collect_zip(instance, unit, zip_path, regex=regex)
+    if regex is None and lms is not None:
+        if lms not in LMS_REGEXES:
+            raise CourseError(f"unknown LMS {lms!r}: one of {', '.join(LMS_REGEXES)}, or give --regex")
+        regex = LMS_REGEXES[lms]
+    return collect_zip(instance, unit, zip_path, regex=regex, limits=limits)
 
 
 def _add_collect_parser(subparsers, inst_opts=None) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "collect", help="bring submissions into the instance (nbgrader exchange or LMS zip)",
         description="Bring submissions of UNIT into <instance>/submitted/<student>/<UNIT>/ from the nbgrader\n"
-                    "exchange or from an LMS zip download; report what was taken, what was skipped, and why.",
+                    "exchange or from an LMS zip download; report what was taken, what was skipped, and why.\n"
+                    "Archives are read as streams with caps (64 MiB a file, 2 GiB a download), symbolic links are\n"
+                    "never followed, and a bad file is reported for its student while the others are collected.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
                "  course collect 01_linear_classifiers --from-exchange\n"
                "  course collect 01_linear_classifiers --zip ~/Downloads/submissions.zip\n"
+               "  course collect 01_linear_classifiers --zip moodle-download.zip --lms moodle\n"
                "  course collect 01_linear_classifiers --zip dl/ --regex '(?P<student_id>\\w+)-(?P<file_id>.+)'",
     )
     p.add_argument("unit", metavar="UNIT", help="unit id, e.g. 01_linear_classifiers")
@@ -602,10 +1068,15 @@ def _add_collect_parser(subparsers, inst_opts=None) -> argparse.ArgumentParser:
     src.add_argument("--from-exchange", dest="from_exchange", action="store_true",
                      help="collect from the nbgrader exchange (students' `nbgrader submit`)")
     src.add_argument("--zip", dest="zip_path", metavar="PATH_OR_DIR",
-                     help="an LMS download: a .zip, or a directory of zips and notebooks")
-    p.add_argument("--regex", default=None,
-                   help="file-name regex for --zip with named groups student_id and file_id "
-                        "(optional: timestamp, attempt, first_name, last_name, email); default: Canvas names")
+                     help="an LMS download: a .zip, or a directory of zips and notebooks "
+                          "(students' own zips and tars inside are read too)")
+    names = p.add_mutually_exclusive_group()
+    names.add_argument("--lms", choices=sorted(LMS_REGEXES), default=None,
+                       help="the LMS that made the --zip download, for its file names (default: canvas); "
+                            "the student id carries the LMS's user id where the names have one")
+    names.add_argument("--regex", default=None,
+                       help="file-name regex for --zip with named groups student_id (or user_id) and file_id "
+                            "(optional: user_id, timestamp, attempt, first_name, last_name, email)")
     p.add_argument("--exchange-root", dest="exchange_root", default=None, metavar="DIR",
                    help="the exchange's root (default: the course config's Exchange.root, else <instance>/exchange)")
     if inst_opts is not None:
@@ -618,14 +1089,14 @@ def _add_collect_parser(subparsers, inst_opts=None) -> argparse.ArgumentParser:
     return p
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     """Register ``collect`` on an argparse subparsers object; ``args.func(args)`` runs it."""
     p = _add_collect_parser(subparsers)
     p.set_defaults(func=main)
     return p
 
 
-def register(subparsers, inst_opts) -> argparse.ArgumentParser:
+def register(subparsers: Any, inst_opts: Callable[[argparse.ArgumentParser], None]) -> argparse.ArgumentParser:
     """The hook ``autograder.cli`` calls: ``collect`` with the CLI's own instance options;
     ``args.func(args, course)`` runs it."""
     p = _add_collect_parser(subparsers, inst_opts)
@@ -633,7 +1104,7 @@ def register(subparsers, inst_opts) -> argparse.ArgumentParser:
     return p
 
 
-def instance_from_args(args, course=None):
+def instance_from_args(args: argparse.Namespace, course: Course | None = None) -> Instance:
     """The Instance named by ``--instance`` / ``--db`` (``$COURSE_INSTANCE``, ``$COURSE_DB``), as the CLI does."""
     from autograder.course import Course
     from autograder.instance import Instance, default_instance_dir
@@ -644,16 +1115,16 @@ def instance_from_args(args, course=None):
     return Instance(root, db_url=db, course=course)
 
 
-def main(args, course=None) -> int:
+def main(args: argparse.Namespace, course: Course | None = None) -> int:
     """``course collect``: print the report; exit 1 when nothing was taken and something was wrong."""
     instance = instance_from_args(args, course)
     report = collect(instance, args.unit, exchange=args.from_exchange, zip_path=args.zip_path,
-                     regex=args.regex, exchange_dir=args.exchange_root)
+                     regex=args.regex, lms=args.lms, exchange_dir=args.exchange_root)
     print(report.text())
     return 1 if (not report.taken and report.problems) else 0
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m autograder.collect`
+if __name__ == "__main__":  # pragma: no cover - `python -m autograder.commands.collect`
     parser = argparse.ArgumentParser(prog="course")
     add_parser(parser.add_subparsers(dest="command", required=True))
     ns = parser.parse_args()

@@ -62,7 +62,8 @@ def run_demo(course: Course, unit: str | None = None, students: int = 22, worker
     ``out`` (default: ``sys.stdout`` when called, not when this module was imported) gets the report.
     """
     from autograder.commands.autograde import autograde
-    from autograder.feedback import export, feedback
+    from autograder.commands.export import export
+    from autograder.commands.feedback import feedback
     from autograder.instance import grades_table
 
     t0 = time.monotonic()
