@@ -326,7 +326,7 @@ def decode(tree: Any, buffers: list[bytes], *, on_tag: Callable[[str, Any, Calla
         return _NotData(str(payload)[:100])
     if on_tag is not None and tag in ("$h", "$rec", "$cb", "$g", "$p", "$dc"):
         return on_tag(tag, payload, sub)
-    raise WireError(f"unexpected tag {tag!r}")
+    raise WireError(f"unexpected tag {str(tag)[:8]!r}")
 
 
 class _NotData:
@@ -336,7 +336,9 @@ class _NotData:
         self.why = why
 
     def __repr__(self) -> str:
-        return f"<not data: {self.why}>"
+        # ``why`` is the sender's own words (a student's kernel's): a message shown in feedback never
+        # quotes them
+        return "<not data>"
 
 
 def _list(v, n: int | None = None) -> list:

@@ -82,7 +82,7 @@ def raises_own():
 
 import warnings
 def warns():
-    warnings.warn("overflow in exp", RuntimeWarning)
+    warnings.warn("overflow encountered in exp", RuntimeWarning)
     return 0.0
 
 class Sub(np.ndarray):
@@ -214,13 +214,40 @@ def test_exceptions_cross_as_built_in_types():
     assert _run(judge, "try:\n    raises()\nexcept ValueError as e:\n    assert 'bad shape' in str(e)\n"
                        "else:\n    raise AssertionError('no error')").passed
     v = _run(judge, "raises_own()")
-    assert not v.passed and v.ename == "MyError" and "mine" in v.evalue
+    assert not v.passed and v.ename == "Exception" and "class of its own" in v.evalue
+
+
+def test_what_the_students_code_raises_or_warns_reaches_the_verdict_without_its_words():
+    """An exception's message, its class's name and a warning's text are the submission's own words,
+    written with the hidden inputs in reach: the verdict says what happened, never quotes them."""
+    judge, kernel = _judge()
+    exec("import warnings\n"
+         "def leaks(x):\n    raise ValueError('SECRET ' + repr(x))\n"
+         "def leaks_by_name(x):\n    raise type('SECRET_' + str(int(x[0])), (Exception,), {})()\n"
+         "def warns_secret(x):\n    warnings.warn('SECRET ' + repr(x), RuntimeWarning)\n    return 0.0\n"
+         "def stub(x):\n    raise NotImplementedError('SECRET ' + repr(x))\n"
+         "class Obj:\n    pass\n"
+         "def returns_obj(x):\n    return type('SECRET_' + str(int(x[0])), (), {})()\n", kernel)
+    for call in ("leaks", "leaks_by_name", "warns_secret", "stub", "returns_obj"):
+        v = _run(judge, f"r = {call}(np.array([31415.0]))\nassert len(r) == 1")
+        assert not v.passed, call
+        shown = f"{v.ename} {v.evalue} {v.stdout}"
+        assert "SECRET" not in shown and "31415" not in shown, (call, shown)
+    assert _run(judge, "leaks(np.ones(1))").ename == "ValueError"
+    assert "NotImplementedError" in _run(judge, "stub(np.ones(1))").evalue
+    # NumPy's own floating-point warnings are fixed text, and say what went wrong
+    exec("def overflows(x):\n    return np.exp(x)\n", kernel)
+    v = _run(judge, "overflows(np.array([1000.0]))")
+    assert not v.passed and "overflow encountered in exp" in v.evalue
+    # the test's own messages are the test's: shown as written
+    v = _run(judge, "try:\n    leaks(np.ones(1))\nexcept ValueError:\n    raise AssertionError('leaks must not raise')")
+    assert v.evalue == "leaks must not raise"
 
 
 def test_a_warning_of_the_students_code_fails_the_cell_unless_the_test_ignores_it():
     judge, _ = _judge()
     v = _run(judge, "warns()")
-    assert not v.passed and "overflow in exp" in v.evalue and "warning" in v.evalue
+    assert not v.passed and "overflow encountered in exp" in v.evalue and "warning" in v.evalue
     assert _run(judge, "import warnings\nwith warnings.catch_warnings():\n"
                        "    warnings.simplefilter('ignore')\n    warns()").passed
 
@@ -228,7 +255,7 @@ def test_a_warning_of_the_students_code_fails_the_cell_unless_the_test_ignores_i
 def test_results_that_lie_are_wrong_answers_not_code():
     judge, _ = _judge()
     v = _run(judge, "subclass()")
-    assert not v.passed and "ndarray subclass" in v.evalue
+    assert not v.passed and "not data" in v.evalue
     v = _run(judge, "r = liar()\nassert_close(r, [5.0, 12.0])")   # __array__ never runs in the judge
     assert not v.passed
     v = _run(judge, "r = liar()\nassert r == 12.0")                # nor __eq__

@@ -31,6 +31,7 @@ import dataclasses
 import io
 import itertools
 import pickle
+import re
 import select
 import socket
 import sys
@@ -343,7 +344,7 @@ class Link:
                     raise wire.WireError("malformed handle")
                 remote = self.remotes.get(payload[0])
                 if remote is None:
-                    remote = self.remotes[payload[0]] = Remote(self, payload[0], str(payload[1])[:200])
+                    remote = self.remotes[payload[0]] = Remote(self, payload[0], shown_name(str(payload[1])[:200]))
                 return remote
             if tag == "$rec":
                 if type(payload) is not list or len(payload) != 4:
@@ -353,8 +354,8 @@ class Link:
                         or not all(type(f) is str for f in fields):
                     raise wire.WireError("malformed record")
                 remote = on_tag("$h", handle, sub)
-                return RemoteRecord(remote, str(name)[:200], {f: sub(v) for f, v in zip(fields, values)})
-            raise wire.WireError(f"the kernel may not send {tag}")
+                return RemoteRecord(remote, shown_name(str(name)[:200]), {f: sub(v) for f, v in zip(fields, values)})
+            raise wire.WireError("the kernel sent a tag it may not send")
 
         return wire.decode(tree, buffers, on_tag=on_tag)
 
@@ -380,7 +381,7 @@ class Link:
 
     def _value(self, h, b):
         if "error" in h:
-            raise_error(h["error"])
+            _raise_from_kernel(h["error"])
         try:
             return self.decode(h.get("value"), b)
         except wire.WireError as exc:
@@ -417,7 +418,7 @@ class Link:
         failures_before = len(self.callback_failures)
         h, b = self._request({"op": "call", "target": target, "attr": attr, "args": tree}, bufs)
         for cat, msg in (h.get("warnings") or [])[:20]:
-            warnings.warn(f"{label}: {str(cat)[:100]}: {str(msg)[:500]}", StudentWarning, stacklevel=3)
+            warnings.warn(f"{shown_name(label)}: {_shown_warning(cat, msg)}", StudentWarning, stacklevel=3)
         if len(self.callback_failures) > failures_before:
             raise self.callback_failures[failures_before]
         result = self._value(h, b)
@@ -768,8 +769,11 @@ class Judge:
         except BaseException as exc:
             if isinstance(exc, (SystemExit, KeyboardInterrupt)) and not isinstance(exc, KeyboardInterrupt):
                 raise
-            verdict.ename = type(exc).__name__ if not isinstance(exc, RemoteError) else exc.type_name
-            verdict.evalue = _message(exc)
+            if getattr(exc, _FROM_KERNEL, False):
+                verdict.ename, verdict.evalue = _kernel_error(exc)
+            else:
+                verdict.ename = type(exc).__name__ if not isinstance(exc, RemoteError) else exc.type_name
+                verdict.evalue = _message(exc)
         finally:
             grading._MEASURE_BACKEND, grading._KERNEL_NAME_BACKEND = old_backend, old_names
             if self.link.fault is None:
@@ -804,6 +808,78 @@ def _python_default_filters() -> None:
     warnings.simplefilter("ignore", ImportWarning)
     warnings.simplefilter("ignore", ResourceWarning)
     warnings.simplefilter("always", StudentWarning)
+
+
+# ------------------------------------------------------------------ what a verdict says of the student's errors
+#
+# An exception or a warning the student's code raises while a hidden test calls it is text the
+# submission wrote, with the hidden inputs in reach: `raise ValueError(repr(x))` would carry them
+# into the feedback, and so would a class named after them.  So the verdict shows only what the
+# judge can vouch for: a built-in type's name, NumPy's fixed floating-point warnings, and a
+# message of its own.  (The test's own messages, raised here in the judge, are shown as written.)
+
+_FROM_KERNEL = "course_from_kernel"
+_NUMPY_WARNING = re.compile(r"(overflow|underflow|divide by zero|invalid value) encountered in (scalar )?([a-z_0-9]{1,20})")
+_UFUNCS = frozenset(name for name in dir(np) if isinstance(getattr(np, name, None), np.ufunc)) | {"reduce", "cast"}
+_BUILTIN_WARNINGS = frozenset(name for name in dir(builtins)
+                              if isinstance(getattr(builtins, name), type) and issubclass(getattr(builtins, name), Warning))
+
+
+def _raise_from_kernel(err: Any) -> None:
+    """Raise the exception the kernel reports, marked as the student's code's (see above)."""
+    try:
+        raise_error(err)
+    except BaseException as exc:
+        setattr(exc, _FROM_KERNEL, True)
+        raise
+
+
+def shown_name(name: str) -> str:
+    """A name the kernel chose (a type of the student's) as feedback may show it: a short dotted
+    identifier, else ``object``: a name is text the submission wrote."""
+    name = str(name)
+    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]{0,47}", name) else "object"
+
+
+def _kernel_error(exc: BaseException) -> tuple[str, str]:
+    """(ename, evalue) of a verdict for an exception the student's code raised during the test."""
+    name = exc.type_name if isinstance(exc, RemoteError) else type(exc).__name__
+    if name == "WireError":
+        return "TypeError", ("your code returned something that is not data (data: numbers, bools, strings, "
+                             "plain NumPy arrays and tensors, and lists, tuples or dicts of them; not an "
+                             "ndarray subclass or an object of a class of its own); return plain results")
+    if name == "NotImplementedError":
+        return name, "your code still raises NotImplementedError: the task (or a function it calls) is not written yet"
+    if name in ("ImportError", "ModuleNotFoundError"):
+        # the grader's own refusal (a module the task forbids) and Python's "No module named",
+        # recognised by their fixed words around a module's name
+        from autograder.runtime.sandbox import FORBID_MESSAGE
+
+        message = getattr(exc, "message", None) if isinstance(exc, RemoteError) else str(exc)
+        before, _, after = FORBID_MESSAGE.partition("{module}")
+        for pattern in (re.escape(before) + r"([\w.]+)" + re.escape(after), r"No module named '([\w.]+)'"):
+            m = re.fullmatch(pattern, str(message))
+            if m and shown_name(m.group(1)) == m.group(1):
+                return name, str(message)
+    if name not in BUILTIN_EXCEPTIONS:
+        return "Exception", ("your code raised an exception of a class of its own while the test called it; "
+                             "its name and message are not shown, since they could carry the test's hidden "
+                             "inputs: run your function on the visible tests' inputs and on cases of your own")
+    return name, (f"your code raised {name} while the test called it; its message is not shown, since it could "
+                  "carry the test's hidden inputs: run your function on the visible tests' inputs and on "
+                  "cases of your own (edge cases: zeros, ties, one sample, large values) to see it")
+
+
+def _shown_warning(category: Any, message: Any) -> str:
+    """What a verdict says of a warning of the student's code: the category when it is built-in, and
+    the message when it is one of NumPy's fixed floating-point warnings."""
+    category, message = str(category)[:100], str(message)[:500]
+    if category not in _BUILTIN_WARNINGS:
+        return "a warning of a class of its own (its text is not shown)"
+    m = _NUMPY_WARNING.fullmatch(message)
+    if m and m.group(3) in _UFUNCS:
+        return f"{category}: {message}"
+    return f"{category} (its text is not shown, since it could carry the test's hidden inputs)"
 
 
 def _message(exc: BaseException) -> str:
