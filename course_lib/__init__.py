@@ -10,7 +10,7 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "data", "grading", "device", "nn", "autograd", "optim", "init", "train",
-    "models", "viz", "widgets", "dimred",
+    "models", "viz", "widgets",
 }
 
 
