@@ -146,6 +146,7 @@ def test_attention_explorer_draws_the_nan_row_and_head_range_follows_heads():
     before = e.png
     r = e.update(mask="notes' j<i")
     assert r["nan_rows"] == [0] and e.png != before
+    assert [t.get_text() for t in e.fig.axes[0].texts].count("NaN") == 6      # row 0 of the 6 x 6 weights, in red
     e.render = False
     e.update(heads=8, head=7)
     assert e.controls["head"].max == 7

@@ -188,10 +188,14 @@ class AttentionExplorer(_StaticFigure, Explorer):
         from ..viz import attention_heatmap
 
         ax_w, ax_o = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
-        w = np.nan_to_num(result["_weights"], nan=0.0)
-        attention_heatmap(w, result["tokens"], result["tokens"], ax=ax_w)
-        for i in result["nan_rows"]:
-            ax_w.text(w.shape[1] / 2 - 0.5, i, "NaN row", ha="center", va="center", color="red", fontsize=9)
+        raw = result["_weights"]
+        w = np.nan_to_num(raw, nan=0.0)
+        attention_heatmap(w, result["tokens"], result["tokens"], ax=ax_w, annotate=False)
+        if w.shape[0] <= 10:                                # the numbers, and NaN where the softmax gave NaN
+            for (i, j), v in np.ndenumerate(raw):
+                nan = bool(np.isnan(v))
+                ax_w.text(j, i, "NaN" if nan else f"{v:.2f}", ha="center", va="center", fontsize=7,
+                          color="red" if nan else ("w" if v < 0.6 * max(w.max(), 1e-12) else "k"))
         ax_w.set_title(f"weights (d_k = {result['d_k']}, score std {result['score_std']:.2f})", fontsize=8)
         out = result["_output"]
         lim = max(float(np.nanmax(np.abs(out))) if np.isfinite(out).any() else 1.0, 1e-9)
