@@ -153,12 +153,15 @@ class AttentionExplorer(_StaticFigure, Explorer):
     Controls: ``tokens`` (a space-separated sentence), ``heads`` (1, 2, 4, 8 of a 64-wide layer),
     ``head``, ``scaled`` (the 1/sqrt(d_k) factor), ``temperature``, ``mask`` (:data:`MASKS`),
     ``pad`` (``<pad>`` tokens appended) and ``positions`` (add sinusoidal encodings). ``update``
-    returns the numbers of :func:`attention_state`.
+    returns the numbers of :func:`attention_state` and ``dropped_tokens`` (words beyond
+    :attr:`max_tokens`, left out).
 
     Introduced in lecture 05_attention.
     """
 
     figsize = (9.5, 4.0)
+    #: the sentence is cut to its first ``max_tokens`` words (``dropped_tokens`` says how many went)
+    max_tokens = 16
 
     def _controls(self) -> dict:
         return {
@@ -181,8 +184,11 @@ class AttentionExplorer(_StaticFigure, Explorer):
     def compute(self, *, tokens: str, heads: int, head: int, scaled: bool, temperature: float, mask: str,
                 pad: int, positions: bool) -> dict:
         words = tokens.split() or ["?"]
-        return attention_state(words, num_heads=int(heads), head=int(head), scaled=bool(scaled),
-                               temperature=float(temperature), mask=mask, pad=int(pad), positions=bool(positions))
+        result = attention_state(words[:self.max_tokens], num_heads=int(heads), head=int(head), scaled=bool(scaled),
+                                 temperature=float(temperature), mask=mask, pad=int(pad), positions=bool(positions))
+        # a heat map of hundreds of rows is unreadable and slow to draw: keep the first max_tokens, and say so
+        result["dropped_tokens"] = max(len(words) - self.max_tokens, 0)
+        return result
 
     def draw(self, result: dict, **_: Any) -> None:
         from ..viz import attention_heatmap
