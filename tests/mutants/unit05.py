@@ -174,6 +174,20 @@ MUTANTS = [
                 candidates.append((tokens + (t,), score + float(logp[t])))""",
        """            t = int(np.argmax(logp))
             candidates.append((tokens + (t,), score + float(logp[t])))""")),
+    # Task 5.10: sequence classifier (PyTorch)
+    M("task5_10", "mean pooling over padded frames (the mask ignored in the pooling)",
+      ("    scores = (h @ w).masked_fill(~mask, float(\"-inf\"))      # (N, T): padding removed before the softmax",
+       "    scores = h @ w")),
+    M("task5_10", "pooling softmax over the features",
+      ("    weights = torch.softmax(scores, dim=1)\n    pooled = (weights.unsqueeze(-1) * h).sum(dim=1)",
+       "    weights = torch.softmax(scores, dim=0)\n    pooled = (weights.unsqueeze(-1) * h).sum(dim=1)")),
+    M("task5_10", "padding not masked on keys in the encoder",
+      ("self.encoder(self.prenet(x), src_key_padding_mask=~mask)", "self.encoder(self.prenet(x))")),
+    M("task5_10", "key padding mask passed in our convention (True = real frame)",
+      ("self.encoder(self.prenet(x), src_key_padding_mask=~mask)", "self.encoder(self.prenet(x), src_key_padding_mask=mask)")),
+    M("task5_10", "dropout active at test time",
+      ("        pooled, _ = attention_pool(h, mask, self.w)",
+       "        pooled, _ = attention_pool(F.dropout(h, 0.2, training=True), mask, self.w)")),
 ]
 
 # The mistakes issue #18 names (graded for real through `course autograde`, one mutant per task per submission,
@@ -192,6 +206,9 @@ NAMED = [
     ("task5_7", "exponent i / D instead of 2i / D"),
     ("task5_9", "beam scores as a product of probabilities"),
     ("task5_9", "finished beams expanded again"),
+    ("task5_10", "padding not masked on keys in the encoder"),
+    ("task5_10", "mean pooling over padded frames (the mask ignored in the pooling)"),
+    ("task5_10", "dropout active at test time"),
 ]
 
 CORRECT_ALTERNATIVES = [
@@ -285,6 +302,17 @@ CORRECT_ALTERNATIVES = [
         if not alive or (finished and max(s for _, s in finished) >= max(s for _, s in alive)):
             break
     return max(finished + alive, key=lambda c: c[1])""")),
+    M("task5_10", "masked softmax by hand, a small MLP instead of the encoder",
+      ("""    scores = (h @ w).masked_fill(~mask, float("-inf"))      # (N, T): padding removed before the softmax
+    weights = torch.softmax(scores, dim=1)""",
+       """    scores = torch.einsum("nte,e->nt", h, w)
+    scores = scores - scores.masked_fill(~mask, float("-inf")).max(dim=1, keepdim=True).values
+    e = torch.where(mask, torch.exp(scores), torch.zeros_like(scores))
+    weights = e / e.sum(dim=1, keepdim=True)"""),
+      ("""        layer = nn.TransformerEncoderLayer(d_model, nhead, dim_feedforward=64, dropout=0.1, batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)""",
+       """        self.encoder = nn.Sequential(nn.ReLU(), nn.Linear(d_model, d_model), nn.Tanh())"""),
+      ("self.encoder(self.prenet(x), src_key_padding_mask=~mask)", "self.encoder(self.prenet(x))")),
 ]
 
 # Solutions that hand the job to what the task forbids (graded for real: the sandbox refuses the import).
