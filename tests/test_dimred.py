@@ -235,3 +235,18 @@ def test_kernels_and_their_inverses():
         dr.distance_for_similarity(0.0)
     with pytest.raises(ValueError, match="kernel"):
         dr.similarity(1.0, "cauchy")
+
+
+def test_tsne_benchmark_row_states_its_goal():
+    """bench/tsne.py (issue 20's benchmark row) on 120 digits and 250 iterations (scikit-learn's minimum):
+    the row carries both libraries' times and quality numbers and the goal (within 2x of scikit-learn at
+    equal quality)."""
+    import bench.tsne
+
+    (row,) = bench.tsne.run(n=120, n_iter=250)
+    assert row["n"] == 120 and row["goal_ratio"] == 2.0 and isinstance(row["goal_met"], bool)
+    assert row["ours_cpu_s"] > 0 and row["sklearn_cpu_s"] > 0
+    assert row["goal_met"] == (row["ours_cpu_s"] / row["sklearn_cpu_s"] <= 2.0
+                               and row["ours_trust"] >= row["sklearn_trust"] - 0.01
+                               and row["ours_knn5"] >= row["sklearn_knn5"] - 0.01)
+    assert 0 < row["ours_knn5"] <= 1 and 0 < row["sklearn_trust"] <= 1
