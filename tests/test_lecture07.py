@@ -145,6 +145,8 @@ def test_lecture_does_not_solve_the_assignment():
     if SOLUTION.exists():
         regions = {}
         for cell in nbformat.read(str(SOLUTION), as_version=4).cells:
+            if cell.cell_type != "code":          # written answers are prose, not code to copy
+                continue
             for part in re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S):
                 task = cell.metadata.get("nbgrader", {}).get("grade_id", "?")
                 regions.setdefault(task, []).extend(ln for ln in _normalised_lines(part) if not _trivial(ln))
