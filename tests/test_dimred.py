@@ -187,6 +187,23 @@ def test_knn_accuracy_on_separated_clusters():
     assert dr.knn_accuracy(Z, y, 3) == 1.0
     assert dr.knn_accuracy(Z, 1 - y[::-1][np.r_[5:10, 0:5]], 3) == 1.0
     assert dr.knn_accuracy(Z, np.arange(10) % 2, 1) < 0.5
+    assert dr.knn_accuracy(Z, np.where(y == 1, "seven", "minus one"), 3) == 1.0       # any labels
+    assert dr.knn_accuracy(Z, y - 1, 3) == 1.0
+    with pytest.raises(ValueError, match="one label per row"):
+        dr.knn_accuracy(Z, y[:5])
+
+
+def test_degenerate_data_get_clear_errors_or_finite_answers():
+    """All rows equal: PCA's ratios refuse with a reason; t-SNE still returns finite points (no 0/0)."""
+    import warnings
+
+    same = np.ones((20, 5))
+    with pytest.raises(ValueError, match="zero variance"):
+        dr.explained_variance_ratio(same)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = dr.tsne(same, perplexity=5, n_iter=30)
+    assert np.isfinite(res.Y).all()
 
 
 # ---- graphs -----------------------------------------------------------------------------------
