@@ -135,3 +135,25 @@ def test_release_has_no_solutions_or_hidden_tests():
 
 def test_release_stubs_score_zero():
     NB.check_release_scores_zero()
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("unit07")
+def test_experiments_show_what_the_rubrics_say(namespace):
+    """The written questions' experiments, run with the reference solution, print the rubrics' reference numbers:
+    wine's column scales and PC1 weights (Question 7.1); the t-SNE maps' 5-NN accuracies and cluster spreads at
+    perplexity 5 and 50, and which digit's cluster is tightest (Question 7.2)."""
+    k = namespace.kernel
+    std = k["wine_X"].std(axis=0)
+    assert round(float(std[12]), 1) == 314.0 and round(float(std[4]), 1) == 14.2
+    assert np.all(np.delete(std, [12, 4]) < 20) and np.sum(std < 3) >= 7
+    assert round(float(k["wine_X"][:, 12].var()), -2) == 98600
+    raw, stand = k["wine_pc1"][False], k["wine_pc1"][True]
+    assert round(abs(float(raw[12])), 3) == 1.0
+    assert all(0.35 < abs(float(stand[j])) < 0.45 for j in (5, 6, 11)) and np.max(np.abs(stand)) < 0.45
+    (acc5, spread5), (acc50, spread50) = k["tsne_results"][5.0], k["tsne_results"][50.0]
+    # t-SNE is chaotic: another BLAS may move the last digit, so the rubric's numbers are checked to a tolerance
+    assert abs(acc5 - 0.980) <= 0.01 and abs(acc50 - 0.977) <= 0.01, (acc5, acc50)
+    for spread, lo, hi, ratio, mean in ((spread5, 4.2, 7.4, 1.8, 5.9), (spread50, 1.3, 4.3, 3.2, 2.1)):
+        assert abs(spread.min() - lo) <= 0.2 and abs(spread.max() - hi) <= 0.2, spread
+        assert abs(spread.max() / spread.min() - ratio) <= 0.2 and abs(spread.mean() - mean) <= 0.2, spread
