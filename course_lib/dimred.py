@@ -243,23 +243,28 @@ def tsne_kl_and_grad(P: np.ndarray, Y: np.ndarray, *, squared: bool = True) -> t
 
 
 def _kl_grad(P: np.ndarray, Y: np.ndarray, squared: bool, with_kl: bool) -> tuple[float, np.ndarray]:
-    d2 = pairwise_sq_dists(Y)
+    # in-place on one (N, N) buffer: the exact gradient's cost is a few passes over N^2 numbers
+    w = pairwise_sq_dists(Y)
     if squared:
-        w = 1.0 / (1.0 + d2)
+        w += 1.0
+        np.reciprocal(w, out=w)                    # (1 + d^2)^-1
+        dist = None
     else:
-        dist = np.sqrt(d2)
+        dist = np.sqrt(w)
         w = 1.0 / (1.0 + dist)
     np.fill_diagonal(w, 0.0)
-    Q = w / w.sum()
+    Z = w.sum()
     kl = float("nan")
     if with_kl:
         pos = P > 0
-        kl = float(np.sum(P[pos] * np.log(P[pos] / np.maximum(Q[pos], 1e-300))))
-    if squared:
-        M = 4.0 * (P - Q) * w
+        kl = float(np.sum(P[pos] * np.log(P[pos] * Z / np.maximum(w[pos], 1e-300))))
+    M = P - w / Z                                  # p_ij - q_ij
+    M *= w
+    if dist is None:
+        M *= 4.0
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
-            M = np.where(dist > 0, 2.0 * (P - Q) * w / dist, 0.0)
+            M = np.where(dist > 0, 2.0 * M / dist, 0.0)
     grad = M.sum(1)[:, None] * Y - M @ Y
     return kl, grad
 
