@@ -146,12 +146,16 @@ def test_attention_explorer_draws_the_nan_row_and_head_range_follows_heads():
     before = e.png
     r = e.update(mask="notes' j<i")
     assert r["nan_rows"] == [0] and e.png != before
+    assert [t.get_text() for t in e.fig.axes[0].texts].count("NaN") == 6      # row 0 of the 6 x 6 weights, in red
     e.render = False
     e.update(heads=8, head=7)
     assert e.controls["head"].max == 7
     r = e.update(heads=2)
     assert e.controls["head"].max == 1 and e.controls["head"].value == 1 and r["d_k"] == 32
     assert e.update(tokens="   ")["tokens"] == ["?"]
+    long = e.update(tokens=" ".join(f"w{i}" for i in range(40)), pad=0)
+    assert long["tokens"] == [f"w{i}" for i in range(16)] and long["dropped_tokens"] == 24
+    assert e.update(tokens="a b")["dropped_tokens"] == 0
     with pytest.raises(ValueError, match="unknown control"):
         e.update(dropout=0.1)
 

@@ -107,9 +107,20 @@ def test_cliff_gradient_matches_autograd_and_clipping_matches_the_notes_example(
     np.testing.assert_allclose(p.grad.numpy(), [9.0, -12.0], rtol=1e-6)
 
 
+def test_cliff_stays_finite_over_its_whole_range():
+    """The corners of the accepted range: the gradient is finite, so the clipped step and its angle are numbers."""
+    for w in (0.01, 0.9, 1.1):
+        for T in (2, 1000):
+            for clip in CLIP_MODES:
+                s = cliff_state(w, T, clip=clip)
+                assert np.isfinite(s["grad"]).all() and np.isfinite(s["loss"]) and math.isfinite(s["angle"])
+
+
 def test_cliff_rejects_bad_input():
     with pytest.raises(ValueError, match="w must be"):
-        cliff_state(1.5, 100)
+        cliff_state(1.11, 100)
+    with pytest.raises(ValueError, match="T must be"):
+        cliff_state(1.0, 1001)
     with pytest.raises(ValueError, match="T must be"):
         cliff_state(1.0, 1)
     with pytest.raises(ValueError, match="clip must be"):
@@ -177,6 +188,8 @@ def test_parse_sequence_and_its_errors():
         parse_sequence("a,b,c")
     with pytest.raises(ValueError, match="empty"):
         parse_sequence(" ; ")
+    with pytest.raises(ValueError, match="within"):
+        parse_sequence("1e300,1,0; 1,0,1")               # would overflow the picture: refused, with the bound
 
 
 def test_lstm_tanh_mode_is_pytorchs_cell():

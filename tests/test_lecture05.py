@@ -28,6 +28,7 @@ TOPICS = {
     "softmax as differentiable selection": "### 2.1 Selecting from a set, differentiably",
     "Nadaraya-Watson": "### 2.2 Nadaraya-Watson kernel regression",
     "additive vs dot-product": "### 3.2 Additive and dot-product",
+    "an alignment learned from the loss": "### 3.3 An alignment learned from the loss alone",
     "score variance 64 -> 1": "**variance 64 without the scale, 1 with it.**",
     "permutation equivariance": "### 5.2 Permutation equivariance",
     "adding equals concatenating": "### 5.4 Adding is concatenating",

@@ -153,12 +153,15 @@ class AttentionExplorer(_StaticFigure, Explorer):
     Controls: ``tokens`` (a space-separated sentence), ``heads`` (1, 2, 4, 8 of a 64-wide layer),
     ``head``, ``scaled`` (the 1/sqrt(d_k) factor), ``temperature``, ``mask`` (:data:`MASKS`),
     ``pad`` (``<pad>`` tokens appended) and ``positions`` (add sinusoidal encodings). ``update``
-    returns the numbers of :func:`attention_state`.
+    returns the numbers of :func:`attention_state` and ``dropped_tokens`` (words beyond
+    :attr:`max_tokens`, left out).
 
     Introduced in lecture 05_attention.
     """
 
     figsize = (9.5, 4.0)
+    #: the sentence is cut to its first ``max_tokens`` words (``dropped_tokens`` says how many went)
+    max_tokens = 16
 
     def _controls(self) -> dict:
         return {
@@ -181,17 +184,24 @@ class AttentionExplorer(_StaticFigure, Explorer):
     def compute(self, *, tokens: str, heads: int, head: int, scaled: bool, temperature: float, mask: str,
                 pad: int, positions: bool) -> dict:
         words = tokens.split() or ["?"]
-        return attention_state(words, num_heads=int(heads), head=int(head), scaled=bool(scaled),
-                               temperature=float(temperature), mask=mask, pad=int(pad), positions=bool(positions))
+        result = attention_state(words[:self.max_tokens], num_heads=int(heads), head=int(head), scaled=bool(scaled),
+                                 temperature=float(temperature), mask=mask, pad=int(pad), positions=bool(positions))
+        # a heat map of hundreds of rows is unreadable and slow to draw: keep the first max_tokens, and say so
+        result["dropped_tokens"] = max(len(words) - self.max_tokens, 0)
+        return result
 
     def draw(self, result: dict, **_: Any) -> None:
         from ..viz import attention_heatmap
 
         ax_w, ax_o = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
-        w = np.nan_to_num(result["_weights"], nan=0.0)
-        attention_heatmap(w, result["tokens"], result["tokens"], ax=ax_w)
-        for i in result["nan_rows"]:
-            ax_w.text(w.shape[1] / 2 - 0.5, i, "NaN row", ha="center", va="center", color="red", fontsize=9)
+        raw = result["_weights"]
+        w = np.nan_to_num(raw, nan=0.0)
+        attention_heatmap(w, result["tokens"], result["tokens"], ax=ax_w, annotate=False)
+        if w.shape[0] <= 10:                                # the numbers, and NaN where the softmax gave NaN
+            for (i, j), v in np.ndenumerate(raw):
+                nan = bool(np.isnan(v))
+                ax_w.text(j, i, "NaN" if nan else f"{v:.2f}", ha="center", va="center", fontsize=7,
+                          color="red" if nan else ("w" if v < 0.6 * max(w.max(), 1e-12) else "k"))
         ax_w.set_title(f"weights (d_k = {result['d_k']}, score std {result['score_std']:.2f})", fontsize=8)
         out = result["_output"]
         lim = max(float(np.nanmax(np.abs(out))) if np.isfinite(out).any() else 1.0, 1e-9)

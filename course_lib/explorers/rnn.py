@@ -30,7 +30,7 @@ from .linear import _StaticFigure
 if TYPE_CHECKING:
     from ..models import CharRNN, CharVocab
 
-__all__ = ["CLIP_MODES", "cliff_state", "CliffExplorer", "NOTES_SEQUENCE", "parse_sequence", "lstm_gate_state",
+__all__ = ["CLIP_MODES", "cliff_state", "CliffExplorer", "NOTES_SEQUENCE", "MAX_INPUT", "parse_sequence", "lstm_gate_state",
            "LSTMGateExplorer", "next_char_distribution", "temperature_state", "TemperatureExplorer"]
 
 #: Clipping modes of :func:`cliff_state`.
@@ -59,7 +59,8 @@ def cliff_state(w: float, T: int, *, u: float = 1.0, lr: float = 1e-3, clip: str
     ``clip_grad_norm_``) before the step ``(w, u) -= lr * g``.
 
     Args:
-        w: recurrent weight, ``0 < w <= 1.2``; T: number of steps, ``2 <= T <= 2000``.
+        w: recurrent weight, ``0 < w <= 1.1``; T: number of steps, ``2 <= T <= 1000`` (the loss and the
+            gradient stay finite in float64 over this whole range).
         u: input weight; lr: learning rate > 0; clip: one of :data:`CLIP_MODES`; threshold: > 0.
 
     Returns:
@@ -72,10 +73,10 @@ def cliff_state(w: float, T: int, *, u: float = 1.0, lr: float = 1e-3, clip: str
     """
     import torch
 
-    if not 0 < w <= 1.2:
-        raise ValueError(f"w must be in (0, 1.2], got {w}: beyond that w**(T-1) overflows the picture")
-    if not 2 <= int(T) <= 2000:
-        raise ValueError(f"T must be in [2, 2000], got {T}")
+    if not 0 < w <= 1.1:
+        raise ValueError(f"w must be in (0, 1.1], got {w}: beyond that the gradient overflows float64 at T = 1000")
+    if not 2 <= int(T) <= 1000:
+        raise ValueError(f"T must be in [2, 1000], got {T}: beyond that the gradient overflows float64 at w = 1.1")
     if clip not in CLIP_MODES:
         raise ValueError(f"clip must be one of {CLIP_MODES}, got {clip!r}")
     if lr <= 0 or threshold <= 0:
@@ -166,8 +167,12 @@ class CliffExplorer(_StaticFigure, Explorer):
 NOTES_SEQUENCE = "3,1,0; 4,1,0; 2,0,0; 1,0,1; 3,-1,0"
 
 
+#: Largest magnitude :func:`parse_sequence` accepts (larger values only overflow the picture).
+MAX_INPUT = 1000.0
+
+
 def parse_sequence(text: str) -> np.ndarray:
-    """Parse ``"x1,x2,x3; x1,x2,x3; ..."`` into a (T, 3) float array.
+    """Parse ``"x1,x2,x3; x1,x2,x3; ..."`` into a (T, 3) float array, each number within ``+-MAX_INPUT``.
 
     Raises:
         ValueError: naming the step that does not hold three numbers.
@@ -186,6 +191,9 @@ def parse_sequence(text: str) -> np.ndarray:
             raise ValueError(f"step {k} ({s.strip()!r}) is not three numbers x1,x2,x3") from None
         if len(row) != 3 or not all(math.isfinite(v) for v in row):
             raise ValueError(f"step {k} ({s.strip()!r}) must hold three finite numbers x1,x2,x3")
+        if max(abs(v) for v in row) > MAX_INPUT:
+            raise ValueError(f"step {k} ({s.strip()!r}): keep the numbers within +-{MAX_INPUT:g} (the gates already "
+                             "saturate at |x2| = 1)")
         rows.append(row)
     return np.array(rows)
 
