@@ -70,8 +70,13 @@ class PCA:
     def explained_variance_ratio(self) -> np.ndarray:
         """(k,) fraction of the total variance each kept component explains.
 
+        Raises:
+            ValueError: if the data had no variance at all (every row the same).
+
         Introduced in lecture 07_dimensionality_reduction.
         """
+        if self.total_variance <= 0:
+            raise ValueError("the data have zero variance (all rows are equal): no direction explains anything")
         return self.variances / self.total_variance
 
 
@@ -243,23 +248,28 @@ def tsne_kl_and_grad(P: np.ndarray, Y: np.ndarray, *, squared: bool = True) -> t
 
 
 def _kl_grad(P: np.ndarray, Y: np.ndarray, squared: bool, with_kl: bool) -> tuple[float, np.ndarray]:
-    d2 = pairwise_sq_dists(Y)
+    # in-place on one (N, N) buffer: the exact gradient's cost is a few passes over N^2 numbers
+    w = pairwise_sq_dists(Y)
     if squared:
-        w = 1.0 / (1.0 + d2)
+        w += 1.0
+        np.reciprocal(w, out=w)                    # (1 + d^2)^-1
+        dist = None
     else:
-        dist = np.sqrt(d2)
+        dist = np.sqrt(w)
         w = 1.0 / (1.0 + dist)
     np.fill_diagonal(w, 0.0)
-    Q = w / w.sum()
+    Z = w.sum()
     kl = float("nan")
     if with_kl:
         pos = P > 0
-        kl = float(np.sum(P[pos] * np.log(P[pos] / np.maximum(Q[pos], 1e-300))))
-    if squared:
-        M = 4.0 * (P - Q) * w
+        kl = float(np.sum(P[pos] * np.log(P[pos] * Z / np.maximum(w[pos], 1e-300))))
+    M = P - w / Z                                  # p_ij - q_ij
+    M *= w
+    if dist is None:
+        M *= 4.0
     else:
         with np.errstate(divide="ignore", invalid="ignore"):
-            M = np.where(dist > 0, 2.0 * (P - Q) * w / dist, 0.0)
+            M = np.where(dist > 0, 2.0 * M / dist, 0.0)
     grad = M.sum(1)[:, None] * Y - M @ Y
     return kl, grad
 
@@ -311,7 +321,8 @@ def tsne(X: np.ndarray, *, perplexity: float = 30.0, n_iter: int = 1000, early_e
     if isinstance(init, str):
         if init == "pca":
             Y = pca(X, n_components).transform(X)
-            Y = Y / Y[:, 0].std() * 1e-4
+            sd = Y[:, 0].std()
+            Y = Y / sd * 1e-4 if sd > 0 else np.zeros_like(Y)    # all points equal: nothing to scale
         elif init == "random":
             Y = 1e-4 * np.random.default_rng(seed).standard_normal((N, n_components))
         else:
@@ -342,15 +353,19 @@ def tsne(X: np.ndarray, *, perplexity: float = 30.0, n_iter: int = 1000, early_e
 
 def knn_accuracy(Z: np.ndarray, y: np.ndarray, k: int = 5) -> float:
     """Leave-one-out k-nearest-neighbour accuracy of labels ``y`` in the space ``Z`` (majority vote,
-    ties to the smallest label): how well an embedding keeps classes together.
+    ties to the smallest label): how well an embedding keeps classes together. Labels may be of any
+    sortable type.
 
     Introduced in lecture 07_dimensionality_reduction.
     """
-    d = pairwise_sq_dists(np.asarray(Z, dtype=np.float64))
+    Z = np.asarray(Z, dtype=np.float64)
+    classes, y = np.unique(np.asarray(y), return_inverse=True)      # any labels: ints, strings, floats
+    if len(y) != len(Z) or not 1 <= k < len(Z):
+        raise ValueError(f"need one label per row of Z and 1 <= k < N; got {len(y)} labels, N = {len(Z)}, k = {k}")
+    d = pairwise_sq_dists(Z)
     np.fill_diagonal(d, np.inf)
     nn = np.argsort(d, axis=1, kind="stable")[:, :k]
-    y = np.asarray(y)
-    votes = np.array([np.bincount(y[row], minlength=int(y.max()) + 1).argmax() for row in nn])
+    votes = np.array([np.bincount(y[row], minlength=len(classes)).argmax() for row in nn])
     return float((votes == y).mean())
 
 
