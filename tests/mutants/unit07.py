@@ -82,6 +82,7 @@ MUTANTS = [
       ("        d = np.delete(D2[i], i)\n", "        d = D2[i].copy()\n"),
       ("        P[i, np.arange(N) != i] = p\n", "        P[i] = p\n")),
     M("task7_5", "unsquared kernel distances", ("        d = np.delete(D2[i], i)\n", "        d = np.sqrt(np.delete(D2[i], i))\n")),
+    M("task7_5", "row minimum not subtracted (exp underflows to 0/0 for far points)", ("        d = d - d.min()\n", "")),
     M("task7_5", "bisection moves the wrong way",
       ("            if H > target:", "            if H < target:")),
     # --- task 7.6: joint probabilities, KL and gradient
