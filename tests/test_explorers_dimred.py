@@ -136,6 +136,17 @@ def test_try_k0_is_the_mean():
     np.testing.assert_allclose(a, digits_raw()[0].mean(0))
 
 
+def test_cached_data_cannot_be_changed_by_a_caller():
+    from course_lib.explorers.dimred import digits_raw, swiss_roll
+
+    X, y = digits_raw()
+    with pytest.raises(ValueError, match="read-only"):
+        X[0, 0] = 99.0
+    with pytest.raises(ValueError, match="read-only"):
+        swiss_roll()[0][0, 0] = 1.0
+    assert (X / 16).max() == 1.0 and digits_raw()[0][0, 0] == 0.0
+
+
 def test_eigendigits_state_on_other_data_and_bad_input():
     X = np.random.default_rng(0).standard_normal((30, 5))
     s = eigendigits_state(2, 5, X=X)
