@@ -15,7 +15,11 @@ directly. It wraps the kernel's launch command with a small launcher
   tests and mutants, git history, the instance with the gradebook and the
   other students' submissions);
 - takes a new network namespace (no network at all; the kernel talks to
-  the grader over Unix sockets, ``transport="ipc"``);
+  the grader over Unix sockets, ``transport="ipc"``), a new IPC namespace
+  (System V shared memory and semaphores of its own) and a new PID namespace:
+  the kernel is process 1 of its own tree, sees no other process in ``/proc``
+  (the grader's command line, another submission's kernel) and takes every
+  process it started with it when it ends;
 - sets ``RLIMIT_NPROC``, ``RLIMIT_FSIZE`` and ``RLIMIT_CORE``;
 - drops to an unprivileged uid of its own (one per submission, so
   submissions cannot read each other's working directories, which are 0700),
@@ -51,6 +55,7 @@ UID_BASE = 200_000  # far above ordinary users; no passwd entry needed
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWNET = 0x40000000
 _CLONE_NEWIPC = 0x08000000
+_CLONE_NEWPID = 0x20000000
 _MS_REC = 16384
 _MS_PRIVATE = 1 << 18
 _MS_RDONLY = 1
@@ -178,6 +183,9 @@ class Sandbox:
                 os.chmod(self.workdir.parent, os.stat(self.workdir.parent).st_mode | 0o111)
             mem_via_cgroup = self._make_cgroups()
             self.isolation = "namespaces+uid" + ("+cgroups" if mem_via_cgroup else "+rlimits")
+            if mem_via_cgroup:
+                # the launcher waits outside the kernel's PID namespace: one process more in its cgroup
+                _write(_cgroup_dir("pids", self.name) / "pids.max", self.limits.max_processes + 1)
         else:
             self.isolation = "rlimits"
         spec = {
@@ -187,6 +195,9 @@ class Sandbox:
             "isolate": bool(self.isolate),
             "cgroups": [str(p) for p in self._cgroups],
             "memory_via_cgroup": mem_via_cgroup,
+        # a PID namespace puts the kernel one fork below the process the grader started; its CPU
+        # time is then read from the cgroup (which holds both), so only where there is one
+        "pid_namespace": bool(self.isolate and mem_via_cgroup),
             "hide": [str(Path(p).resolve()) for p in self.hide if Path(p).exists()],
             "cover": list(cover_roots(self.hide)),
             "keep": list(keep_paths(self.workdir)),
@@ -399,10 +410,69 @@ def _read_only_but(workdir: str, shm_mb: int = 64) -> None:
                    f"size={shm_mb}m,mode=1777".encode())
 
 
+#: In a kernel below a PID-namespace waiter: the read end of a pipe whose write end the waiter holds
+#: (EOF once the waiter is gone; see :func:`waiter_gone`).
+_WAITER_PIPE: int | None = None
+
+
+def _own_pid_namespace(die_with_parent: bool) -> None:
+    """Become process 1 of a new PID namespace (``unshare(CLONE_NEWPID)`` applies to children only,
+    so this forks).  The child returns and becomes the kernel; this process stays outside as its
+    waiter: it passes the grader's signals on and exits with the kernel's status, so the grader,
+    which knows this process, sees the kernel end as before.  (No library does this for a process
+    that must stay the one the grader started: ``unshare --fork`` would be a new program between.)"""
+    import signal
+
+    global _WAITER_PIPE
+    parent = os.getppid()
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(w)
+        _WAITER_PIPE = r
+        return
+    os.close(r)
+    if die_with_parent:   # a kernel forked from a template dies with the template (as before)
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+        if os.getppid() != parent:
+            os.kill(pid, signal.SIGKILL)
+
+    def forward(signum, _frame):
+        # process 1 of a namespace ignores signals it has no handler for (SIGTERM among them):
+        # a request to end is made a SIGKILL, which always arrives
+        try:
+            os.kill(pid, signum if signum in (signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGQUIT)
+                    else signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, forward)
+    try:
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+    except ChildProcessError:
+        code = 1
+    os._exit(code if code >= 0 else 128 - code)
+
+
+def waiter_gone() -> bool:
+    """True in a kernel whose PID-namespace waiter has ended (it is orphaned: it should end too)."""
+    if _WAITER_PIPE is None:
+        return False
+    import select
+
+    readable, _, _ = select.select([_WAITER_PIPE], [], [], 0)
+    return bool(readable) and os.read(_WAITER_PIPE, 1) == b""
+
+
 def _own_proc() -> None:
-    """A /proc of this namespace's own where processes of other users are invisible (``hidepid``):
-    every kernel runs under a uid of its own, so it sees its own processes only, not the grader's
-    command line or another submission's kernel."""
+    """A /proc of this namespace's own, where moreover processes of other users are invisible
+    (``hidepid``): in a PID namespace of its own the kernel sees its own processes only; without
+    one (no cgroups) it still sees no other uid's, and every kernel runs under a uid of its own."""
     libc = _libc()
     for opts in (b"hidepid=invisible", b"hidepid=2"):
         if libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, opts) == 0:
@@ -530,6 +600,8 @@ def enter(spec: dict) -> dict:  # pragma: no cover - runs in the child
             _write(Path(d) / "cgroup.procs", os.getpid())
         libc = _libc()
         flags = _CLONE_NEWNS | _CLONE_NEWIPC | (0 if lim["network"] else _CLONE_NEWNET)
+        if spec.get("pid_namespace"):
+            flags |= _CLONE_NEWPID
         _check(libc.unshare(flags), "unshare")
         _hide(spec["hide"])
         _confine(spec.get("cover", []), spec.get("keep", []))
@@ -537,6 +609,8 @@ def enter(spec: dict) -> dict:  # pragma: no cover - runs in the child
         if spec.get("forbid"):
             _take_away(spec["forbid"], os.path.dirname(spec["workdir"]))
         _read_only_but(str(Path(spec["workdir"]).resolve()))
+        if spec.get("pid_namespace"):
+            _own_pid_namespace(bool(spec.get("die_with_parent")))
         _own_proc()
     if not spec.get("memory_via_cgroup"):
         mem = lim["memory_mb"] * 2**20
