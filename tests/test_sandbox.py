@@ -137,7 +137,8 @@ def test_kernels_have_their_own_ipc_namespace():
 @needs_root
 def test_kernels_see_only_their_own_processes():
     """The grader's command line and other kernels are out of sight in /proc: with cgroups the
-    kernel is process 1 of a PID namespace of its own, and the grader still interrupts it."""
+    kernel runs in a PID namespace of its own (process 2, under the namespace's init, which is
+    root's and hidden from it), and the grader still interrupts it."""
     outs, error, facts = run_cells("import os\nmine = os.getpid()\n"
                                "pids = [p for p in os.listdir('/proc') if p.isdigit()]\n"
                                "others = [p for p in pids if os.stat('/proc/' + p).st_uid != os.getuid()]\n"
@@ -150,7 +151,7 @@ def test_kernels_see_only_their_own_processes():
     assert error is None
     assert "OTHERS 0 ME True" in outs[0] and "HIDDEN" in outs[0], outs[0]
     if "+cgroups" in facts["isolation"]:
-        assert "PID 1 PROCESSES 1" in outs[0], outs[0]
+        assert "PID 2 PROCESSES 1" in outs[0], outs[0]
     # nbclient interrupts the sleeping cell at its timeout: the signal reaches the kernel
     assert "KeyboardInterrupt" in outs[1] and "still there" in outs[2], outs
 

@@ -373,8 +373,9 @@ def _child(req: dict, template_pid: int) -> None:  # pragma: no cover - runs in 
     os.environ.clear()
     os.environ.update(env)
     _set_pdeathsig()  # after the uid switch, which clears it
-    # the parent is the template, or (a PID namespace) the waiter outside it, whose pid reads as 0
-    if sandbox.waiter_gone() or (not spec.get("pid_namespace") and os.getppid() != template_pid):
+    # the parent is the template; in a PID namespace it is the namespace's init (which dies with the
+    # waiter, which dies with the template)
+    if not spec.get("pid_namespace") and os.getppid() != template_pid:
         os._exit(1)
     import tempfile
 

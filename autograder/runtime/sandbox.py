@@ -17,7 +17,7 @@ directly. It wraps the kernel's launch command with a small launcher
 - takes a new network namespace (no network at all; the kernel talks to
   the grader over Unix sockets, ``transport="ipc"``), a new IPC namespace
   (System V shared memory and semaphores of its own) and a new PID namespace:
-  the kernel is process 1 of its own tree, sees no other process in ``/proc``
+  the kernel runs under an init of its own, sees no other process in ``/proc``
   (the grader's command line, another submission's kernel) and takes every
   process it started with it when it ends;
 - sets ``RLIMIT_NPROC``, ``RLIMIT_FSIZE`` and ``RLIMIT_CORE``;
@@ -184,8 +184,9 @@ class Sandbox:
             mem_via_cgroup = self._make_cgroups()
             self.isolation = "namespaces+uid" + ("+cgroups" if mem_via_cgroup else "+rlimits")
             if mem_via_cgroup:
-                # the launcher waits outside the kernel's PID namespace: one process more in its cgroup
-                _write(_cgroup_dir("pids", self.name) / "pids.max", self.limits.max_processes + 1)
+                # the launcher waits outside the kernel's PID namespace and an init waits inside: two
+                # processes more in its cgroup
+                _write(_cgroup_dir("pids", self.name) / "pids.max", self.limits.max_processes + 2)
         else:
             self.isolation = "rlimits"
         spec = {
@@ -410,63 +411,91 @@ def _read_only_but(workdir: str, shm_mb: int = 64) -> None:
                    f"size={shm_mb}m,mode=1777".encode())
 
 
-#: In a kernel below a PID-namespace waiter: the read end of a pipe whose write end the waiter holds
-#: (EOF once the waiter is gone; see :func:`waiter_gone`).
-_WAITER_PIPE: int | None = None
+_FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
 
 
 def _own_pid_namespace(die_with_parent: bool) -> None:
-    """Become process 1 of a new PID namespace (``unshare(CLONE_NEWPID)`` applies to children only,
-    so this forks).  The child returns and becomes the kernel; this process stays outside as its
-    waiter: it passes the grader's signals on and exits with the kernel's status, so the grader,
-    which knows this process, sees the kernel end as before.  (No library does this for a process
-    that must stay the one the grader started: ``unshare --fork`` would be a new program between.)"""
+    """Put the kernel in a new PID namespace, under an init of its own.
+
+    ``unshare(CLONE_NEWPID)`` (done by the caller) applies to children only, so this forks twice:
+    this process stays outside as the *waiter* (the process the grader started and knows: it passes
+    the grader's signals on and ends as the kernel ends); its child is process 1 of the namespace, an
+    *init* that passes signals on, reaps orphans and ends with the kernel (taking every process of
+    the namespace with it); the init's child returns from here and becomes the kernel, an ordinary
+    process whose signals mean what they always do.  (``unshare --fork`` or ``tini`` would be new
+    programs between the grader and the kernel, and no longer the one a forked kernel must be.)"""
     import signal
 
-    global _WAITER_PIPE
+    def relay(to: int) -> None:
+        def forward(signum, _frame):
+            try:
+                os.kill(to, signum)
+            except ProcessLookupError:
+                pass
+        for name in _FORWARDED:
+            signal.signal(getattr(signal, name), forward)
+
+    def end_like(status: int) -> None:
+        code = os.waitstatus_to_exitcode(status)
+        # the init reports a kernel killed by signal N as 128 + N (process 1 cannot die of its own
+        # signal): die of the same one, so the grader sees what it would have seen
+        sig = -code if code < 0 else code - 128 if code > 128 else 0
+        if sig:
+            signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), sig)
+        os._exit(code if code >= 0 else 128 - code)
+
     parent = os.getppid()
     r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(w)
-        _WAITER_PIPE = r
+    init = os.fork()
+    if init:   # the waiter, outside the namespace
+        os.close(r)
+        if die_with_parent:   # a kernel forked from a template dies with the template, as before
+            _set_pdeathsig(signal.SIGKILL)
+            if os.getppid() != parent:
+                os.kill(init, signal.SIGKILL)
+        relay(init)
+        try:
+            _, status = os.waitpid(init, 0)
+        except ChildProcessError:
+            os._exit(1)
+        end_like(status)
+    os.close(w)
+    _set_pdeathsig(signal.SIGKILL)   # the init dies with the waiter: the namespace goes with it
+    if select_readable(r):           # the waiter ended before that took effect
+        os._exit(1)
+    # Sessions of their own, the init's and the kernel's: a signal the grader sends to the waiter's
+    # process group reaches the kernel once, relayed (not also directly, a second KeyboardInterrupt
+    # in the middle of the first); and the kernel's killpg of its parent's group is refused
+    # (the init is root's) instead of landing on itself.
+    os.setsid()
+    kernel = os.fork()
+    if kernel == 0:
+        os.close(r)
+        os.setsid()
         return
-    os.close(r)
-    if die_with_parent:   # a kernel forked from a template dies with the template (as before)
+    relay(kernel)
+    while True:
         try:
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError):
-            pass
-        if os.getppid() != parent:
-            os.kill(pid, signal.SIGKILL)
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(1)
+        if pid == kernel:
+            os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
 
-    def forward(signum, _frame):
-        # process 1 of a namespace ignores signals it has no handler for (SIGTERM among them):
-        # a request to end is made a SIGKILL, which always arrives
-        try:
-            os.kill(pid, signum if signum in (signal.SIGINT, signal.SIGUSR1, signal.SIGUSR2, signal.SIGQUIT)
-                    else signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(sig, forward)
+def _set_pdeathsig(sig: int) -> None:
     try:
-        _, status = os.waitpid(pid, 0)
-        code = os.waitstatus_to_exitcode(status)
-    except ChildProcessError:
-        code = 1
-    os._exit(code if code >= 0 else 128 - code)
+        ctypes.CDLL(None, use_errno=True).prctl(1, sig, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
-def waiter_gone() -> bool:
-    """True in a kernel whose PID-namespace waiter has ended (it is orphaned: it should end too)."""
-    if _WAITER_PIPE is None:
-        return False
+def select_readable(fd: int) -> bool:
+    """Whether ``fd`` is readable now (for a pipe whose writer is gone: at EOF)."""
     import select
 
-    readable, _, _ = select.select([_WAITER_PIPE], [], [], 0)
-    return bool(readable) and os.read(_WAITER_PIPE, 1) == b""
+    return bool(select.select([fd], [], [], 0)[0])
 
 
 def _own_proc() -> None:
