@@ -5,6 +5,10 @@ the ipywidgets class draws a figure before any control moves. Unit 01's are in
 :mod:`course_lib.explorers.linear`, unit 02's (activations and gradients per layer, the
 computation graph with its values and gradients; optimiser paths) in
 :mod:`course_lib.explorers.backprop` and :mod:`course_lib.explorers.optim`, unit 03's (the sliding convolution window,
-input-gradient pictures) in :mod:`course_lib.explorers.cnn`; what several units share stays in
+input-gradient pictures) in :mod:`course_lib.explorers.cnn`, unit 04's (the gradient cliff, LSTM gates,
+sampling temperature) in :mod:`course_lib.explorers.rnn`, unit 05's (attention weights, kernel
+regression, positional encodings, beam search) in :mod:`course_lib.explorers.attention`,
+unit 07's (projection, eigen-digits, t-SNE, kernels, neighbourhoods) in
+:mod:`course_lib.explorers.dimred`; what several units share stays in
 :mod:`course_lib.widgets`.
 """
