@@ -99,8 +99,9 @@ def test_named_mutants_exist():
 
 
 def test_structure_points_and_ids():
-    """Eight NumPy tasks and two written questions (10 points) summing to 100; every task forbids the libraries that
-    do it for the student (the notebook's default), and the distance-based tasks forbid scipy.spatial by name."""
+    """Eight NumPy tasks, a PyTorch task last, and two written questions (10 points) summing to 100; every NumPy task
+    forbids the libraries that do it for the student (the notebook's default, torch included), the PyTorch task all
+    but torch, and the distance-based tasks forbid scipy.spatial by name."""
     NB.check_structure(written=(2, 3))
     NB.check_no_outputs()
     nb = NB.notebook()
@@ -108,9 +109,12 @@ def test_structure_points_and_ids():
     assert {"torch", "sklearn.decomposition", "sklearn.manifold", "sklearn.metrics", "sklearn.neighbors",
             "course_lib.dimred"} <= forbid
     solutions = NB.solution_cells()
-    assert sorted(solutions, key=lambda t: int(t.split("_")[1])) == [f"task7_{k}" for k in range(1, 9)]
+    assert sorted(solutions, key=lambda t: int(t.split("_")[1])) == [f"task7_{k}" for k in range(1, 10)]
     for task in ("task7_4", "task7_5", "task7_6", "task7_7", "task7_8"):
         assert solutions[task].metadata["course"]["forbid_names"] == ["scipy.spatial"], task
+    torch_task = set(solutions["task7_9"].metadata["course"]["forbid"])
+    assert torch_task == (forbid - {"torch"}) | {"course_lib.nn", "course_lib.train"}
+    assert not any("forbid" in solutions[f"task7_{k}"].metadata["course"] for k in range(1, 9))
     setup = nb.cells[0].source
     assert not any(f"import {m}" in setup or f"from {m}" in setup for m in forbid)
 
@@ -126,7 +130,7 @@ def test_intro_table_states_the_points_of_every_task_and_question():
               for c in cells if c.metadata.get("nbgrader", {}).get("grade")}
     assert table == graded
     code = sum(p for k, p in graded.items() if k.startswith("task"))
-    assert f"{code} points for the eight tasks, {100 - code} for the two written questions" in intro
+    assert f"{code} points for the nine tasks, {100 - code} for the two written questions" in intro
 
 
 def test_release_has_no_solutions_or_hidden_tests():

@@ -82,6 +82,7 @@ MUTANTS = [
       ("        d = np.delete(D2[i], i)\n", "        d = D2[i].copy()\n"),
       ("        P[i, np.arange(N) != i] = p\n", "        P[i] = p\n")),
     M("task7_5", "unsquared kernel distances", ("        d = np.delete(D2[i], i)\n", "        d = np.sqrt(np.delete(D2[i], i))\n")),
+    M("task7_5", "row minimum not subtracted (exp underflows to 0/0 for far points)", ("        d = d - d.min()\n", "")),
     M("task7_5", "bisection moves the wrong way",
       ("            if H > target:", "            if H < target:")),
     # --- task 7.6: joint probabilities, KL and gradient
@@ -105,6 +106,15 @@ MUTANTS = [
     M("task7_8", "the seed ignored", ("    rng = np.random.default_rng(seed)\n", "    rng = np.random.default_rng()\n")),
     M("task7_8", "no gains (plain momentum)",
       ("        update = momentum * update - lr * gains * grad\n", "        update = momentum * update - lr * grad\n")),
+    # --- task 7.9: linear autoencoder
+    M("task7_9", "no centring (a linear model without bias cannot fit the mean)",
+      ("Xc = torch.from_numpy(X - X.mean(axis=0))", "Xc = torch.from_numpy(X.copy())")),
+    M("task7_9", "steps ignored (20 steps)", ("    for _ in range(steps):\n", "    for _ in range(20):\n")),
+    M("task7_9", "PCA's axes returned instead of training",
+      ("    opt = torch.optim.Adam([W_enc, W_dec], lr=lr)\n    for _ in range(steps):\n",
+       "    V = np.linalg.eigh((X - X.mean(axis=0)).T @ (X - X.mean(axis=0)))[1][:, ::-1][:, :k].copy()\n"
+       "    W_enc, W_dec = torch.from_numpy(V).requires_grad_(), torch.from_numpy(V.T.copy()).requires_grad_()\n"
+       "    opt = torch.optim.Adam([W_enc, W_dec], lr=lr)\n    for _ in range(0):\n")),
 ]
 
 # The mistakes issue #20 names, graded for real by tests/test_units_grading.py (at most three per task, so
@@ -122,6 +132,7 @@ NAMED = [
     ("task7_6", "the gradient's factor 4 missing"),
     ("task7_6", "no symmetrisation"),
     ("task7_8", "exaggeration never switched off"),
+    ("task7_9", "no centring (a linear model without bias cannot fit the mean)"),
 ]
 
 CORRECT_ALTERNATIVES = [
@@ -218,6 +229,29 @@ def laplacian_eigenmaps(W, m):
     return Y
 '''),
 ]
+
+CORRECT_ALTERNATIVES.append(Mutant(task="task7_9", name="hint-following student: mean loss over samples in a closure",
+                                   source='''def linear_autoencoder(X, k, steps=300, lr=2e-2, seed=0):
+    mu = X.mean(axis=0, keepdims=True)
+    Xc = torch.tensor(X - mu, dtype=torch.float64)
+    N, D = Xc.shape
+    g = torch.Generator().manual_seed(seed)
+    W_enc = 0.1 * torch.randn(D, k, generator=g, dtype=torch.float64)
+    W_dec = 0.1 * torch.randn(k, D, generator=g, dtype=torch.float64)
+    W_enc.requires_grad = True
+    W_dec.requires_grad = True
+    opt = torch.optim.Adam([W_enc, W_dec], lr=lr)
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.sum((Xc @ W_enc @ W_dec - Xc) ** 2) / N
+        loss.backward()
+        return loss
+
+    for step in range(steps):
+        opt.step(closure)
+    return W_enc.detach().clone().numpy(), W_dec.detach().clone().numpy()
+'''))
 
 # Shortcuts: correct results through what the notebook's course.forbid or a task's forbid_names rules out.
 SHORTCUTS = [
