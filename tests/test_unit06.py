@@ -5,7 +5,7 @@ The notebook's code cells are exec'd in one namespace in this process (no Jupyte
 the judge as ``course autograde`` grades them (tests/unit_harness.py). Only Task 6.7 calls an earlier
 task's function (its ``vae_loss`` calls Task 6.6's ``gaussian_kl``), so a mutant of Task 6.6 is also
 checked not to cost Task 6.7; the other mutants are not rerun through the later test cells, whose
-last one trains three GANs (about 6 s): tests/test_units_grading.py grades the named mutants of every
+last one (Task 6.9) trains three GANs (about 6 s): tests/test_units_grading.py grades the named mutants of every
 task through the real grader and checks there that each costs its own task only.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ def test_solution_notebook_passes_its_tests(namespace):
     NB.check_budgets(namespace)
     NB.check_hidden_tests_pass(namespace)
     # well inside DESIGN's budgets (90 s of CPU for the notebook, 60 s for its tests): the GAN of
-    # Task 6.8 trains three times in its test cell, about 2 s each
+    # Task 6.9 trains three times in its test cell, about 2 s each
     assert namespace["__cpu__"] < 30, f"solution notebook took {namespace['__cpu__']:.1f} s of CPU"
     assert namespace["__test_cpu__"] < 25, f"test cells took {namespace['__test_cpu__']:.1f} s of CPU"
 

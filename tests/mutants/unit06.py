@@ -139,13 +139,35 @@ MUTANTS = [
        "    t = (torch.arange(steps, dtype=z0.dtype) / steps)[:, None]")),
     M("task6_7", "interpolation returns logits",
       ("        return torch.sigmoid(decoder(z))", "        return decoder(z)")),
-    # --- task 6.8: training
-    M("task6_8", "labels swapped in the discriminator step",
+    # --- task 6.8: Inception Score and Frechet distance
+    M("task6_8", "log IS (no exp)",
+      ("    return float(np.exp(terms.sum(axis=1).mean()))", "    return float(terms.sum(axis=1).mean())")),
+    M("task6_8", "IS with the notes' additive form (sum over samples, no exp)",
+      ("    return float(np.exp(terms.sum(axis=1).mean()))", "    return float(terms.sum())")),
+    M("task6_8", "IS with the KL reversed (marginal against each prediction)",
+      ("""    terms[keep] = p[keep] * np.log(ratio)
+    return float(np.exp(terms.sum(axis=1).mean()))""",
+       """    terms[keep] = np.broadcast_to(marginal, p.shape)[keep] * np.log(1 / ratio)
+    return float(np.exp(terms.sum(axis=1).mean()))""")),
+    M("task6_8", "no 0 ln 0 convention in IS",
+      ("    keep = p > 0                              # 0 ln 0 = 0; where p > 0 the marginal is > 0 too\n",
+       "    keep = p >= 0\n")),
+    M("task6_8", "element-wise square root of the covariance product",
+      ("""    eig = np.linalg.eigvals(S1 @ S2)         # real and >= 0 for PSD S1, S2 (up to rounding)
+    tr_sqrt = float(np.sum(np.sqrt(np.clip(eig.real, 0.0, None))))""",
+       """    tr_sqrt = float(np.trace(np.sqrt(np.abs(S1 * S2))))""")),
+    M("task6_8", "Frechet distance without the mean term",
+      ("float(np.sum((mu1 - mu2) ** 2) + np.trace(S1)", "float(np.trace(S1)")),
+    M("task6_8", "Frechet distance with tr(S1 S2)^(1/2) as sqrt of the trace",
+      ("    tr_sqrt = float(np.sum(np.sqrt(np.clip(eig.real, 0.0, None))))",
+       "    tr_sqrt = float(np.sqrt(np.clip(np.sum(eig.real), 0.0, None)))")),
+    # --- task 6.9: training
+    M("task6_9", "labels swapped in the discriminator step",
       ("logits_real, torch.ones_like(logits_real)", "logits_real, torch.zeros_like(logits_real)"),
       ("logits_fake, torch.zeros_like(logits_fake)", "logits_fake, torch.ones_like(logits_fake)")),
-    M("task6_8", "missing zero_grad of the discriminator",
+    M("task6_9", "missing zero_grad of the discriminator",
       ("        opt_d.zero_grad()\n", "")),
-    M("task6_8", "generator step through detached fakes",
+    M("task6_9", "generator step through detached fakes",
       ("        logits_gen = D(fake)\n", "        logits_gen = D(fake.detach()).requires_grad_(True)\n")),
 ]
 
@@ -158,11 +180,11 @@ NAMED = [
     ("task6_5", "penalty without create_graph"),
     ("task6_6", "std = exp(logvar) (the notes' formula)"),
     ("task6_6", "KL sign flipped"),
-    ("task6_8", "labels swapped in the discriminator step"),
-    ("task6_8", "missing zero_grad of the discriminator"),
+    ("task6_9", "labels swapped in the discriminator step"),
+    ("task6_9", "missing zero_grad of the discriminator"),
 ]
 
-# Task 6.8 as a student who follows only the task text might write it: a loss module, label tensors,
+# Task 6.9 as a student who follows only the task text might write it: a loss module, label tensors,
 # both optimisers zeroed at the top of each step, the fakes computed again for the generator step.
 _TRAIN_GAN_BY_THE_TEXT = """def train_gan(real, *, steps=1000, latent_dim=2, batch_size=128, lr=2e-3, seed=0):
     torch.manual_seed(seed)
@@ -239,6 +261,21 @@ CORRECT_ALTERNATIVES = [
         for t in torch.linspace(0, 1, steps, dtype=z0.dtype):
             rows.append(torch.sigmoid(decoder((z0 + t * (z1 - z0))[None]))[0])
     return torch.stack(rows)""")),
-    Mutant(task="task6_8", name="the task text only: a loss module, both optimisers zeroed each step",
+    M("task6_8", "scipy.linalg.sqrtm (the task's hint) and a per-row KL loop",
+      ("""    eig = np.linalg.eigvals(S1 @ S2)         # real and >= 0 for PSD S1, S2 (up to rounding)
+    tr_sqrt = float(np.sum(np.sqrt(np.clip(eig.real, 0.0, None))))""",
+       """    from scipy.linalg import sqrtm
+    tr_sqrt = float(np.trace(sqrtm(S1 @ S2).real))"""),
+      ("""    terms = np.zeros_like(p)
+    keep = p > 0                              # 0 ln 0 = 0; where p > 0 the marginal is > 0 too
+    ratio = p[keep] / np.broadcast_to(marginal, p.shape)[keep]
+    terms[keep] = p[keep] * np.log(ratio)
+    return float(np.exp(terms.sum(axis=1).mean()))""",
+       """    kls = []
+    for row in p:
+        nz = row > 0
+        kls.append(np.sum(row[nz] * np.log(row[nz] / marginal[0][nz])))
+    return float(np.exp(np.mean(kls)))""")),
+    Mutant(task="task6_9", name="the task text only: a loss module, both optimisers zeroed each step",
            source=_TRAIN_GAN_BY_THE_TEXT),
 ]
