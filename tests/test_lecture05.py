@@ -35,6 +35,7 @@ TOPICS = {
     "the notes' j < i mask": "### 6.2 The notes' causal mask leaves the first row empty",
     "4E^2 + 4E": "**$4E^2 + 4E$ whatever the number of heads**", "post-LN and pre-LN": "(**pre-LN**)",
     "cross-attention": "### 8.2 Encoder-decoder and cross-attention", "exposure bias": "**exposure bias**",
+    "decoder fed unshifted targets": "teacher forcing done right and done wrong",
     "greedy 0.216 vs beam 0.324": "probability $0.216$", "sampling": "### 9.3 Sampling",
     "BPE": "`XcdeXXce`; then `Xc` occurs twice and becomes `Y`: `YdeXYe`", "L x L cost": "### 10.3 The $L \\times L$ cost",
 }

@@ -35,7 +35,7 @@ TOPICS = [("Lagrangian", r"\mathcal{L}(w, \alpha)"), ("toy top variance", "3.214
           ("neighbourhood size", "**short-circuit**"), ("perplexity bandwidth", "### 8.1 Similarities in the data"),
           ("symmetrised P", "### 8.2 Symmetric P"), ("crowding", "**Why Student-t: the crowding problem.**"),
           ("KL gradient", "### 8.3 The gradient"), ("early exaggeration", "**early exaggeration**"),
-          ("PCA first", "**initialise with PCA**"),
+          ("PCA first", "**PCA first**"),
           ("what plots show", "### 8.5 What a t-SNE picture does and does not show"),
           ("not for new points", "**no mapping for new points**")]
 # The Conventions notes issue #20 asks for, each by a phrase of its note.
