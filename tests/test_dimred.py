@@ -187,6 +187,23 @@ def test_knn_accuracy_on_separated_clusters():
     assert dr.knn_accuracy(Z, y, 3) == 1.0
     assert dr.knn_accuracy(Z, 1 - y[::-1][np.r_[5:10, 0:5]], 3) == 1.0
     assert dr.knn_accuracy(Z, np.arange(10) % 2, 1) < 0.5
+    assert dr.knn_accuracy(Z, np.where(y == 1, "seven", "minus one"), 3) == 1.0       # any labels
+    assert dr.knn_accuracy(Z, y - 1, 3) == 1.0
+    with pytest.raises(ValueError, match="one label per row"):
+        dr.knn_accuracy(Z, y[:5])
+
+
+def test_degenerate_data_get_clear_errors_or_finite_answers():
+    """All rows equal: PCA's ratios refuse with a reason; t-SNE still returns finite points (no 0/0)."""
+    import warnings
+
+    same = np.ones((20, 5))
+    with pytest.raises(ValueError, match="zero variance"):
+        dr.explained_variance_ratio(same)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = dr.tsne(same, perplexity=5, n_iter=30)
+    assert np.isfinite(res.Y).all()
 
 
 # ---- graphs -----------------------------------------------------------------------------------
@@ -235,3 +252,18 @@ def test_kernels_and_their_inverses():
         dr.distance_for_similarity(0.0)
     with pytest.raises(ValueError, match="kernel"):
         dr.similarity(1.0, "cauchy")
+
+
+def test_tsne_benchmark_row_states_its_goal():
+    """bench/tsne.py (issue 20's benchmark row) on 120 digits and 250 iterations (scikit-learn's minimum):
+    the row carries both libraries' times and quality numbers and the goal (within 2x of scikit-learn at
+    equal quality)."""
+    import bench.tsne
+
+    (row,) = bench.tsne.run(n=120, n_iter=250)
+    assert row["n"] == 120 and row["goal_ratio"] == 2.0 and isinstance(row["goal_met"], bool)
+    assert row["ours_cpu_s"] > 0 and row["sklearn_cpu_s"] > 0
+    assert row["goal_met"] == (row["ours_cpu_s"] / row["sklearn_cpu_s"] <= 2.0
+                               and row["ours_trust"] >= row["sklearn_trust"] - 0.01
+                               and row["ours_knn5"] >= row["sklearn_knn5"] - 0.01)
+    assert 0 < row["ours_knn5"] <= 1 and 0 < row["sklearn_trust"] <= 1

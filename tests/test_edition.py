@@ -67,14 +67,16 @@ def _runs(source: str) -> set[tuple[str, str, str]]:
 
 def test_no_mutant_is_in_any_notebook_of_it(edition_dir):
     """Three consecutive code lines of a mutant or alternative that are not in the release (its stub
-    and given skeleton are) appear in no notebook of the edition."""
+    and given skeleton are) nor in the shipped library (a training loop's last three lines are)
+    appear in no notebook of the edition."""
     runs = set()
+    shipped = set().union(*(_runs(p.read_text(encoding="utf-8")) for p in (edition_dir / "course_lib").rglob("*.py")))
     for path in sorted((REPO / "tests" / "mutants").glob("unit*.py")):
         mod = importlib.import_module(f"tests.mutants.{path.stem}")
         release = set().union(*(_runs(c.source) for c in nbformat.read(
             str(Course(REPO).release / mod.UNIT / mod.NOTEBOOK), as_version=4).cells))
         for m in [*mod.MUTANTS, *getattr(mod, "CORRECT_ALTERNATIVES", []), *getattr(mod, "SHORTCUTS", [])]:
-            runs |= _runs(m.source) - release
+            runs |= _runs(m.source) - release - shipped
     assert len(runs) > 100
     found = []
     for nb_path in edition_dir.rglob("*.ipynb"):
@@ -97,6 +99,28 @@ def test_a_leak_is_refused_and_nothing_is_written(tmp_path, monkeypatch):
     with pytest.raises(CourseError, match="would leak"):
         E.edition(Course(REPO), zip_to=tmp_path / "ed.zip")
     assert not (tmp_path / "ed.zip").exists()
+
+
+def test_a_solutions_idiom_that_the_shipped_library_holds_is_no_leak(tmp_path):
+    """Three lines of a solution count as a leak unless the library the edition ships has them too
+    (lecture 05's training loops end as every PyTorch loop does, as course_lib.probes' does)."""
+    dest = tmp_path / "ed"
+    (dest / "notebooks").mkdir(parents=True)
+    course = Course(REPO)
+    solution = next(c.source for c in nbformat.read(str(course.source_notebook("03_cnn")), as_version=4).cells
+                    if "opt.zero_grad()" in c.source and "BEGIN SOLUTION" in c.source)
+    region = next(r.split("### END SOLUTION", 1)[0] for r in solution.split("### BEGIN SOLUTION")[1:]
+                  if "opt.zero_grad()" in r.split("### END SOLUTION", 1)[0])
+    lines = _code(region.split("\n"))
+    i = lines.index("opt.zero_grad()")
+    idiom = "\n".join(lines[i:i + 3])
+    assert idiom == "opt.zero_grad()\nloss.backward()\nopt.step()"
+    other = "\n".join(lines[:3])   # the region's first lines: no library has them
+    for name, text in (("idiom", idiom), ("other", other)):
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(text)]),
+                       str(dest / "notebooks" / f"{name}.ipynb"))
+    found = leaks(course, dest)
+    assert found and all("other.ipynb" in f for f in found), found
 
 
 def test_the_zip_has_one_top_folder_and_a_full_folder_is_refused(tmp_path, capsys):

@@ -136,6 +136,17 @@ def test_try_k0_is_the_mean():
     np.testing.assert_allclose(a, digits_raw()[0].mean(0))
 
 
+def test_cached_data_cannot_be_changed_by_a_caller():
+    from course_lib.explorers.dimred import digits_raw, swiss_roll
+
+    X, y = digits_raw()
+    with pytest.raises(ValueError, match="read-only"):
+        X[0, 0] = 99.0
+    with pytest.raises(ValueError, match="read-only"):
+        swiss_roll()[0][0, 0] = 1.0
+    assert (X / 16).max() == 1.0 and digits_raw()[0][0, 0] == 0.0
+
+
 def test_eigendigits_state_on_other_data_and_bad_input():
     X = np.random.default_rng(0).standard_normal((30, 5))
     s = eigendigits_state(2, 5, X=X)
@@ -161,11 +172,11 @@ def test_try_perplexity_widens_the_bandwidths():
 
 def test_try_unsquared_kernel():
     """"Switch `kernel` to the notes' unsquared form: at every perplexity the final KL is at least three times
-    as large, and at perplexity 30 the 5-NN accuracy drops below 0.9.\""""
+    as large, and at perplexity 30 the 5-NN accuracy drops by more than 0.05.\""""
     for p in PERPLEXITIES:
         a, b = tsne_state(p), tsne_state(p, squared=False)
         assert b["kl"] > 3 * a["kl"]
-    assert tsne_state(30, squared=False)["knn_accuracy"] < 0.9 < tsne_state(30)["knn_accuracy"]
+    assert tsne_state(30, squared=False)["knn_accuracy"] < tsne_state(30)["knn_accuracy"] - 0.05
 
 
 def test_try_exaggeration_off():
@@ -219,6 +230,12 @@ def test_try_k10_short_circuits():
 
 
 def test_try_k3_falls_apart():
-    """"Lower k to 3: the graph falls into 4 pieces and the coordinate no longer follows the roll (|Spearman| 0.44).\""""
+    """"Lower k to 3: the graph falls into 4 pieces and the coordinate is constant on each piece: it no longer says
+    where a point lies along the roll.\""""
+    from scipy.sparse.csgraph import connected_components
+
     r = neighbourhood_state(3)
-    assert r["components"] == 4 and round(r["spearman"], 2) == 0.44
+    n, piece = connected_components(r["_W"], directed=False)
+    assert r["components"] == n == 4
+    assert max(np.ptp(r["_z"][piece == c]) for c in range(n)) < 1e-8
+    assert neighbourhood_state(6)["components"] == 1 and np.unique(neighbourhood_state(6)["_z"].round(8)).size > 300

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import math
+import warnings
 
 import matplotlib
 
@@ -291,3 +292,28 @@ def test_codes_spread_like_the_prior(latent):
     """The KL term pulls the codes of the test digits towards N(0, I): mean near 0, spread near 1."""
     mu = latent.history["mu_test"]
     assert np.all(np.abs(mu.mean(0)) < 0.2) and np.all((mu.std(0) > 0.7) & (mu.std(0) < 1.3))
+
+
+def test_discrete_worked_example():
+    """The lecture's numbers: p = (0.5, 0.3, 0.2), q = (0.2, 0.3, 0.5)."""
+    from course_lib.explorers.generative import discrete_gan_divergences
+
+    p, q = np.array([0.5, 0.3, 0.2]), np.array([0.2, 0.3, 0.5])
+    r = discrete_gan_divergences(p, q)
+    np.testing.assert_allclose(r["d_star"], [5 / 7, 0.5, 2 / 7])
+    assert round(r["value"], 5) == -1.25347 and round(r["jsd"], 5) == 0.06641
+    assert r["value"] == pytest.approx(-2 * LOG2 + 2 * r["jsd"], abs=1e-12)
+    for delta in (-0.05, 0.05):
+        assert discrete_gan_divergences(p, q, r["d_star"] + delta)["value"] < r["value"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                      # 0 log 0 is 0, silently
+        disjoint = discrete_gan_divergences(np.array([0.5, 0.5, 0, 0]), np.array([0, 0, 0.5, 0.5]))
+    assert disjoint["jsd"] == pytest.approx(LOG2) and disjoint["value"] == 0.0 and disjoint["w1"] == 2.0
+    with pytest.raises(ValueError, match="probability vectors"):
+        discrete_gan_divergences(np.array([0.5, 0.6]), np.array([0.5, 0.5]))
+
+
+def test_ring_explorer_reuses_a_given_run():
+    run = train_ring_gan("ns", steps=20, snapshot_every=10)
+    e = RingGANExplorer(steps=20, snapshot_every=10, runs={"ns": run})
+    assert e.runs["ns"] is run and e.last["step"] == 20

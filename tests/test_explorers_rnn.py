@@ -341,8 +341,10 @@ def test_try_temperature_high_flattens(char_model, temp):
 
 
 def test_try_temperature_low_repeats_common_words(temp):
-    """"Lower it to 0.3: the most likely characters take almost all the mass and the text repeats common words
-    ('the').\""""
-    low, one = _from_defaults(temp, TEMP_DEFAULTS, temperature=0.3), temp.update(temperature=1.0)
-    assert low["entropy"] < one["entropy"] / 2
-    assert low["sample"].count("the") >= 3 and low["sample"].count("the") > one["sample"].count("the")
+    """"Lower it to 0.3: the entropy falls below half its value at 1, and for every seed the text uses less than half
+    as many distinct characters (a few common words such as 'the', or runs of spaces).\""""
+    for seed in range(4):
+        low = _from_defaults(temp, TEMP_DEFAULTS, temperature=0.3, seed=seed)
+        one = temp.update(temperature=1.0)
+        assert low["entropy"] < one["entropy"] / 2
+        assert 2 * len(set(low["sample"])) < len(set(one["sample"])), (seed, low["sample"], one["sample"])

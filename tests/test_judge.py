@@ -297,6 +297,21 @@ def test_earlier_tasks_answer_with_the_reference():
     assert kernel["relu"](np.array([-1.0]))[0] == -1.0   # the student's own is back afterwards
 
 
+def test_a_locked_cell_after_the_reference_was_built_reaches_it():
+    """A PyTorch part's locked imports, added after an earlier test built the reference namespace,
+    are there when a later task's reference runs (it raised NameError: unit 06's vae_loss)."""
+    reference = {"task1": "def relu2(x):\n    return twice(np.maximum(x, 0))",
+                 "task2": "def plus_relu2(x):\n    return relu2(x) + 1"}
+    judge, kernel = _judge(reference=reference)
+    exec("def plus_relu2(x):\n    return relu2(x) + 1", kernel)
+    judge.reference_namespace()                          # built now, before the locked cell
+    judge.add_setup("def twice(x):\n    return 2 * x")
+    exec("def twice(x):\n    return 2 * x", kernel)
+    v = judge.run_cell("assert_close(plus_relu2(np.array([-1.0, 3.0])), [1.0, 7.0])", "test_task2",
+                       earlier_tasks=["task1"])
+    assert v.passed, v.evalue
+
+
 def test_measure_in_the_judge_uses_the_meter():
     judge, _ = _judge()
     from course_lib.grading import Measurement

@@ -31,7 +31,7 @@ def launch(request, monkeypatch):
     return request.param
 
 
-def run_cells(*sources: str, limits: Limits | None = None, hide=(), fork="default"):
+def run_cells(*sources: str, limits: Limits | None = None, hide=(), fork="default", timeout: int = 20):
     """Run cells in a sandboxed kernel; return (outputs per cell, error or None, sandbox facts)."""
     from nbclient import NotebookClient
 
@@ -41,7 +41,7 @@ def run_cells(*sources: str, limits: Limits | None = None, hide=(), fork="defaul
     fork = FORK if fork == "default" else fork
     with Sandbox(limits=limits or Limits(memory_mb=768, max_processes=48), hide=hide) as sbx:
         km = SandboxedKernelManager(sbx, fork_modules=fork, kernel_name="python3")
-        client = NotebookClient(nb, km=km, timeout=20, allow_errors=True, interrupt_on_timeout=True)
+        client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=True, interrupt_on_timeout=True)
         try:
             client.execute()
         except Exception as exc:  # DeadKernelError, CellTimeoutError
@@ -136,15 +136,24 @@ def test_kernels_have_their_own_ipc_namespace():
 
 @needs_root
 def test_kernels_see_only_their_own_processes():
-    """The grader's command line and other kernels are out of sight in /proc."""
-    outs, error, _ = run_cells("import os\nmine = os.getpid()\n"
+    """The grader's command line and other kernels are out of sight in /proc: with cgroups the
+    kernel runs in a PID namespace of its own (process 2, under the namespace's init, which is
+    root's and hidden from it), and the grader still interrupts it."""
+    outs, error, facts = run_cells("import os\nmine = os.getpid()\n"
                                "pids = [p for p in os.listdir('/proc') if p.isdigit()]\n"
                                "others = [p for p in pids if os.stat('/proc/' + p).st_uid != os.getuid()]\n"
                                "print('OTHERS', len(others), 'ME', str(mine) in pids)\n"
                                f"try:\n    print(open('/proc/{os.getpid()}/cmdline').read()[:50])\n"
-                               "except OSError as e:\n    print('HIDDEN', type(e).__name__)")
+                               "except OSError as e:\n    print('HIDDEN', type(e).__name__)\n"
+                               "print('PID', mine, 'PROCESSES', len(pids))",
+                               "import time\nprint('interrupted' if time.sleep(60) else '')",
+                               "print('still there')", timeout=5)
     assert error is None
     assert "OTHERS 0 ME True" in outs[0] and "HIDDEN" in outs[0], outs[0]
+    if "+cgroups" in facts["isolation"]:
+        assert "PID 2 PROCESSES 1" in outs[0], outs[0]
+    # nbclient interrupts the sleeping cell at its timeout: the signal reaches the kernel
+    assert "KeyboardInterrupt" in outs[1] and "still there" in outs[2], outs
 
 
 @needs_root

@@ -365,13 +365,17 @@ def _child(req: dict, template_pid: int) -> None:  # pragma: no cover - runs in 
     os.environ.clear()
     os.environ.update(req["env"])
     os.chdir(req["cwd"])
-    from autograder.runtime.sandbox import enter
+    from autograder.runtime import sandbox
 
-    env = enter(json.loads(Path(req["spec"]).read_text()))
+    spec = json.loads(Path(req["spec"]).read_text())
+    spec["die_with_parent"] = True
+    env = sandbox.enter(spec)
     os.environ.clear()
     os.environ.update(env)
     _set_pdeathsig()  # after the uid switch, which clears it
-    if os.getppid() != template_pid:
+    # the parent is the template; in a PID namespace it is the namespace's init (which dies with the
+    # waiter, which dies with the template)
+    if not spec.get("pid_namespace") and os.getppid() != template_pid:
         os._exit(1)
     import tempfile
 

@@ -301,7 +301,7 @@ def reap_orphans() -> int:
     Kernels run in their own session (and sandbox), so killing a grading run
     with its process group leaves them running, reparented to init, forever.
     A sandboxed kernel is known by its cgroup: one whose processes all have
-    lost their parent (ppid 1) belongs to no live run.  Their working
+    lost their parent (ppid 1, or a parent in the same cgroup) belongs to no live run.  Their working
     directories under ``SANDBOX_BASE`` are removed once nothing uses them.
     """
     groups, orphans = [], set()
@@ -316,7 +316,9 @@ def reap_orphans() -> int:
                 pids = [int(p) for p in (cg / "cgroup.procs").read_text().split()]
             except (OSError, ValueError):
                 continue
-            if pids and all(_ppid(p) in (1, None) for p in pids):
+            # lost: every process's parent is init, gone, or in the cgroup too (the PID-namespace
+            # waiter is the kernel's parent; the kernel, its own processes')
+            if pids and all(_ppid(p) in (1, None) or _ppid(p) in pids for p in pids):
                 orphans.update(pids)
                 groups.append(cg)
             elif not pids and time.time() - cg.stat().st_mtime > 60:  # not one a live run is just filling

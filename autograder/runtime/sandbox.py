@@ -15,7 +15,11 @@ directly. It wraps the kernel's launch command with a small launcher
   tests and mutants, git history, the instance with the gradebook and the
   other students' submissions);
 - takes a new network namespace (no network at all; the kernel talks to
-  the grader over Unix sockets, ``transport="ipc"``);
+  the grader over Unix sockets, ``transport="ipc"``), a new IPC namespace
+  (System V shared memory and semaphores of its own) and a new PID namespace:
+  the kernel runs under an init of its own, sees no other process in ``/proc``
+  (the grader's command line, another submission's kernel) and takes every
+  process it started with it when it ends;
 - sets ``RLIMIT_NPROC``, ``RLIMIT_FSIZE`` and ``RLIMIT_CORE``;
 - drops to an unprivileged uid of its own (one per submission, so
   submissions cannot read each other's working directories, which are 0700),
@@ -51,6 +55,7 @@ UID_BASE = 200_000  # far above ordinary users; no passwd entry needed
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWNET = 0x40000000
 _CLONE_NEWIPC = 0x08000000
+_CLONE_NEWPID = 0x20000000
 _MS_REC = 16384
 _MS_PRIVATE = 1 << 18
 _MS_RDONLY = 1
@@ -178,6 +183,10 @@ class Sandbox:
                 os.chmod(self.workdir.parent, os.stat(self.workdir.parent).st_mode | 0o111)
             mem_via_cgroup = self._make_cgroups()
             self.isolation = "namespaces+uid" + ("+cgroups" if mem_via_cgroup else "+rlimits")
+            if mem_via_cgroup:
+                # the launcher waits outside the kernel's PID namespace and an init waits inside: two
+                # processes more in its cgroup
+                _write(_cgroup_dir("pids", self.name) / "pids.max", self.limits.max_processes + 2)
         else:
             self.isolation = "rlimits"
         spec = {
@@ -187,6 +196,9 @@ class Sandbox:
             "isolate": bool(self.isolate),
             "cgroups": [str(p) for p in self._cgroups],
             "memory_via_cgroup": mem_via_cgroup,
+        # a PID namespace puts the kernel one fork below the process the grader started; its CPU
+        # time is then read from the cgroup (which holds both), so only where there is one
+        "pid_namespace": bool(self.isolate and mem_via_cgroup),
             "hide": [str(Path(p).resolve()) for p in self.hide if Path(p).exists()],
             "cover": list(cover_roots(self.hide)),
             "keep": list(keep_paths(self.workdir)),
@@ -399,10 +411,97 @@ def _read_only_but(workdir: str, shm_mb: int = 64) -> None:
                    f"size={shm_mb}m,mode=1777".encode())
 
 
+_FORWARDED = ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2")
+
+
+def _own_pid_namespace(die_with_parent: bool) -> None:
+    """Put the kernel in a new PID namespace, under an init of its own.
+
+    ``unshare(CLONE_NEWPID)`` (done by the caller) applies to children only, so this forks twice:
+    this process stays outside as the *waiter* (the process the grader started and knows: it passes
+    the grader's signals on and ends as the kernel ends); its child is process 1 of the namespace, an
+    *init* that passes signals on, reaps orphans and ends with the kernel (taking every process of
+    the namespace with it); the init's child returns from here and becomes the kernel, an ordinary
+    process whose signals mean what they always do.  (``unshare --fork`` or ``tini`` would be new
+    programs between the grader and the kernel, and no longer the one a forked kernel must be.)"""
+    import signal
+
+    def relay(to: int) -> None:
+        def forward(signum, _frame):
+            try:
+                os.kill(to, signum)
+            except ProcessLookupError:
+                pass
+        for name in _FORWARDED:
+            signal.signal(getattr(signal, name), forward)
+
+    def end_like(status: int) -> None:
+        code = os.waitstatus_to_exitcode(status)
+        # the init reports a kernel killed by signal N as 128 + N (process 1 cannot die of its own
+        # signal): die of the same one, so the grader sees what it would have seen
+        sig = -code if code < 0 else code - 128 if code > 128 else 0
+        if sig:
+            signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), sig)
+        os._exit(code if code >= 0 else 128 - code)
+
+    parent = os.getppid()
+    r, w = os.pipe()
+    init = os.fork()
+    if init:   # the waiter, outside the namespace
+        os.close(r)
+        if die_with_parent:   # a kernel forked from a template dies with the template, as before
+            _set_pdeathsig(signal.SIGKILL)
+            if os.getppid() != parent:
+                os.kill(init, signal.SIGKILL)
+        relay(init)
+        try:
+            _, status = os.waitpid(init, 0)
+        except ChildProcessError:
+            os._exit(1)
+        end_like(status)
+    os.close(w)
+    _set_pdeathsig(signal.SIGKILL)   # the init dies with the waiter: the namespace goes with it
+    if select_readable(r):           # the waiter ended before that took effect
+        os._exit(1)
+    # Sessions of their own, the init's and the kernel's: a signal the grader sends to the waiter's
+    # process group reaches the kernel once, relayed (not also directly, a second KeyboardInterrupt
+    # in the middle of the first); and the kernel's killpg of its parent's group is refused
+    # (the init is root's) instead of landing on itself.
+    os.setsid()
+    kernel = os.fork()
+    if kernel == 0:
+        os.close(r)
+        os.setsid()
+        return
+    relay(kernel)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(1)
+        if pid == kernel:
+            os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+
+
+def _set_pdeathsig(sig: int) -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, sig, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def select_readable(fd: int) -> bool:
+    """Whether ``fd`` is readable now (for a pipe whose writer is gone: at EOF)."""
+    import select
+
+    return bool(select.select([fd], [], [], 0)[0])
+
+
 def _own_proc() -> None:
-    """A /proc of this namespace's own where processes of other users are invisible (``hidepid``):
-    every kernel runs under a uid of its own, so it sees its own processes only, not the grader's
-    command line or another submission's kernel."""
+    """A /proc of this namespace's own, where moreover processes of other users are invisible
+    (``hidepid``): in a PID namespace of its own the kernel sees its own processes only; without
+    one (no cgroups) it still sees no other uid's, and every kernel runs under a uid of its own."""
     libc = _libc()
     for opts in (b"hidepid=invisible", b"hidepid=2"):
         if libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, opts) == 0:
@@ -530,6 +629,8 @@ def enter(spec: dict) -> dict:  # pragma: no cover - runs in the child
             _write(Path(d) / "cgroup.procs", os.getpid())
         libc = _libc()
         flags = _CLONE_NEWNS | _CLONE_NEWIPC | (0 if lim["network"] else _CLONE_NEWNET)
+        if spec.get("pid_namespace"):
+            flags |= _CLONE_NEWPID
         _check(libc.unshare(flags), "unshare")
         _hide(spec["hide"])
         _confine(spec.get("cover", []), spec.get("keep", []))
@@ -537,6 +638,8 @@ def enter(spec: dict) -> dict:  # pragma: no cover - runs in the child
         if spec.get("forbid"):
             _take_away(spec["forbid"], os.path.dirname(spec["workdir"]))
         _read_only_but(str(Path(spec["workdir"]).resolve()))
+        if spec.get("pid_namespace"):
+            _own_pid_namespace(bool(spec.get("die_with_parent")))
         _own_proc()
     if not spec.get("memory_via_cgroup"):
         mem = lim["memory_mb"] * 2**20

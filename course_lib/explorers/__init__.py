@@ -8,7 +8,8 @@ computation graph with its values and gradients; optimiser paths) in
 input-gradient pictures) in :mod:`course_lib.explorers.cnn`, unit 04's (the gradient cliff, LSTM gates,
 sampling temperature) in :mod:`course_lib.explorers.rnn`, unit 05's (attention weights, kernel
 regression, positional encodings, beam search) in :mod:`course_lib.explorers.attention`,
-unit 07's (projection, eigen-digits, t-SNE, kernels, neighbourhoods) in
+unit 06's (divergences of a 1-D generator, a ring-of-8 GAN, a VAE's latent space) in
+:mod:`course_lib.explorers.generative`, unit 07's (projection, eigen-digits, t-SNE, kernels, neighbourhoods) in
 :mod:`course_lib.explorers.dimred`; what several units share stays in
 :mod:`course_lib.widgets`.
 """

@@ -129,14 +129,18 @@ class ProjectionExplorer(_StaticFigure, Explorer):
 def digits_raw() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's 1,797 digits as (X (N, 64) float64 in 0..16, y (N,) int64), unscaled, in file order.
 
-    The lecture's PCA numbers (565,183.40; 73.8 %) are for these raw pixel values.
+    The lecture's PCA numbers (565,183.40; 73.8 %) are for these raw pixel values. The arrays are
+    shared between calls and read-only: copy them (``X.copy()``) to change them.
 
     Introduced in lecture 07_dimensionality_reduction.
     """
     from sklearn.datasets import load_digits
 
     X, y = load_digits(return_X_y=True)
-    return X.astype(np.float64), y.astype(np.int64)
+    X, y = X.astype(np.float64), y.astype(np.int64)
+    X.setflags(write=False)                        # cached and shared: a caller's edit must not change the explorers'
+    y.setflags(write=False)
+    return X, y
 
 
 @lru_cache(maxsize=1)
@@ -360,6 +364,8 @@ def swiss_roll(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import make_swiss_roll
 
     X, t = make_swiss_roll(n, random_state=seed)
+    X.setflags(write=False)                        # cached and shared, like digits_raw's arrays
+    t.setflags(write=False)
     return X, t
 
 

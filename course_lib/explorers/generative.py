@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from ..models import VAE
 
-__all__ = ["DATA_1D", "divergence_1d", "DivergenceExplorer", "ring_of_gaussians", "ring_centres",
+__all__ = ["DATA_1D", "discrete_gan_divergences", "divergence_1d", "DivergenceExplorer", "ring_of_gaussians", "ring_centres",
            "modes_covered", "RING_LOSSES", "train_ring_gan", "RingGANExplorer", "train_digits_vae",
            "decode_latent", "latent_interpolation", "VAELatentExplorer"]
 
@@ -56,6 +56,38 @@ def _log_mixture(x: np.ndarray, parts: list[tuple[float, float, float]]) -> tupl
 
 def _cdf_mixture(x: np.ndarray, parts: list[tuple[float, float, float]]) -> np.ndarray:
     return np.asarray(sum(w * norm.cdf(x, m, s) for w, m, s in parts))
+
+
+def discrete_gan_divergences(p_data: np.ndarray, p_gen: np.ndarray, d: np.ndarray | None = None) -> dict[str, Any]:
+    """The GAN value and the divergences of two distributions on K points, for the lecture's worked example.
+
+    Args:
+        p_data, p_gen: (K,) probabilities (non-negative, summing to 1).
+        d: (K,) discriminator outputs in (0, 1) at which ``value`` is computed; default the optimal
+            ``D* = p_data / (p_data + p_gen)`` (points where both are 0 get 1/2).
+
+    Returns:
+        dict with ``d_star`` (K,), ``value`` = ``sum p_data log D + sum p_gen log(1 - D)`` (0 log 0 = 0),
+        ``jsd`` (nats, from SciPy's ``jensenshannon``, squared) and ``w1`` (SciPy's
+        ``wasserstein_distance`` with the K points at 0, 1, ..., K-1).
+
+    Introduced in lecture 06_generative.
+    """
+    from scipy.spatial.distance import jensenshannon
+    from scipy.stats import wasserstein_distance
+
+    p, q = np.asarray(p_data, dtype=np.float64), np.asarray(p_gen, dtype=np.float64)
+    if p.shape != q.shape or p.ndim != 1 or (p < 0).any() or (q < 0).any() \
+            or abs(p.sum() - 1) > 1e-9 or abs(q.sum() - 1) > 1e-9:
+        raise ValueError(f"p_data and p_gen must be (K,) probability vectors of one shape, got {p} and {q}")
+    tot = p + q
+    d_star = np.divide(p, tot, out=np.full_like(p, 0.5), where=tot > 0)
+    dd = d_star if d is None else np.asarray(d, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):     # the 0 * log 0 that np.where then drops
+        value = float(np.sum(np.where(p > 0, p * np.log(dd), 0.0)) + np.sum(np.where(q > 0, q * np.log1p(-dd), 0.0)))
+    k = np.arange(len(p), dtype=np.float64)
+    return {"d_star": d_star, "value": value, "jsd": float(jensenshannon(p, q) ** 2),
+            "w1": float(wasserstein_distance(k, k, p, q))}
 
 
 def divergence_1d(gen_mean: float, gen_std: float, *, data: str = "gaussian", n_grid: int = 6001) -> dict[str, Any]:
@@ -330,15 +362,17 @@ class RingGANExplorer(_StaticFigure, Explorer):
 
     Args:
         steps, snapshot_every, seed: passed to :func:`train_ring_gan`.
+        runs: loss -> a run :func:`train_ring_gan` already made with these arguments (not trained again).
 
     Introduced in lecture 06_generative.
     """
 
     figsize = (9.0, 3.6)
 
-    def __init__(self, *, steps: int = 1000, snapshot_every: int = 50, seed: int = 0) -> None:
+    def __init__(self, *, steps: int = 1000, snapshot_every: int = 50, seed: int = 0,
+                 runs: dict[str, dict[str, Any]] | None = None) -> None:
         self.train_args = {"steps": steps, "snapshot_every": snapshot_every, "seed": seed}
-        self.runs: dict[str, dict[str, Any]] = {}
+        self.runs: dict[str, dict[str, Any]] = dict(runs or {})
         self.real = ring_of_gaussians(512, seed=seed + 1)
         super().__init__()
 

@@ -846,6 +846,10 @@ def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
                                     "    out = np.zeros((N, F_, H_out, W_out))\n"))),
 ]
 
+# Test cells that train a network (seconds each): rerun after the first mutant of each earlier
+# task only (tests/unit_harness.py, UnitNotebook.expect_killed)
+EXPENSIVE_TESTS = ["test_task3_9"]
+
 NAMED = [
     ("task3_2", "flipped kernel (true convolution)"),
     ("task3_2", "padding applied to one side only"),

@@ -309,3 +309,59 @@ def word_embedding_backward(dout, cache):
     return float(np.exp(mean_nll))
 '''),
 ]
+
+_LM_MUTANTS = [
+    M("task4_9", "targets not shifted (predicts the current character)",
+      ("y = torch.stack([ids[s + 1:s + seq_len + 1] for s in starts])", "y = torch.stack([ids[s:s + seq_len] for s in starts])")),
+    M("task4_9", "batches drawn from the global RNG (the seed does not repeat a run)",
+      ("starts = torch.randint(0, len(ids) - seq_len - 1, (batch_size,), generator=gen)",
+       "starts = torch.randint(0, len(ids) - seq_len - 1, (batch_size,))")),
+    M("task4_9", "temperature multiplies the logits",
+      ("return F.softmax(last / temperature, dim=0)", "return F.softmax(last * temperature, dim=0)")),
+    M("task4_9", "temperature 0 not handled (softmax of logits / 0)",
+      ("    if temperature == 0:\n        return F.one_hot(last.argmax(), len(last)).double()\n", "")),
+]
+MUTANTS += _LM_MUTANTS
+ISSUE_NAMED.append(("task4_9", "targets not shifted (predicts the current character)"))
+NAMED.append(("task4_9", "targets not shifted (predicts the current character)"))
+
+CORRECT_ALTERNATIVES.append(Mutant(task="task4_9", name="the task text's recipe in other words", source='''def train_char_lm(text, *, steps=200, seq_len=32, batch_size=32, lr=1e-2, max_norm=1.0, seed=0):
+    data = encode(text)
+    g = torch.Generator()
+    g.manual_seed(seed)
+    model = CharLM(seed=seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    losses = []
+    for step in range(steps):
+        idx = torch.randint(0, len(data) - seq_len - 1, (batch_size,), generator=g)
+        windows = torch.stack([data[i:i + seq_len + 1] for i in idx])     # (B, T + 1)
+        inputs, targets = windows[:, :-1], windows[:, 1:]
+        logits, _ = model(inputs)
+        loss = F.cross_entropy(logits.reshape(batch_size * seq_len, -1), targets.reshape(-1))
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=max_norm)
+        optimizer.step()
+        losses.append(loss.item())
+    return model.eval(), losses
+
+
+def next_char_probs(model, prompt, temperature=1.0):
+    model.eval()
+    with torch.no_grad():
+        logits = model(encode(prompt)[None, :])[0][0, -1]
+    if temperature == 0:
+        probs = torch.zeros_like(logits)
+        probs[torch.argmax(logits)] = 1.0
+        return probs
+    return torch.softmax(logits / temperature, dim=-1)
+
+
+def sample(model, prompt, n, temperature=1.0, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    out = list(prompt)
+    for _ in range(n):
+        probs = next_char_probs(model, "".join(out), temperature)
+        out.append(decode(torch.multinomial(probs, num_samples=1, generator=g)))
+    return "".join(out)
+'''))

@@ -656,6 +656,8 @@ class Judge:
         """Run another locked (non-graded) instructor cell here, e.g. a PyTorch task's imports."""
         self._setup_sources.append(source)
         self._run_trusted(source, self.ns, "locked cell")
+        if self._reference_ns is not None:   # built before this cell: the instructor's solution needs its names too
+            self._run_trusted(source, self._reference_ns, "locked cell (reference)")
 
     # -- names
     def resolve(self, name: str) -> Any:
