@@ -213,3 +213,32 @@ def test_a_timed_out_cell_is_interrupted_and_the_kernel_goes_on():
     assert "KeyboardInterrupt" in outs[0] or "CellTimeoutError" in (error or ""), (outs, error)
     if error is None:
         assert outs[1].strip() == "next"
+
+
+@needs_root
+def test_reaping_leaves_the_directory_of_another_runs_busy_forked_kernel():
+    """A run's start removes kernel directories nobody uses; a kernel forked from a template shows
+    the template's command line, so it is known by its working directory: a second `course autograde`
+    must not delete the directory of the first run's kernel that has been busy for minutes."""
+    import subprocess
+    import tempfile
+    import time
+
+    from autograder.runtime.kernels import SANDBOX_BASE, reap_orphans
+
+    SANDBOX_BASE.mkdir(parents=True, exist_ok=True)
+    base = Path(tempfile.mkdtemp(prefix="course-kernel-", dir=SANDBOX_BASE))
+    work = base / "work"
+    work.mkdir()
+    busy = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], cwd=work)
+    try:
+        old = time.time() - 600
+        os.utime(base, (old, old))
+        reap_orphans()
+        assert work.is_dir(), "the directory of a live kernel was removed"
+    finally:
+        busy.kill()
+        busy.wait()
+    os.utime(base, (time.time() - 600,) * 2)
+    reap_orphans()
+    assert not base.exists(), "a directory nobody uses was kept"

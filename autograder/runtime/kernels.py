@@ -344,6 +344,12 @@ def reap_orphans() -> int:
                                   if a.startswith(str(SANDBOX_BASE)))
                 except OSError:
                     pass
+                # a kernel forked from a template has the template's command line, not its directory:
+                # its working directory says where it lives (another run's kernel, busy for minutes)
+                try:
+                    in_use.add(os.readlink(proc / "cwd") + "/")
+                except OSError:
+                    pass
         for d in SANDBOX_BASE.glob("course-kernel-*"):
             if not any(u.startswith(str(d) + "/") for u in in_use) and time.time() - d.stat().st_mtime > 60:
                 shutil.rmtree(d, ignore_errors=True)
