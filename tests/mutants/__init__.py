@@ -12,7 +12,11 @@ where the sandbox refuses the import and the task scores 0.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
+
+_REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
@@ -22,3 +26,24 @@ class Mutant:
     task: str
     name: str
     source: str
+
+
+def solution_source(unit: str, notebook: str, task: str) -> str:
+    """The source of ``task``'s solution cell in ``solutions/<unit>/<notebook>``, read fresh."""
+    path = _REPO / "solutions" / unit / notebook
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == task:
+            src = cell["source"]
+            return "".join(src) if isinstance(src, list) else src
+    raise KeyError(task)
+
+
+def edited_solution(unit: str, notebook: str, task: str, *pairs: tuple[str, str]) -> str:
+    """``task``'s solution with each ``(old, new)`` replaced; an ``old`` that does not occur exactly
+    once raises, so a mutant cannot silently turn into a copy of the solution."""
+    src = solution_source(unit, notebook, task)
+    for old, new in pairs:
+        if src.count(old) != 1:
+            raise ValueError(f"{task}: mutant edit {old!r} matches {src.count(old)} times")
+        src = src.replace(old, new)
+    return src
