@@ -23,7 +23,8 @@ __all__ = ["python_source", "cell_source", "grade_id", "is_test_cell", "is_solut
            "is_written_question", "hidden_tests", "visible_tests", "task_of", "TaskInfo", "tasks_of",
            "forbidden_modules", "imported_modules", "HIDDEN_BEGIN", "HIDDEN_END", "MARKERS",
            "SOLUTION_BEGIN", "SOLUTION_END", "hidden_regions", "solution_regions", "outside_regions",
-           "without_hidden", "nbgrader_metadata", "course_metadata", "is_graded", "task_name"]
+           "without_hidden", "without_solution_markers", "nbgrader_metadata", "course_metadata", "is_graded",
+           "task_name", "test_id", "names_used", "forbidden_names_used"]
 
 # nbgrader's delimiters (ClearSolutions / ClearHiddenTests), matched anywhere in a line as nbgrader does
 SOLUTION_BEGIN = "BEGIN SOLUTION"
@@ -152,6 +153,12 @@ def without_hidden(source: str, placeholder: str | None = None) -> str:
     return "\n".join(out)
 
 
+def without_solution_markers(source: str) -> str:
+    """``source`` without the lines that hold nbgrader's solution markers (the solution itself kept):
+    what a student who wrote the instructor's solution hands in."""
+    return "\n".join(ln for ln in source.split("\n") if SOLUTION_BEGIN not in ln and SOLUTION_END not in ln)
+
+
 def visible_tests(source: str) -> str:
     """A test cell without its hidden tests (what the student's release shows)."""
     return without_hidden(source)
@@ -164,6 +171,11 @@ def task_of(gid: str | None) -> str | None:
     """``task3_2`` for ``task3_2`` and ``test_task3_2``; None for anything else."""
     m = _TASK.match(gid or "")
     return m.group(1) if m else None
+
+
+def test_id(task: str) -> str:
+    """The grade id of a task's test cell: ``test_task3_2`` for ``task3_2``."""
+    return f"test_{task}"
 
 
 def task_name(grade_name: str) -> str:

@@ -17,8 +17,6 @@ import nbformat
 
 from autograder import cells
 
-SOLUTION_MARKERS = ("BEGIN SOLUTION", "END SOLUTION")
-
 
 def read(path: str | os.PathLike) -> nbformat.NotebookNode:
     return nbformat.read(str(path), as_version=4)
@@ -28,10 +26,9 @@ def solution_sources(source_nb: nbformat.NotebookNode) -> dict[str, str]:
     """grade_id -> source of each solution cell, marker lines removed (what a student would write)."""
     out = {}
     for cell in source_nb.cells:
-        nbg = cell.metadata.get("nbgrader", {})
+        nbg = cells.nbgrader_metadata(cell)
         if nbg.get("solution") and cell.cell_type == "code":
-            lines = [ln for ln in cell.source.split("\n") if not any(m in ln for m in SOLUTION_MARKERS)]
-            out[nbg["grade_id"]] = "\n".join(lines)
+            out[nbg["grade_id"]] = cells.without_solution_markers(cell.source)
     return out
 
 
@@ -41,23 +38,22 @@ def written_answers(source_nb: nbformat.NotebookNode) -> dict[str, str]:
     out = {}
     for cell in source_nb.cells:
         if cells.is_written_question(cell):
-            lines = [ln for ln in cell.source.split("\n") if not any(m in ln for m in SOLUTION_MARKERS)]
-            out[str(cells.grade_id(cell))] = "\n".join(lines)
+            out[str(cells.grade_id(cell))] = cells.without_solution_markers(cell.source)
     return out
 
 
 def task_ids(release_nb: nbformat.NotebookNode) -> list[str]:
     """Solution-cell grade ids in notebook order."""
-    return [c.metadata["nbgrader"]["grade_id"] for c in release_nb.cells
-            if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
+    return [cells.nbgrader_metadata(c)["grade_id"] for c in release_nb.cells
+            if cells.nbgrader_metadata(c).get("solution") and c.cell_type == "code"]
 
 
 def with_sources(release_nb: nbformat.NotebookNode, sources: dict[str, str]) -> nbformat.NotebookNode:
     """A copy of the release with the given solution cells' sources replaced."""
     nb = copy.deepcopy(release_nb)
     for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in sources and cell.metadata["nbgrader"].get("solution"):
+        gid = cells.grade_id(cell)
+        if gid in sources and cells.nbgrader_metadata(cell).get("solution"):
             cell.source = sources[gid]
     return nb
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import nbformat
 
-from autograder.cells import MARKERS, course_metadata, hidden_regions, nbgrader_metadata, task_name, without_hidden
+from autograder.cells import MARKERS, course_metadata, hidden_regions, nbgrader_metadata, task_name, test_id, without_hidden
 from autograder.course import Course, CourseError
 from autograder.nbgrader_glue import generate_assignment, nbgrader_config
 
@@ -67,11 +67,12 @@ def check_source(path: Path, unit: str) -> list[str]:
             points += float(nbg.get("points", 0) or 0)
             tests[gid] = float(nbg.get("points", 0) or 0)
     for t in tasks:
-        if f"test_{t}" not in tests:
-            problems.append(f"{t}: no grade cell test_{t}")
+        if test_id(t) not in tests:
+            problems.append(f"{t}: no grade cell {test_id(t)}")
     for gid in tests:
-        if gid.startswith("test_task") and task_name(gid) not in tasks:
-            problems.append(f"{gid}: no solution cell {task_name(gid)}")
+        task = task_name(gid)
+        if task != gid and task.startswith("task") and task not in tasks:
+            problems.append(f"{gid}: no solution cell {task}")
     if abs(points - 100) > 1e-9:
         problems.append(f"points sum to {points:g}, not 100")
     return problems
