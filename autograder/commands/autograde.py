@@ -162,6 +162,9 @@ def _autograde(inst, unit, students, opts: RunOptions, specs, templates) -> Summ
         from autograder.runtime.kernels import reap_orphans
 
         reap_orphans()  # kernels of an earlier run that was killed
+    from autograder.pipeline.worker import reap_stale_workdirs
+
+    reap_stale_workdirs()  # and its workers' private directories
     snap_url = make_snapshot(inst, grading_dir / f"snapshot-{unit}-{os.getpid()}.db")
     from autograder.pipeline.executors import make_executor
 
