@@ -215,7 +215,8 @@ class _Liar:
 LIAR_FUNCS = {
     "task99_1": "def add(a, b):\n    return _Liar()",
     "task99_2": "def mean(xs):\n    return np.zeros(1).view(_Sub)",
-    "task99_3": "def clip(x, lo, hi):\n    return _Liar()",
+    # an answer too large to be one: more items than the wire takes
+    "task99_3": "def clip(x, lo, hi):\n    return [float(x)] * 1_500_000",
 }
 
 DURING = r'''
@@ -367,7 +368,8 @@ def _cases(release, source):
 # student's kernel, no judge, no sandbox (the control that shows each attack works where the check
 # shares the student's process). Not the startup files: they would be planted in this machine's profile.
 CONTROL = {
-    "blank+secrets": FULL, "blank+liars": FULL, "blank+during": FULL,
+    "blank+secrets": FULL, "blank+during": FULL,
+    "blank+liars": {**FULL, "task99_3": 0},            # (its clip answers with a result too large: no lie)
     **{f"alone+shortcut_{name}": FULL for name in SHORTCUTS},
 }
 
@@ -457,6 +459,7 @@ def test_a_lying_result_is_a_wrong_answer_with_a_message(graded):
     msgs = {c.metadata["nbgrader"]["grade_id"]: " ".join(str(o.get("evalue")) for o in c.outputs)
             for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"}
     assert re.search(r"ndarray subclass", msgs["test_task99_2"]), msgs
+    assert re.search(r"too large to be an answer \(more than 1000000 items", msgs["test_task99_3"]), msgs
 
 
 def _hunt_log(nb) -> list[dict]:
@@ -505,3 +508,57 @@ def test_the_startup_file_was_planted_where_ipython_reads_it(graded):
         text = "".join(o.get("text", "") for o in nb.cells[1].outputs)
         m = re.search(r"planted in: (\[.*\]) profile startup dir: (\S+)", text)
         assert m and m.group(2) in eval(m.group(1)), text
+
+
+def test_the_feedback_shows_each_tasks_score_and_why_a_task_earned_nothing(graded):
+    """What the student reads: every task's points, the refusal of the shortcut as its reason, the
+    lying result's message, and no line of the hidden tests."""
+    import html
+
+    from autograder.commands.feedback import feedback
+
+    inst, _, _, _ = graded
+    pages = {p.parent.parent.name: p for p in feedback(inst, H.UNIT, ["alone+shortcut_import", "blank+liars"],
+                                                          workers=1)}
+    text = {sid: html.unescape(re.sub(r"<[^>]+>", " ", re.sub(r"<(style|script)\b.*?</\1>", "", p.read_text(),
+                                                                flags=re.S)))
+            for sid, p in pages.items()}
+    short = re.sub(r"\s+", " ", text["alone+shortcut_import"])
+    assert "Score: 70 / 100" in short, short[:2000]
+    assert re.search(r"task99_1 add two numbers 30 / 30 passed", short), short[:3000]
+    assert re.search(r"task99_2 the mean of a list 0 / 30 failed .*statistics is not available while this task "
+                     r"is graded", short), short[:3000]
+    assert re.search(r"task99_3 clipping to a range 40 / 40 passed", short), short[:3000]
+    liars = re.sub(r"\s+", " ", text["blank+liars"])
+    assert re.search(r"task99_2 the mean of a list 0 / 30 failed .*ndarray subclass", liars), liars[:3000]
+    for sid, page in pages.items():
+        for snippet in H.HIDDEN_CODE:
+            assert snippet not in page.read_text(), (sid, snippet)
+
+
+def test_the_formgrader_shows_each_cells_score_and_the_failing_message(graded):
+    """What the instructor's formgrader shows for a submission: the gradebook's score of every grade
+    cell (its grades API) and the autograded notebook rendered by its own exporter and template, where
+    the failing cell carries the judge's message."""
+    from nbconvert.exporters import HTMLExporter
+    from nbgrader.server_extensions.formgrader import handlers
+    from traitlets.config import Config
+
+    inst, _, _, _ = graded
+    sid = "alone+shortcut_import"
+    with inst.gradebook() as gb:
+        sub = gb.find_submission_notebook(H.UNIT, H.UNIT, sid)
+        grades = {g.name: g.to_dict() for g in sub.grades}
+        resources = {"assignment_id": H.UNIT, "notebook_id": H.UNIT, "submission_id": sub.id, "index": 0,
+                     "total": 1, "base_url": "", "student": sid, "last_name": "", "first_name": "",
+                     "notebook_path": "x.ipynb"}
+    assert {name: (g["auto_score"], g["max_score"]) for name, g in grades.items()} == {
+        "test_task99_1": (30.0, 30.0), "test_task99_2": (0.0, 30.0), "test_task99_3": (40.0, 40.0)}, grades
+    cfg = Config()
+    cfg.HTMLExporter.template_name = "formgrade"
+    cfg.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    page, _ = HTMLExporter(config=cfg).from_filename(
+        str(inst.autograded_dir(sid, H.UNIT) / f"{H.UNIT}.ipynb"), resources=resources)
+    for cell in ("test_task99_1", "test_task99_2", "test_task99_3"):
+        assert cell in page, cell
+    assert "statistics is not available while this task is graded" in page
