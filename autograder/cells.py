@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 __all__ = ["python_source", "cell_source", "grade_id", "is_test_cell", "is_solution_cell", "is_locked_cell",
            "is_written_question", "hidden_tests", "visible_tests", "task_of", "TaskInfo", "tasks_of",
            "forbidden_modules", "imported_modules", "HIDDEN_BEGIN", "HIDDEN_END", "MARKERS",
-           "SOLUTION_BEGIN", "SOLUTION_END", "hidden_regions", "without_hidden"]
+           "SOLUTION_BEGIN", "SOLUTION_END", "hidden_regions", "solution_regions", "outside_regions",
+           "without_hidden", "without_solution_markers", "nbgrader_metadata", "course_metadata", "is_graded",
+           "task_name", "test_id", "names_used", "forbidden_names_used"]
 
 # nbgrader's delimiters (ClearSolutions / ClearHiddenTests), matched anywhere in a line as nbgrader does
 SOLUTION_BEGIN = "BEGIN SOLUTION"
@@ -44,12 +46,30 @@ def python_source(source: str) -> str:
     return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
 
 
-def _meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+def nbgrader_metadata(cell: NotebookNode) -> dict:
+    """A cell's ``metadata.nbgrader``; ``{}`` when it has none or it is not a mapping (a student's
+    hand-edited notebook can hold anything there).  Every read of it in the package goes through here
+    or through :mod:`nbgrader.utils`."""
+    meta = cell.get("metadata")
+    found = meta.get("nbgrader") if isinstance(meta, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def course_metadata(cell: NotebookNode) -> dict:
+    """A cell's (or a notebook's) ``metadata.course``: what the course adds to nbgrader's (task id,
+    title, forbidden modules and names); ``{}`` when it has none or it is not a mapping."""
+    meta = cell.get("metadata")
+    found = meta.get("course") if isinstance(meta, dict) else None
+    return found if isinstance(found, dict) else {}
 
 
 def grade_id(cell: NotebookNode) -> str | None:
-    return _meta(cell).get("grade_id")
+    return nbgrader_metadata(cell).get("grade_id")
+
+
+def is_graded(cell: NotebookNode) -> bool:
+    """A cell nbgrader scores: a test cell or a written question (nbgrader's ``is_grade``)."""
+    return bool(nbgrader_metadata(cell)) and bool(nbutils.is_grade(cell))
 
 
 def is_test_cell(cell: NotebookNode) -> bool:
@@ -71,22 +91,44 @@ def is_written_question(cell: NotebookNode) -> bool:
     return cell.get("cell_type") == "markdown" and nbutils.is_grade(cell) and nbutils.is_solution(cell)
 
 
-def hidden_regions(source: str) -> list[str]:
-    """The text of each hidden-test region of a cell (lines between the markers).
-
-    Markers match anywhere in a line, as nbgrader's ClearHiddenTests matches them."""
+def _regions(source: str, begin: str, end: str) -> list[str]:
     out: list[str] = []
     cur: list[str] | None = None
     for line in source.split("\n"):
-        if HIDDEN_BEGIN in line:
+        if begin in line:
             cur = []
-        elif HIDDEN_END in line and cur is not None:
+        elif end in line and cur is not None:
             out.append("\n".join(cur))
             cur = None
         elif cur is not None:
             cur.append(line)
     if cur is not None:          # an unclosed region runs to the end of the cell, as in nbgrader
         out.append("\n".join(cur))
+    return out
+
+
+def hidden_regions(source: str) -> list[str]:
+    """The text of each hidden-test region of a cell (lines between the markers).
+
+    Markers match anywhere in a line, as nbgrader's ClearHiddenTests matches them."""
+    return _regions(source, HIDDEN_BEGIN, HIDDEN_END)
+
+
+def solution_regions(source: str) -> list[str]:
+    """The text of each solution region of a cell (lines between nbgrader's solution markers)."""
+    return _regions(source, SOLUTION_BEGIN, SOLUTION_END)
+
+
+def outside_regions(source: str) -> list[str]:
+    """The lines of a cell outside its solution and hidden-test regions (markers dropped too)."""
+    out, inside = [], False
+    for line in source.split("\n"):
+        if SOLUTION_BEGIN in line or HIDDEN_BEGIN in line:
+            inside = True
+        elif SOLUTION_END in line or HIDDEN_END in line:
+            inside = False
+        elif not inside:
+            out.append(line)
     return out
 
 
@@ -111,6 +153,12 @@ def without_hidden(source: str, placeholder: str | None = None) -> str:
     return "\n".join(out)
 
 
+def without_solution_markers(source: str) -> str:
+    """``source`` without the lines that hold nbgrader's solution markers (the solution itself kept):
+    what a student who wrote the instructor's solution hands in."""
+    return "\n".join(ln for ln in source.split("\n") if SOLUTION_BEGIN not in ln and SOLUTION_END not in ln)
+
+
 def visible_tests(source: str) -> str:
     """A test cell without its hidden tests (what the student's release shows)."""
     return without_hidden(source)
@@ -123,6 +171,17 @@ def task_of(gid: str | None) -> str | None:
     """``task3_2`` for ``task3_2`` and ``test_task3_2``; None for anything else."""
     m = _TASK.match(gid or "")
     return m.group(1) if m else None
+
+
+def test_id(task: str) -> str:
+    """The grade id of a task's test cell: ``test_task3_2`` for ``task3_2``."""
+    return f"test_{task}"
+
+
+def task_name(grade_name: str) -> str:
+    """The name a grade goes by in the grades table and the CSV's columns: a test cell's grade id
+    without its ``test_`` (``test_task3_2`` -> ``task3_2``); any other id (a written question's) as is."""
+    return grade_name.removeprefix("test_")
 
 
 @dataclass
@@ -140,10 +199,10 @@ class TaskInfo:
 
 def forbidden_modules(nb: NotebookNode, cell: NotebookNode) -> tuple[str, ...]:
     """The modules a task may not import: its ``course.forbid``, else the notebook's."""
-    course = cell.get("metadata", {}).get("course", {}) or {}
+    course = course_metadata(cell)
     if "forbid" in course:
         return tuple(course.get("forbid") or ())
-    return tuple((nb.get("metadata", {}).get("course", {}) or {}).get("forbid") or ())
+    return tuple(course_metadata(nb).get("forbid") or ())
 
 
 def tasks_of(nb: NotebookNode) -> list[TaskInfo]:
@@ -154,7 +213,7 @@ def tasks_of(nb: NotebookNode) -> list[TaskInfo]:
         if task is None:
             continue
         if is_solution_cell(cell) and task not in out:
-            course = cell.get("metadata", {}).get("course", {}) or {}
+            course = course_metadata(cell)
             out[task] = TaskInfo(task, cell_source(cell), title=str(course.get("title", "")),
                                  forbid=forbidden_modules(nb, cell),
                                  forbid_names=tuple(course.get("forbid_names") or ()), index=i)

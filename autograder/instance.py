@@ -21,6 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from autograder.cells import task_name
 from autograder.course import Course, CourseError, ensure_bin_on_path
 
 if TYPE_CHECKING:
@@ -270,8 +271,7 @@ def grades_table(inst: Instance, unit: str) -> list[dict]:
             tasks = {}
             for nb in sub.notebooks:
                 for g in nb.grades:
-                    name = g.name[5:] if g.name.startswith("test_") else g.name
-                    tasks[name] = (g.score, g.max_score)
+                    tasks[task_name(g.name)] = (g.score, g.max_score)
             rows.append({"student": student.id, "score": sub.score, "max_score": sub.max_score,
                          "penalty": sub.late_submission_penalty or 0.0, "tasks": tasks,
                          "first_name": student.first_name, "last_name": student.last_name})

@@ -35,6 +35,10 @@ class _Collect(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         self.messages.append(record.getMessage())
 
+    def one_line_each(self) -> list[str]:
+        """The messages, each on one line (runs of whitespace become one space), empty ones left out."""
+        return [" ".join(m.split()) for m in self.messages if m.strip()]
+
 
 def quiet_logger(name: str = "course.nbgrader") -> tuple[logging.Logger, _Collect]:
     log = logging.getLogger(name + f".{id(object())}")

@@ -6,6 +6,8 @@ from typing import TYPE_CHECKING
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from autograder.cells import course_metadata, nbgrader_metadata
+
 if TYPE_CHECKING:
 
     from nbformat import NotebookNode
@@ -21,9 +23,9 @@ class NameStubs(NbGraderPreprocessor):
     """
 
     def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int) -> tuple[NotebookNode, dict]:
-        nbg = cell.metadata.get("nbgrader", {})
+        nbg = nbgrader_metadata(cell)
         if cell.cell_type == "code" and nbg.get("solution"):
-            meta = cell.metadata.get("course", {})
+            meta = course_metadata(cell)
             task = meta.get("task") or nbg.get("grade_id", "this task")
             title = meta.get("title") or "the solution"
             msg = f"{task}: implement {title} here"

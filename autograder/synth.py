@@ -15,7 +15,7 @@ import os
 
 import nbformat
 
-SOLUTION_MARKERS = ("BEGIN SOLUTION", "END SOLUTION")
+from autograder import cells
 
 
 def read(path: str | os.PathLike) -> nbformat.NotebookNode:
@@ -26,25 +26,34 @@ def solution_sources(source_nb: nbformat.NotebookNode) -> dict[str, str]:
     """grade_id -> source of each solution cell, marker lines removed (what a student would write)."""
     out = {}
     for cell in source_nb.cells:
-        nbg = cell.metadata.get("nbgrader", {})
+        nbg = cells.nbgrader_metadata(cell)
         if nbg.get("solution") and cell.cell_type == "code":
-            lines = [ln for ln in cell.source.split("\n") if not any(m in ln for m in SOLUTION_MARKERS)]
-            out[nbg["grade_id"]] = "\n".join(lines)
+            out[nbg["grade_id"]] = cells.without_solution_markers(cell.source)
+    return out
+
+
+def written_answers(source_nb: nbformat.NotebookNode) -> dict[str, str]:
+    """grade_id -> the instructor's model answer of each written question (the markdown answer cell
+    with its solution markers dropped): what a student with full marks writes there."""
+    out = {}
+    for cell in source_nb.cells:
+        if cells.is_written_question(cell):
+            out[str(cells.grade_id(cell))] = cells.without_solution_markers(cell.source)
     return out
 
 
 def task_ids(release_nb: nbformat.NotebookNode) -> list[str]:
     """Solution-cell grade ids in notebook order."""
-    return [c.metadata["nbgrader"]["grade_id"] for c in release_nb.cells
-            if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"]
+    return [cells.nbgrader_metadata(c)["grade_id"] for c in release_nb.cells
+            if cells.nbgrader_metadata(c).get("solution") and c.cell_type == "code"]
 
 
 def with_sources(release_nb: nbformat.NotebookNode, sources: dict[str, str]) -> nbformat.NotebookNode:
     """A copy of the release with the given solution cells' sources replaced."""
     nb = copy.deepcopy(release_nb)
     for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in sources and cell.metadata["nbgrader"].get("solution"):
+        gid = cells.grade_id(cell)
+        if gid in sources and cells.nbgrader_metadata(cell).get("solution"):
             cell.source = sources[gid]
     return nb
 
@@ -65,7 +74,8 @@ def with_tasks(release_nb: nbformat.NotebookNode, source_nb: nbformat.NotebookNo
 
 WRONG = r"""
 
-# --- a subtle bug, made by `course demo`: every answer of {name} is a little off
+# --- a subtle bug, made by `course demo`: every answer of {name} is a little off (a model it
+# returns answers 0 whatever its input, so that training it cannot succeed)
 import numpy as _np_demo
 
 _right_{name} = {name}
@@ -87,6 +97,8 @@ def {name}(*args, **kwargs):
             return int(v) + 1
         if hasattr(v, "is_floating_point") and hasattr(v, "detach") and v.is_floating_point():
             return v.detach() * 1.01 + 1e-3     # a tensor
+        if hasattr(v, "register_forward_hook") and hasattr(v, "parameters"):     # a torch module
+            v.register_forward_hook(lambda _m, _i, o: o * 0.0 if hasattr(o, "detach") else o)
         return v
     return off(out)
 """
@@ -94,8 +106,9 @@ def {name}(*args, **kwargs):
 
 def subtly_wrong(solution_source: str) -> str:
     """A solution cell whose first function answers a little off (1 % and 1e-3 on floats and
-    float tensors, +1 on integers): the kind of almost-right work hidden tests must catch.  Built from the solution
-    itself, so the demo needs no test code of the course (the course's mutants live in its tests)."""
+    float tensors, +1 on integers, a model's outputs zeroed): the kind of almost-right work hidden
+    tests must catch.  Built from the solution itself, so the demo needs no test code of the course
+    (the course's mutants live in its tests)."""
     import ast
 
     try:
@@ -109,27 +122,32 @@ def subtly_wrong(solution_source: str) -> str:
 
 
 def cohort(release_nb: nbformat.NotebookNode, source_nb: nbformat.NotebookNode, n: int = 22,
-           mutants: list | None = None, malformed: bool = True) -> list[tuple[str, str, nbformat.NotebookNode | str]]:
+           mutants: list | None = None, malformed: bool = True,
+           written: bool = False) -> list[tuple[str, str, nbformat.NotebookNode | str]]:
     """``n`` synthetic students as ``[(student_id, kind, notebook_or_text)]``.
 
     Kinds: perfect, blank, partial (some tasks stubbed), mutant (one task replaced by a plausible
     wrong implementation: one of ``mutants``, objects with ``task`` and ``source``, else
     :func:`subtly_wrong`), raises (a solution cell that raises), loop (``while True: pass`` in a
     solution cell), malformed (not JSON).  The text for ``malformed`` is a str, every other entry a
-    notebook.
+    notebook.  With ``written``, every student whose code comes from the solution (perfect, loop,
+    raises, mutant) also writes the model answer to each written question; blank and partial
+    students leave them as released.
     """
     tasks = task_ids(release_nb)
     sols = solution_sources(source_nb)
+    answers = written_answers(source_nb) if written else {}
     if mutants is None:
         from types import SimpleNamespace
 
         mutants = [SimpleNamespace(task=t, name=f"{t} a little off", source=subtly_wrong(sols[t])) for t in tasks]
     mutants = list(mutants)
     plan: list[tuple[str, nbformat.NotebookNode | str]] = []
-    plan += [("perfect", perfect(release_nb, source_nb))] * 4
+    sols_all = {**sols, **answers}
+    plan += [("perfect", with_sources(release_nb, sols_all))] * 4
     plan += [("blank", blank(release_nb))] * 2
-    plan.append(("loop", with_sources(release_nb, {**sols, tasks[0]: "while True:\n    pass"})))
-    plan.append(("raises", with_sources(release_nb, {**sols, tasks[-1]: "raise RuntimeError('something went wrong')"})))
+    plan.append(("loop", with_sources(release_nb, {**sols_all, tasks[0]: "while True:\n    pass"})))
+    plan.append(("raises", with_sources(release_nb, {**sols_all, tasks[-1]: "raise RuntimeError('something went wrong')"})))
     if malformed:
         plan.append(("malformed", '{"cells": [ this is not json'))
     # partly wrong: mutants round-robin over the tasks (one task wrong, the rest right), leaving
@@ -146,7 +164,7 @@ def cohort(release_nb: nbformat.NotebookNode, source_nb: nbformat.NotebookNode, 
             if by_task.get(task) and len(picked) < room:
                 picked.append(by_task[task].pop(0))
     for m in picked:
-        plan.append((f"mutant:{getattr(m, 'name', m.task)}", with_sources(release_nb, {**sols, m.task: m.source})))
+        plan.append((f"mutant:{getattr(m, 'name', m.task)}", with_sources(release_nb, {**sols_all, m.task: m.source})))
     subsets = [list(c) for r in range(len(tasks) - 1, 0, -1) for c in itertools.combinations(tasks, r)] or [[]]
     i = 0
     while len(plan) < n:

@@ -346,13 +346,13 @@ def expected_students(instance: Path, gradebook: Path) -> list[dict]:
     return NbGraderAPI(coursedir=coursedir).get_students()
 
 
-def autograded_max(gradebook: Path) -> float:
-    """Points the autograder can give (code test cells); written questions wait for a person."""
+def full_marks(gradebook: Path) -> float:
+    """An assignment's full marks: every grade cell, code tests and written questions (the demo
+    marks the perfect students' model answers as the instructor would in formgrader)."""
     from nbgrader.api import Gradebook
 
     with Gradebook("sqlite:///" + str(gradebook)) as gb:
-        return max(sum(gc.max_score for nb in a.notebooks for gc in nb.grade_cells if gc.cell_type == "code")
-                   for a in gb.assignments)
+        return max(sum(gc.max_score for nb in a.notebooks for gc in nb.grade_cells) for a in gb.assignments)
 
 
 def fmt_score(x: float) -> str:

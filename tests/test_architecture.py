@@ -134,3 +134,64 @@ def test_the_checker_finds_a_cycle_and_a_layer_violation():
         "autograder.pipeline.worker -> autograder.commands.autograde",
         "autograder.runtime.kernels -> autograder.course",
         "autograder.runtime.kernels -> autograder.pipeline.worker"]
+
+
+# ---------------------------------------------------------------- the notebook vocabulary, once
+
+MARKER_WORDS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+
+def _vocabulary_repeats(path: Path, root: Path = REPO) -> list[str]:
+    """Where ``path`` writes notebook knowledge that ``autograder.cells`` (or, for nbgrader's log,
+    ``autograder.nbgrader_glue``) holds: a read of a cell's ``nbgrader``/``course`` metadata, an
+    nbgrader marker, the ``test_`` of a test cell's id, an import reader, a log handler."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                  if isinstance(n, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                  and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
+    rel = path.relative_to(root)
+    out: list[str] = []
+    for node in sorted((n for n in ast.walk(tree) if hasattr(n, "lineno")), key=lambda n: (n.lineno, n.col_offset)):
+        key = None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
+            key = node.args[0]
+        elif isinstance(node, ast.Subscript):
+            key = node.slice
+        if isinstance(key, ast.Constant) and key.value in ("nbgrader", "course"):
+            out.append(f"{rel}:{node.lineno} reads metadata[{key.value!r}] (use cells.nbgrader_metadata/course_metadata)")
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+            if any(m in node.value for m in MARKER_WORDS):
+                out.append(f"{rel}:{node.lineno} spells an nbgrader marker (use cells' regions and constants)")
+            if node.value.startswith("test_"):
+                out.append(f"{rel}:{node.lineno} spells a test cell's 'test_' (use cells.test_id/task_name/task_of)")
+        if isinstance(node, ast.Attribute) and node.attr in ("Import", "ImportFrom") \
+                and isinstance(node.value, ast.Name) and node.value.id == "ast":
+            out.append(f"{rel}:{node.lineno} reads imports itself (use cells.imported_modules/names_used)")
+        if isinstance(node, ast.ClassDef) and any(ast.unparse(b).endswith("Handler") for b in node.bases):
+            out.append(f"{rel}:{node.lineno} captures a log itself (use nbgrader_glue.quiet_logger)")
+    return out
+
+
+def test_the_notebook_vocabulary_is_written_once():
+    """Hidden regions, markers, task ids, metadata reads and import readers live in autograder/cells.py
+    (on top of nbgrader.utils), nbgrader's log capture in nbgrader_glue.py; nothing else repeats them."""
+    homes = {REPO / "autograder" / "cells.py", REPO / "autograder" / "nbgrader_glue.py"}
+    problems = [p for path in sorted((REPO / "autograder").rglob("*.py")) if path not in homes
+                for p in _vocabulary_repeats(path)]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_vocabulary_check_finds_each_repeat(tmp_path):
+    mod = tmp_path / "mod.py"
+    mod.write_text('"""Docstrings may say BEGIN SOLUTION and test_."""\nimport ast\nimport logging\n\n\n'
+                   'def f(cell, name, node):\n'
+                   '    a = cell.metadata.get("nbgrader", {})\n'
+                   '    b = cell.metadata["course"]\n'
+                   '    c = "### BEGIN HIDDEN TESTS" in cell.source\n'
+                   '    d = name[5:] if name.startswith("test_") else name\n'
+                   '    e = isinstance(node, ast.ImportFrom)\n'
+                   '    return {"nbgrader": a}, b, c, d, e\n\n\n'
+                   'class H(logging.Handler):\n    pass\n')
+    found = _vocabulary_repeats(mod, tmp_path)
+    assert [f.split(" ", 1)[0] for f in found] == ["mod.py:7", "mod.py:8", "mod.py:9", "mod.py:10", "mod.py:11",
+                                                  "mod.py:15"], found

@@ -354,10 +354,10 @@ def test_formgrader_shows_demo_students_and_scores(demo_instance, browser_tmp, b
         gradebook = bh.find_gradebook(instance)
         students = bh.expected_students(instance, gradebook)
         assert students, f"the demo gradebook {gradebook} has no students"
-        # the short cell timeout must not have cut correct work: full autograded points (written
-        # questions wait for the instructor), a zero and more between
+        # the short cell timeout must not have cut correct work: full marks (the demo marks the
+        # perfect students' written answers as the instructor would), a zero and more between
         scores = sorted({float(s["score"]) for s in students})
-        full = bh.autograded_max(gradebook)
+        full = bh.full_marks(gradebook)
         assert scores[0] == 0 and scores[-1] == full and len(scores) >= 3, (
             f"the demo's scores do not span 0..{full:g} (a cell timed out on correct code?): {scores}"
         )

@@ -7,15 +7,9 @@ tests/test_explorers_generative.py, and no graded task implemented in a lecture 
 """
 from __future__ import annotations
 
-import re
-from pathlib import Path
+from tests.lecture_harness import Lecture, flat
 
-import nbformat
-import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-LECTURE = REPO / "notebooks" / "lectures" / "06_generative.ipynb"
-SOLUTION = REPO / "solutions" / "06_generative" / "06_generative.ipynb"
+LECTURE = Lecture("06_generative")
 
 # The lecture's major sections, in issue 19's order.
 SECTIONS = ["## 1. Why a network should output a distribution",
@@ -63,116 +57,50 @@ GRADED = ["optimal_discriminator", "gan_value", "js_divergence", "discriminator_
           "frechet_distance"]
 
 
-def _cells():
-    return nbformat.read(str(LECTURE), as_version=4).cells
-
-
-def _markdown() -> str:
-    return "\n".join(c.source for c in _cells() if c.cell_type == "markdown")
-
-
-def _is_check(cell) -> bool:
-    return bool(cell.metadata.get("jupyter", {}).get("source_hidden"))
-
 
 def test_lecture_structure_and_no_outputs():
     """The device line and %matplotlib first; the three explorers shown; the demos call course_lib; no outputs."""
-    code = [c for c in _cells() if c.cell_type == "code"]
-    assert "describe()" in code[0].source and "%matplotlib inline" in code[0].source
-    text = "\n".join(c.source for c in code)
-    for needed in ("display(div_explorer)", "display(ring_explorer)", "display(latent_explorer)", "train_digits_vae()",
-                   "train_ring_gan(", "VAE.reparameterize(", "discriminator_loss(", "generator_loss(", "vae_loss(",
-                   "divergence_1d(", "discrete_gan_divergences(", "latent_interpolation(", "modes_covered("):
-        assert needed in text, needed
-    for cell in code:
-        assert not cell.get("outputs") and cell.get("execution_count") is None
+    LECTURE.check_setup(("display(div_explorer)", "display(ring_explorer)", "display(latent_explorer)",
+                         "train_digits_vae()", "train_ring_gan(", "VAE.reparameterize(", "discriminator_loss(",
+                         "generator_loss(", "vae_loss(", "divergence_1d(", "discrete_gan_divergences(",
+                         "latent_interpolation(", "modes_covered("), timer="t_lecture")
 
 
 def test_lecture_sections_topics_exercises_notes():
     """Contract item 1: sections in order, issue 19's topics, 2-4 exercises per major section (1-9),
-    Conventions and Pitfalls notes, the prose of a lecture."""
-    md = _markdown()
-    positions = [md.index(s) for s in SECTIONS]
-    assert positions == sorted(positions), "sections out of order"
-    flat = " ".join(md.split())                               # line breaks inside a phrase do not matter
-    for topic, phrase in TOPICS.items():
-        assert " ".join(phrase.split()) in flat, f"missing topic: {topic}"
-    for number in range(1, 10):
-        body = md[md.index(SECTIONS[number - 1]):md.index(SECTIONS[number])]
-        assert "### Exercises" in body, f"section {number} has no exercises"
-        items = re.findall(r"^\d+\. ", body[body.rindex("### Exercises"):], re.M)
-        assert 2 <= len(items) <= 4, f"section {number}: {len(items)} exercises, expected 2-4"
-        assert "**Pitfalls.**" in body, f"section {number} has no Pitfalls note"
-    assert md.count("**Conventions.**") >= 5
-    for name, phrase in CONVENTIONS.items():
-        assert " ".join(phrase.split()) in flat, f"missing convention: {name}"
-    for number in NUMBERS:
-        assert number in flat, f"the lecture does not show {number}"
-    assert len(md.split()) >= 6_000, f"{len(md.split())} words of prose"
+    Conventions and Pitfalls notes, the numbers the issue asks for, the prose of a lecture."""
+    LECTURE.check_sections(SECTIONS, major=9, words=6_000)
+    LECTURE.check_phrases(TOPICS)
+    LECTURE.check_phrases(CONVENTIONS, what="convention")
+    LECTURE.check_phrases([(n, n) for n in NUMBERS], what="number")
+    assert LECTURE.markdown.count("**Conventions.**") >= 5
 
 
 def test_lecture_corrects_the_notes():
     """The notes' KL term is twice the KL, and their noise scale is the variance: both corrections shown."""
-    md = " ".join(_markdown().split())
+    md = flat(LECTURE.markdown)
     assert "**The notes' term is twice the KL.**" in md
     assert "**The noise must be scaled by the standard deviation**" in md
 
 
 def test_lecture_checks_are_collapsed():
     """Contract item 2: CI-only checks sit in collapsed cells that start with the marker; a teaching cell holds
-    at most two asserts."""
-    cells = _cells()
-    checks = [c for c in cells if c.cell_type == "code" and _is_check(c)]
-    assert len(checks) >= 20
-    for c in cells:
-        if c.cell_type != "code":
-            continue
-        asserts = len(re.findall(r"^\s*assert\b", c.source, re.M))
-        if _is_check(c):
-            assert c.source.startswith("# Checks (collapsed)") and asserts >= 1, c.source[:80]
-        else:
-            assert asserts <= 2, f"a teaching cell with {asserts} asserts:\n{c.source[:200]}"
-    assert "t_total < 60" in checks[-1].source             # the last check holds the lecture to its CPU budget
+    at most two asserts; the last check holds the lecture to its CPU budget."""
+    LECTURE.check_collapsed(min_checks=20)
 
 
 def test_lecture_explorer_suggestions_are_tested():
     """Contract item 3: each "things to try" of the three explorers is quoted by a test of
     tests/test_explorers_generative.py (the texts change together)."""
-    md = _markdown()
-    blocks = md.split("**Things to try**")[1:]
-    assert len(blocks) == 3
-    tests = " ".join((REPO / "tests" / "test_explorers_generative.py").read_text(encoding="utf-8").split())
-    count = 0
-    for block in blocks:
-        block = re.split(r"^#{2,3} |^\(Each suggestion", block, flags=re.M)[0]
-        items = [" ".join(t.split()) for t in re.findall(r"^\d+\. (.*?)(?=^\d+\. |\Z)", block, re.M | re.S)]
-        assert items, block[:200]
-        for item in items:
-            assert item.replace("`", "") in tests.replace("`", ""), f"no test quotes the suggestion: {item}"
-            count += 1
-    assert count == 9
+    LECTURE.check_suggestions_quoted("test_explorers_generative.py", [4, 2, 3])
 
 
 def test_lecture_defines_no_graded_function():
     """Contract item 4: no lecture code cell defines a function the assignment grades (demos call course_lib)."""
-    code = "\n".join(c.source for c in _cells() if c.cell_type == "code")
-    defined = set(re.findall(r"^\s*def (\w+)\(", code, re.M)) | set(re.findall(r"^(\w+)\s*=\s*lambda", code, re.M))
-    assert not defined & set(GRADED), f"the lecture defines graded functions: {sorted(defined & set(GRADED))}"
+    LECTURE.check_defines_none_of(GRADED)
 
 
 def test_lecture_does_not_copy_a_solution():
     """Contract item 4: no lecture code cell holds 3 or more consecutive non-trivial lines of a solution region
-    of the unit's assignment (solutions/06_generative, written by another helper)."""
-    if not SOLUTION.exists():
-        pytest.skip("solutions/06_generative/06_generative.ipynb is not on this branch yet")
-    from tests.test_unit01 import _normalised_lines, _trivial, near_copies
-
-    regions = {}
-    for cell in nbformat.read(str(SOLUTION), as_version=4).cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
-            parts = re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", cell.source, re.S)
-            regions[grade_id] = [ln for part in parts for ln in _normalised_lines(part) if not _trivial(ln)]
-    assert regions
-    copies = near_copies([c.source for c in _cells() if c.cell_type == "code"], regions)
-    assert not copies, "lecture code cells copy solution regions:\n" + "\n".join(copies)
+    of the unit's assignment."""
+    LECTURE.check_copies_no_solution()

@@ -10,12 +10,14 @@ tests/unit_harness.py.
 from __future__ import annotations
 
 import re
-import textwrap
 
 import pytest
 
+from tests.lecture_harness import near_copies
+from tests.lecture_harness import normalised_lines as _normalised_lines
+from tests.lecture_harness import trivial as _trivial
 from tests.mutants import unit01
-from tests.unit_harness import UnitNotebook, mutant_ids, python_source
+from tests.unit_harness import UnitNotebook, mutant_ids
 
 # Not strict: the training cells may log to stderr; warnings of test cells still fail (below).
 NB = UnitNotebook(unit01, strict=False)
@@ -145,29 +147,6 @@ def test_lecture_checks_are_collapsed():
                                   f"{c.source[:200]}")
 
 
-def _normalised_lines(source: str) -> list[str]:
-    """Code lines without comments, blank lines and all whitespace (so re-indenting or re-spacing a copied line
-    does not hide it); magics dropped."""
-    import io
-    import tokenize
-
-    src = python_source(source)
-    try:
-        tokens = list(tokenize.generate_tokens(io.StringIO(textwrap.dedent(src)).readline))
-        comments = {(t.start[0], t.start[1]) for t in tokens if t.type == tokenize.COMMENT}
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        comments = set()
-    lines = textwrap.dedent(src).splitlines()
-    for row, col in comments:
-        lines[row - 1] = lines[row - 1][:col]
-    return ["".join(line.split()) for line in lines if line.strip()]
-
-
-def _trivial(line: str) -> bool:
-    """A line that says nothing about a solution: too short, or only control flow."""
-    return len(line) < 12 or re.fullmatch(r"(return\w*|else:|try:|pass|continue|break|\)+|\]+)", line) is not None
-
-
 def _solution_regions() -> dict[str, list[str]]:
     regions = {}
     for task, cell in NB.solution_cells().items():
@@ -175,21 +154,6 @@ def _solution_regions() -> dict[str, list[str]]:
         parts = re.findall(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", src, re.S)
         regions[task] = [ln for part in parts for ln in _normalised_lines(part) if not _trivial(ln)]
     return regions
-
-
-def near_copies(code_cells: list[str], regions: dict[str, list[str]], run: int = 3) -> list[str]:
-    """(task, lines) for every `run` consecutive non-trivial lines of a solution region that appear, consecutively,
-    in one code cell (lines normalised: comments and whitespace removed)."""
-    found = []
-    for src in code_cells:
-        lines = [ln for ln in _normalised_lines(src) if not _trivial(ln)]
-        joined = "\n".join(lines)
-        for task, region in regions.items():
-            for i in range(len(region) - run + 1):
-                window = "\n".join(region[i:i + run])
-                if f"\n{window}\n" in f"\n{joined}\n":
-                    found.append(f"{task}: {region[i:i + run]}")
-    return found
 
 
 def test_lecture_does_not_copy_a_solution():

@@ -13,8 +13,10 @@ import re
 
 import pytest
 
+from tests.lecture_harness import near_copies
+from tests.lecture_harness import normalised_lines as _normalised_lines
+from tests.lecture_harness import trivial as _trivial
 from tests.mutants import unit02
-from tests.test_unit01 import _normalised_lines, _trivial, near_copies
 from tests.unit_harness import UnitNotebook, mutant_ids
 
 NB = UnitNotebook(unit02)

@@ -15,8 +15,10 @@ import warnings
 import numpy as np
 import pytest
 
+from tests.lecture_harness import near_copies
+from tests.lecture_harness import normalised_lines as _normalised_lines
+from tests.lecture_harness import trivial as _trivial
 from tests.mutants import unit04
-from tests.test_unit01 import _normalised_lines, _trivial, near_copies
 from tests.unit_harness import UnitNotebook, mutant_ids, python_source
 
 NB = UnitNotebook(unit04)

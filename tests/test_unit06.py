@@ -2,11 +2,13 @@
 mutant and pass every correct alternative; the notebook's structure follows the unit contract.
 
 The notebook's code cells are exec'd in one namespace in this process (no Jupyter kernel), graded by
-the judge as ``course autograde`` grades them (tests/unit_harness.py). Only Task 6.7 calls an earlier
-task's function (its ``vae_loss`` calls Task 6.6's ``gaussian_kl``), so a mutant of Task 6.6 is also
-checked not to cost Task 6.7; the other mutants are not rerun through the later test cells, whose
-last one (Task 6.9) trains three GANs (about 6 s): tests/test_units_grading.py grades the named mutants of every
-task through the real grader and checks there that each costs its own task only.
+the judge as ``course autograde`` grades them (tests/unit_harness.py). Two tasks call an earlier
+task's function (Task 6.7's ``vae_loss`` calls Task 6.6's ``gaussian_kl``; Task 6.12's ``score_samples``
+calls Task 6.8's ``inception_score`` and ``frechet_distance``), so the mutants of Tasks 6.6 and 6.8 are
+also checked not to cost those later tasks; the other mutants are not rerun through the later test
+cells, three of which train (Task 6.9: three GANs, Task 6.10: three WGANs, Task 6.11: two VAEs):
+tests/test_units_grading.py grades the named mutants of every task through the real grader and
+checks there that each costs its own task only.
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ NB = UnitNotebook(unit06)
 KNOWN_HIDDEN_SURVIVORS: set[tuple[str, str]] = set()
 
 # task -> the later test cells that call its functions (a bug there must cost its own task only)
-CALLED_BY_LATER = {"task6_6": ["test_task6_7"]}
+CALLED_BY_LATER = {"task6_6": ["test_task6_7"], "task6_8": ["test_task6_12"]}
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +39,10 @@ def test_solution_notebook_passes_its_tests(namespace):
     NB.check_budgets(namespace)
     NB.check_hidden_tests_pass(namespace)
     # well inside DESIGN's budgets (90 s of CPU for the notebook, 60 s for its tests): the GAN of
-    # Task 6.9 trains three times in its test cell, about 2 s each
-    assert namespace["__cpu__"] < 30, f"solution notebook took {namespace['__cpu__']:.1f} s of CPU"
-    assert namespace["__test_cpu__"] < 25, f"test cells took {namespace['__test_cpu__']:.1f} s of CPU"
+    # Task 6.9 trains three times in its test cell (about 2 s each on an idle core, 5 s on a busy one),
+    # the WGAN of Task 6.10 three times and the VAE of Task 6.11 twice (under 0.5 s each, idle)
+    assert namespace["__cpu__"] < 40, f"solution notebook took {namespace['__cpu__']:.1f} s of CPU"
+    assert namespace["__test_cpu__"] < 35, f"test cells took {namespace['__test_cpu__']:.1f} s of CPU"
 
 
 @pytest.mark.slow
@@ -90,7 +93,7 @@ def test_later_callers_are_the_real_ones():
     for i, task in enumerate(order):
         for name in top_level_functions(cells[task].source):
             for later in order[i + 1:]:
-                if re.search(rf"\b{name}\(", cells[later].source):
+                if re.search(rf"\b{name}\(", cells[later].source) and f"test_{later}" not in calls.get(task, []):
                     calls.setdefault(task, []).append(f"test_{later}")
     assert calls == CALLED_BY_LATER
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from autograder.cells import hidden_regions
 from autograder.course import CourseError
 from autograder.instance import Instance
 from autograder.options import RunOptions
@@ -136,7 +137,7 @@ def _autograde(inst, unit, students, opts: RunOptions, specs, templates) -> Summ
         fingerprint = assignment_fingerprint(gb, unit)
         notebooks = sorted(nb.name for nb in gb.find_assignment(unit).notebooks)
         hidden_cells = tuple(c.name for nb in gb.find_assignment(unit).notebooks for c in nb.source_cells
-                             if "BEGIN HIDDEN TESTS" in (c.source or ""))
+                             if hidden_regions(c.source or ""))
     state = load_state(inst, unit)
     hashes, todo = {}, []
     for s in todo_students:
@@ -161,6 +162,9 @@ def _autograde(inst, unit, students, opts: RunOptions, specs, templates) -> Summ
         from autograder.runtime.kernels import reap_orphans
 
         reap_orphans()  # kernels of an earlier run that was killed
+    from autograder.pipeline.worker import reap_stale_workdirs
+
+    reap_stale_workdirs()  # and its workers' private directories
     snap_url = make_snapshot(inst, grading_dir / f"snapshot-{unit}-{os.getpid()}.db")
     from autograder.pipeline.executors import make_executor
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import nbformat
 
-from autograder.cells import MARKERS, hidden_regions, without_hidden
+from autograder.cells import MARKERS, course_metadata, hidden_regions, nbgrader_metadata, task_name, test_id, without_hidden
 from autograder.course import Course, CourseError
 from autograder.nbgrader_glue import generate_assignment, nbgrader_config
 
@@ -47,12 +47,12 @@ def check_source(path: Path, unit: str) -> list[str]:
     problems = []
     unit_no = int(unit[:2])
     cells = nb.cells
-    if not cells or cells[0].metadata.get("nbgrader", {}).get("grade_id") != "setup" \
-            or not cells[0].metadata.get("nbgrader", {}).get("locked"):
+    if not cells or nbgrader_metadata(cells[0]).get("grade_id") != "setup" \
+            or not nbgrader_metadata(cells[0]).get("locked"):
         problems.append("first cell must be the locked setup cell (grade_id 'setup')")
     tasks, tests, points = [], {}, 0.0
     for cell in cells:
-        nbg = cell.metadata.get("nbgrader", {})
+        nbg = nbgrader_metadata(cell)
         gid = nbg.get("grade_id", "")
         if nbg.get("solution") and not nbg.get("grade"):
             m = TASK_RE.match(gid)
@@ -60,18 +60,19 @@ def check_source(path: Path, unit: str) -> list[str]:
                 tasks.append(gid)
                 if int(m.group(1)) != unit_no:
                     problems.append(f"{gid}: task id does not match unit number {unit_no}")
-                course_task = cell.metadata.get("course", {}).get("task")
+                course_task = course_metadata(cell).get("task")
                 if course_task and course_task != gid:
                     problems.append(f"{gid}: course.task metadata says {course_task}")
         if nbg.get("grade"):
             points += float(nbg.get("points", 0) or 0)
             tests[gid] = float(nbg.get("points", 0) or 0)
     for t in tasks:
-        if f"test_{t}" not in tests:
-            problems.append(f"{t}: no grade cell test_{t}")
+        if test_id(t) not in tests:
+            problems.append(f"{t}: no grade cell {test_id(t)}")
     for gid in tests:
-        if gid.startswith("test_task") and gid[5:] not in tasks:
-            problems.append(f"{gid}: no solution cell {gid[5:]}")
+        task = task_name(gid)
+        if task != gid and task.startswith("task") and task not in tasks:
+            problems.append(f"{gid}: no solution cell {task}")
     if abs(points - 100) > 1e-9:
         problems.append(f"points sum to {points:g}, not 100")
     return problems

@@ -49,7 +49,6 @@ import glob
 import gzip
 import hashlib
 import io
-import logging
 import lzma
 import os
 import re
@@ -68,6 +67,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from autograder.course import CourseError, ensure_bin_on_path
+from autograder.nbgrader_glue import quiet_logger
 
 if TYPE_CHECKING:
     from autograder.course import Course
@@ -192,28 +192,6 @@ class CollectReport:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-class _Capture(logging.Handler):
-    """Keep nbgrader's warnings, to put them in the report instead of on stderr."""
-
-    def __init__(self):
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record):
-        msg = " ".join(record.getMessage().split())
-        if msg:
-            self.messages.append(msg)
-
-
-def _logger() -> tuple[logging.Logger, _Capture]:
-    log = logging.getLogger(f"course.collect.{id(object())}")
-    log.propagate = False
-    log.setLevel(logging.WARNING)
-    cap = _Capture()
-    log.handlers[:] = [cap]
-    return log, cap
 
 
 def unit_notebooks(instance: Instance, unit: str) -> list[str]:
@@ -413,7 +391,7 @@ def collect_exchange(instance: Instance, unit: str, *, root: str | os.PathLike |
     report = CollectReport(unit, f"exchange {xroot}")
     cfg = instance.config()
     cfg.Exchange.root = str(xroot)
-    log, cap = _logger()
+    log, cap = quiet_logger("course.collect")
     coursedir = CourseDirectory(config=cfg, log=log)
     coursedir.assignment_id = unit
     inbound = xroot / instance.course_id / "inbound"
@@ -436,7 +414,7 @@ def collect_exchange(instance: Instance, unit: str, *, root: str | os.PathLike |
     try:
         app.start()
     except (ExchangeError, RuntimeError, OSError) as exc:  # RuntimeError: nbgrader's "Directory size is too big"
-        detail = "; ".join(cap.messages) or str(exc)
+        detail = "; ".join(cap.one_line_each()) or str(exc)
         raise CourseError(f"nbgrader could not collect {unit} from {xroot}: {detail}") from None
 
     for name, reason, why, who in app.bad_entries:
@@ -465,7 +443,7 @@ def collect_exchange(instance: Instance, unit: str, *, root: str | os.PathLike |
             taken = Taken(student, src, str(dest), str(ts), replaced=prev is not None)
             taken.notes += _check_submission_dir(dest, unit_notebooks(instance, unit))
             report.taken.append(taken)
-    report.notes += [m for m in cap.messages if "cheating attempt" in m or "too big" in m]
+    report.notes += [m for m in cap.one_line_each() if "cheating attempt" in m or "too big" in m]
     return report
 
 
@@ -908,7 +886,7 @@ def collect_zip(instance: Instance, unit: str, zip_path: str | os.PathLike, *, r
     expected = unit_notebooks(instance, unit)
     if not expected:
         report.notes.append(f"no release of {unit} found: any notebook name is accepted")
-    log, cap = _logger()
+    log, cap = quiet_logger("course.collect")
     plugin = _collector_plugin(regex, log)
     known = _known_ids(instance, unit)
 
@@ -993,7 +971,7 @@ def collect_zip(instance: Instance, unit: str, zip_path: str | os.PathLike, *, r
             except Exception as exc:  # one student's files never stop the others'
                 report.skipped.append(Skipped(", ".join(c[2] for c in chosen.values()), NOT_STORED,
                                               f"{exc.__class__.__name__}: {exc}", student))
-    report.notes += [m for m in cap.messages if "Regular expression" not in m]
+    report.notes += [m for m in cap.one_line_each() if "Regular expression" not in m]
     return report
 
 

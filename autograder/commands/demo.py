@@ -3,8 +3,9 @@
 Throwaway instance (``<root>/instance/demo``, wiped first if it is a former demo instance;
 any other non-empty directory is refused) -> >= 20 students
 -> synthetic submissions (perfect, blank, partly wrong, raising, an infinite
-loop, a malformed file) -> parallel autograde -> feedback HTML -> grades CSV
--> a table in the terminal.
+loop, a malformed file) -> parallel autograde -> the written questions graded
+as an instructor would in formgrader -> feedback HTML -> grades CSV -> a table
+in the terminal.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from typing import IO, Any
 
 import nbformat
 
-from autograder import synth
+from autograder import cells, synth
 from autograder.course import Course, CourseError
 from autograder.instance import Instance
 
@@ -81,7 +82,7 @@ def run_demo(course: Course, unit: str | None = None, students: int = 22, worker
     inst = Instance(root, course=course).init([unit])
     release = synth.read(root / "release" / unit / f"{unit}.ipynb")
     source = synth.read(course.source_notebook(unit))
-    cohort = synth.cohort(release, source, n=students)
+    cohort = synth.cohort(release, source, n=students, written=True)
     kinds: dict[str, str] = {}
     stamp = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
     for i, (sid, kind, nb) in enumerate(cohort):
@@ -95,6 +96,7 @@ def run_demo(course: Course, unit: str | None = None, students: int = 22, worker
     say(f"  submissions: {root / 'submitted'} ({len(cohort)})")
     summary = autograde(inst, unit, workers=workers, cell_timeout=cell_timeout, progress=progress, **grading_kwargs)
     say(f"  {summary.line()}")
+    marked, waiting = grade_written(inst, unit, synth.written_answers(source))
     html = feedback(inst, unit)
     csv_path = export(inst, [unit])
     rows = grades_table(inst, unit)
@@ -103,9 +105,10 @@ def run_demo(course: Course, unit: str | None = None, students: int = 22, worker
     written = sorted({t for r in rows for t in r["tasks"] if not t.startswith("task")}, key=_task_key)
     if written:
         pts = sum(rows[0]["tasks"][t][1] for t in written if t in rows[0]["tasks"])
-        say(f"  written questions ({', '.join(written)}; {_num(pts)} points) are graded by hand in "
-            "formgrader: until then they count 0, so a perfect student shows "
-            f"{_num(rows[0]['max_score'] - pts)}/{_num(rows[0]['max_score'])} here")
+        say(f"  written questions ({', '.join(written)}; {_num(pts)} points): the demo stood in for the "
+            f"instructor in formgrader and gave full marks to the {marked} answers that are the model answer; "
+            "answers left as released scored 0 when autograded"
+            + (f"; {waiting} other answers wait for formgrader" if waiting else ""))
     say()
     say(f"  feedback:    {root / 'feedback'}/<student>/{unit}/{unit}.html ({len(html)} files)")
     say(f"  grades:      {csv_path}")
@@ -113,6 +116,36 @@ def run_demo(course: Course, unit: str | None = None, students: int = 22, worker
     say(f"  gradebook:   {inst.db_url}  (nbgrader formgrader works on it: cd {root} && nbgrader formgrader)")
     say(f"  total time:  {time.monotonic() - t0:.1f} s")
     return {"instance": inst, "summary": summary, "rows": rows, "feedback": html, "csv": csv_path, "kinds": kinds}
+
+
+def grade_written(inst: Instance, unit: str, model: dict[str, str]) -> tuple[int, int]:
+    """Play the instructor's part of formgrader for the synthetic class: each written answer that is
+    the instructor's model answer (``model``: grade_id -> text) gets its full points, stored as
+    formgrader's grade handler stores a manual score. Returns (answers marked, answers still waiting
+    for a person). Answers left as released were already scored 0 by nbgrader's autograde."""
+    if not model:
+        return 0, 0
+    marked = waiting = 0
+    with inst.gradebook() as gb:
+        for sub in gb.assignment_submissions(unit):
+            for snb in sub.notebooks:
+                path = inst.autograded_dir(sub.student.id, unit) / f"{snb.name}.ipynb"
+                try:
+                    answers = {cells.grade_id(c): c.source for c in synth.read(path).cells
+                               if cells.is_written_question(c)}
+                except (OSError, ValueError):  # a notebook that failed to grade has no autograded copy
+                    answers = {}
+                for grade in snb.grades:
+                    if grade.name not in model or grade.auto_score is not None or grade.manual_score is not None:
+                        continue
+                    if answers.get(grade.name, "").strip() == model[grade.name].strip():
+                        grade.manual_score = grade.max_score
+                        grade.needs_manual_grade = False
+                        marked += 1
+                    else:
+                        waiting += 1
+        gb.db.commit()
+    return marked, waiting
 
 
 def _print_table(say, rows, kinds, status):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.cells import MARKERS, hidden_regions, is_written_question
+from autograder.cells import MARKERS, hidden_regions, is_written_question, outside_regions, solution_regions
 from autograder.course import Course, CourseError
 
 # What a student's machine needs: the library's and the notebooks' imports, Jupyter and
@@ -157,35 +157,8 @@ def _distinctive(lines: list[str]) -> list[str]:
     return [s for s in (ln.strip() for ln in lines) if len(s) > 30 and not s.startswith("#")]
 
 
-def _solution_regions(source: str) -> list[list[str]]:
-    out: list[list[str]] = []
-    cur: list[str] | None = None
-    for line in source.split("\n"):
-        if "BEGIN SOLUTION" in line:
-            cur = []
-        elif "END SOLUTION" in line and cur is not None:
-            out.append(cur)
-            cur = None
-        elif cur is not None:
-            cur.append(line)
-    return out
-
-
 def _code(lines: list[str]) -> list[str]:
     return [s for s in (ln.strip() for ln in lines) if s and not s.startswith("#")]
-
-
-def _outside_regions(source: str) -> list[str]:
-    """The lines of a cell outside its solution and hidden-test regions (by position)."""
-    out, inside = [], False
-    for line in source.split("\n"):
-        if "BEGIN SOLUTION" in line or "BEGIN HIDDEN TESTS" in line:
-            inside = True
-        elif "END SOLUTION" in line or "END HIDDEN TESTS" in line:
-            inside = False
-        elif not inside:
-            out.append(line)
-    return out
 
 
 def leaks(course: Course, edition: Path) -> list[str]:
@@ -202,13 +175,14 @@ def leaks(course: Course, edition: Path) -> list[str]:
             for region in hidden_regions(cell.source):
                 code = _code(region.split("\n"))
                 hidden_pairs.update(zip(code, code[1:]))
-            for lines in _solution_regions(cell.source):
+            for region in solution_regions(cell.source):
+                lines = region.split("\n")
                 if is_written_question(cell):
                     rubric.update(_distinctive(lines))
                 else:
                     code = _code(lines)
                     runs.update(zip(code, code[1:], code[2:]))
-            visible.update(_code(_outside_regions(cell.source)))
+            visible.update(_code(outside_regions(cell.source)))
     # what the student is shown anyway (visible tests, task texts, the library's own code, which the
     # edition ships: a training loop's `opt.zero_grad()`, `loss.backward()`, `opt.step()`) is no secret
     hidden_pairs = {(a, b) for a, b in hidden_pairs if not (a in visible and b in visible)}

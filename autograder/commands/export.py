@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from autograder.cells import task_name
 from autograder.course import CourseError
 from autograder.instance import Instance
 
@@ -51,7 +52,7 @@ def export(inst: Instance, units: list[str] | None = None, to: str | os.PathLike
         for a in assignments:
             cells = [g.name for nb in sorted(a.notebooks, key=lambda n: n.name) for g in nb.grade_cells]
             for name in cells:
-                col = name[5:] if name.startswith("test_") else name
+                col = task_name(name)
                 if col not in task_cols:
                     task_cols.append(col)
             for student in sorted(gb.students, key=lambda s: s.id):
@@ -68,7 +69,7 @@ def export(inst: Instance, units: list[str] | None = None, to: str | os.PathLike
                                score=max(0.0, sub.score - penalty))
                     for nb in sub.notebooks:
                         for g in nb.grades:
-                            row[g.name[5:] if g.name.startswith("test_") else g.name] = g.score
+                            row[task_name(g.name)] = g.score
                 rows.append({k: neutralise(v) for k, v in row.items()})
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=EXPORT_KEYS + task_cols, restval="", lineterminator="\n")

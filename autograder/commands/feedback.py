@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import nbformat
 
-from autograder.cells import HIDDEN_BEGIN, task_of, without_hidden
+from autograder.cells import HIDDEN_BEGIN, course_metadata, grade_id, is_graded, nbgrader_metadata, task_of, without_hidden
 from autograder.course import CourseError
 from autograder.instance import Instance
 
@@ -53,7 +53,7 @@ def _task_titles(inst: Instance, unit: str) -> dict[str, str]:
     titles = {}
     for src in sorted((inst.source_dir / unit).glob("*.ipynb")):
         for cell in nbformat.read(str(src), as_version=4).cells:
-            meta = cell.metadata.get("course", {})
+            meta = course_metadata(cell)
             if meta.get("task"):
                 titles[meta["task"]] = meta.get("title", "")
     return titles
@@ -65,11 +65,10 @@ def redact(nb: NotebookNode, source_cells: dict[str, str]) -> None:
     output or the student's code called with hidden inputs (its arguments, the caller's source it
     dug out); tracebacks keep only their last line."""
     for cell in nb.cells:
-        grader = cell.metadata.get("nbgrader", {})
-        gid = grader.get("grade_id")
-        if gid in source_cells and grader.get("grade"):
+        gid = grade_id(cell)
+        if gid in source_cells and is_graded(cell):
             cell.source = visible_source(source_cells[gid])
-        if grader.get("grade") and not grader.get("solution") and cell.get("outputs"):
+        if is_graded(cell) and not nbgrader_metadata(cell).get("solution") and cell.get("outputs"):
             cell.outputs = [o for o in cell.outputs if o.get("output_type") == "error"]
         if HIDDEN_BEGIN in cell.source:  # a cell we could not match: never show its hidden part
             cell.source = visible_source(cell.source)
@@ -106,7 +105,7 @@ def cap(nb: NotebookNode) -> list[str]:
     for the page to say."""
     notes = []
     if len(nb.cells) > MAX_CELLS:
-        graded = [i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade")]
+        graded = [i for i, c in enumerate(nb.cells) if is_graded(c)]
         keep = sorted(set(range(MAX_CELLS - min(len(graded), MAX_CELLS // 2))) | set(graded[:MAX_CELLS // 2]))
         notes.append(f"{len(nb.cells) - len(keep):,} of the notebook's {len(nb.cells):,} cells are not shown "
                      f"(a page shows {MAX_CELLS:,} at most; the table above covers every task)")
@@ -246,8 +245,8 @@ def render(page: Page) -> str:
     rows: list[tuple] = []
     verdicts: dict[int, NotebookNode] = {}
     for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.metadata.get("nbgrader", {}).get("grade") and gid in page.grades:
+        gid = grade_id(cell)
+        if is_graded(cell) and gid in page.grades:
             score, mx = page.grades[gid]
             task = task_of(gid) or gid
             ok, msg = results[id(cell)]

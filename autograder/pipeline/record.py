@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import logging
 import os
 import shutil
 import sqlite3
@@ -19,6 +18,7 @@ from pathlib import Path
 from unittest import mock
 
 from autograder.instance import Instance
+from autograder.nbgrader_glue import quiet_logger
 from autograder.pipeline.job import GradeJob, GradeResult
 from autograder.pipeline.state import state_table
 from autograder.pipeline.steps.intake import add_source_files, copy_tree
@@ -48,14 +48,6 @@ class _Shared:
 
     def __getattr__(self, name):
         return getattr(self.gb, name)
-
-
-def _quiet_log():
-    log = logging.getLogger("course.writer")
-    log.propagate = False
-    if not log.handlers:
-        log.addHandler(logging.NullHandler())
-    return log
 
 
 def _put_autograded(inst: Instance, result: GradeResult, job: GradeJob) -> None:
@@ -99,7 +91,7 @@ def record_result(inst: Instance, result: GradeResult, job: GradeJob, files_hash
     from sqlalchemy import delete, insert
     from sqlalchemy.exc import SAWarning
 
-    log = _quiet_log()
+    log, _ = quiet_logger("course.writer")   # nbgrader's warnings about a submission are the worker's to report
     cfg = inst.config()
     coursedir = CourseDirectory(config=cfg, log=log)
     timestamp = coursedir.get_existing_timestamp(job.submission_dir)

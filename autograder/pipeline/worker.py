@@ -22,6 +22,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import re
+import shutil
 import socket
 import tempfile
 import time
@@ -104,12 +106,43 @@ def grade_notebook(job: GradeJob, name: str, workdir: Path, db_url: str) -> Note
                           warnings=(postprocess.nbgrader_warnings(collected.messages, job.hidden_cells) + notes)[:30])
 
 
+# A grading worker's private directory is named after its process, so that a later run can tell
+# the directories of a killed run (SIGKILL skips TemporaryDirectory's cleanup) from a live one's.
+WORKDIR_PREFIX = "course-grade-"
+_WORKDIR = re.compile(re.escape(WORKDIR_PREFIX) + r"(\d+)-")
+
+
+def reap_stale_workdirs(base: str | os.PathLike | None = None, min_age_s: float = 60.0) -> int:
+    """Remove the private directories that grading workers of a killed run left in ``base`` (the
+    temp dir by default): those whose worker process is gone. Returns how many were removed."""
+    removed = 0
+    for d in Path(base or tempfile.gettempdir()).glob(WORKDIR_PREFIX + "*"):
+        m = _WORKDIR.match(d.name)
+        if not m or not d.is_dir():
+            continue
+        try:
+            os.kill(int(m.group(1)), 0)
+            continue                     # its worker still runs
+        except ProcessLookupError:
+            pass
+        except OSError:                  # alive, but someone else's
+            continue
+        try:
+            if time.time() - d.stat().st_mtime < min_age_s:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+        removed += not d.exists()
+    return removed
+
+
 def grade_submission(job: GradeJob) -> GradeResult:
     """Grade one submission in a private temp dir and fresh kernels; never raises."""
     t0 = time.perf_counter()
     result = GradeResult(job.student, job.unit, host=socket.gethostname(), pid=os.getpid())
     try:
-        with tempfile.TemporaryDirectory(prefix=f"course-grade-{job.student}-") as tmp_name:
+        with tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-{job.student}-") as tmp_name:
             tmp = Path(tmp_name)
             workdir = tmp / job.unit
             workdir.mkdir()

@@ -370,22 +370,5 @@ def release_kernel(km: Any, workdir: Path | None = None) -> None:
     _shutdown(km, workdir)
 
 
-def setup_modules(source_cell: str) -> tuple[str, ...]:
-    """Top-level modules imported by a notebook's setup cell (the course's imports)."""
-    import ast
-
-    mods = []
-    try:
-        tree = ast.parse(source_cell)
-    except SyntaxError:
-        return ("numpy",)
-    for node in tree.body:
-        if isinstance(node, ast.Import):
-            mods += [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            mods.append(node.module)
-    return tuple(dict.fromkeys(mods)) or ("numpy",)
-
-
 if os.environ.get("COURSE_NO_WARM_FINALIZER"):  # pragma: no cover - debugging aid
     _finalizer = True

@@ -154,6 +154,54 @@ MUTANTS = [
       ("        opt_d.zero_grad()\n", "")),
     M("task6_9", "generator step through detached fakes",
       ("        logits_gen = D(fake)\n", "        logits_gen = D(fake.detach()).requires_grad_(True)\n")),
+    # --- task 6.10: WGAN with weight clipping
+    M("task6_10", "clipping gradients instead of weights",
+      ("""            opt_c.step()
+            with torch.no_grad():                                    # clip the WEIGHTS, after the step
+                for p in critic.parameters():
+                    p.clamp_(-clip, clip)""",
+       """            torch.nn.utils.clip_grad_value_(critic.parameters(), clip)
+            opt_c.step()""")),
+    M("task6_10", "weights clipped before the optimiser step",
+      ("""            opt_c.step()
+            with torch.no_grad():                                    # clip the WEIGHTS, after the step
+                for p in critic.parameters():
+                    p.clamp_(-clip, clip)""",
+       """            with torch.no_grad():
+                for p in critic.parameters():
+                    p.clamp_(-clip, clip)
+            opt_c.step()""")),
+    M("task6_10", "clip bound fixed at 0.01 (the argument clip ignored)",
+      ("p.clamp_(-clip, clip)", "p.clamp_(-0.01, 0.01)")),
+    M("task6_10", "generator loss with the wrong sign",
+      ("g_loss = -critic(G(", "g_loss = critic(G(")),
+    # --- task 6.11: a VAE on the digits
+    M("task6_11", "sampling z at evaluation instead of using the mean",
+      ("""        mu, _ = model.encode(torch.as_tensor(x, dtype=torch.float32))
+        return torch.sigmoid(model.decode(mu))""",
+       """        mu, logvar = model.encode(torch.as_tensor(x, dtype=torch.float32))
+        return torch.sigmoid(model.decode(mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)))""")),
+    M("task6_11", "reconstruction averaged over the pixels (posterior collapse)",
+      ("F.binary_cross_entropy_with_logits(logits, xb, reduction=\"sum\") / len(xb)",
+       "F.binary_cross_entropy_with_logits(logits, xb)")),
+    M("task6_11", "KL sign flipped in training",
+      ("kl = 0.5 * torch.sum(", "kl = -0.5 * torch.sum(")),
+    M("task6_11", "reconstruct returns logits",
+      ("        return torch.sigmoid(model.decode(mu))", "        return model.decode(mu)")),
+    # --- task 6.12: sampling a generator, scoring its samples
+    M("task6_12", "batch norm left in train mode while generating",
+      ("    generator.eval()                        # batch norm: running statistics, not this batch's\n", "")),
+    M("task6_12", "uniform noise (torch.rand) instead of the normal prior",
+      ("z = torch.randn(n, latent_dim,", "z = torch.rand(n, latent_dim,")),
+    M("task6_12", "seed ignored (global random state)",
+      ("z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))", "z = torch.randn(n, latent_dim)")),
+    M("task6_12", "covariance of the transposed features (np.cov without rowvar=False)",
+      ("np.cov(feats_real, rowvar=False)", "np.cov(feats_real)"), ("np.cov(feats, rowvar=False)", "np.cov(feats)")),
+    M("task6_12", "FID on the class probabilities instead of the features",
+      ("""    probs, feats = classify_digits(images)
+    _, feats_real = classify_digits(real)""",
+       """    probs, _ = classify_digits(images)
+    feats, feats_real = probs, classify_digits(real)[0]""")),
 ]
 
 # The mistakes issue #19 names (its "Mutants to keep and kill" that this assignment's tasks cover):
@@ -167,6 +215,10 @@ NAMED = [
     ("task6_6", "KL sign flipped"),
     ("task6_9", "labels swapped in the discriminator step"),
     ("task6_9", "missing zero_grad of the discriminator"),
+    ("task6_10", "clipping gradients instead of weights"),
+    ("task6_11", "sampling z at evaluation instead of using the mean"),
+    ("task6_12", "batch norm left in train mode while generating"),
+    ("task6_12", "uniform noise (torch.rand) instead of the normal prior"),
 ]
 
 # Task 6.9 as a student who follows only the task text might write it: a loss module, label tensors,
@@ -197,6 +249,66 @@ _TRAIN_GAN_BY_THE_TEXT = """def train_gan(real, *, steps=1000, latent_dim=2, bat
         opt_G.step()
         history.append((d_loss.item(), g_loss.item()))
     return G, D, history
+"""
+
+# Task 6.10 as a student who follows only the task text might write it.
+_TRAIN_WGAN_BY_THE_TEXT = """def train_wgan(real, *, steps=100, n_critic=5, clip=0.01, latent_dim=1, batch_size=64, lr=5e-3, seed=0):
+    torch.manual_seed(seed)
+    G = nn.Sequential(nn.Linear(latent_dim, 32), nn.ReLU(), nn.Linear(32, 1))
+    critic = nn.Sequential(nn.Linear(1, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 1))
+    opt_G = torch.optim.RMSprop(G.parameters(), lr=lr)
+    opt_C = torch.optim.RMSprop(critic.parameters(), lr=lr)
+    history = []
+    for step in range(steps):
+        for _ in range(n_critic):
+            idx = torch.randint(len(real), (batch_size,))
+            z = torch.randn(batch_size, latent_dim)
+            fake = G(z).detach()
+            loss_C = torch.mean(critic(fake)) - torch.mean(critic(real[idx]))
+            opt_C.zero_grad()
+            loss_C.backward()
+            opt_C.step()
+            for p in critic.parameters():
+                p.data.clamp_(-clip, clip)
+        z = torch.randn(batch_size, latent_dim)
+        loss_G = -torch.mean(critic(G(z)))
+        opt_G.zero_grad()
+        loss_G.backward()
+        opt_G.step()
+        history.append((loss_C.item(), loss_G.item()))
+    return G, critic, history
+"""
+
+# Task 6.11 with PyTorch's data utilities (the order of the minibatches is not the solution's: the
+# tests are properties of the trained model, not its exact weights).
+_TRAIN_VAE_WITH_A_LOADER = """from torch.utils.data import DataLoader, TensorDataset
+
+
+def train_vae(x, *, latent_dim=2, epochs=20, batch_size=64, lr=3e-3, seed=0):
+    torch.manual_seed(seed)
+    model = DigitsVAE(latent_dim)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    loader = DataLoader(TensorDataset(x), batch_size=batch_size, shuffle=True)
+    for epoch in range(epochs):
+        for (xb,) in loader:
+            mu, logvar = model.encode(xb)
+            std = torch.exp(logvar / 2)
+            z = mu + std * torch.randn_like(std)
+            logits = model.decode(z)
+            bce = F.binary_cross_entropy_with_logits(logits, xb, reduction="none").sum(dim=1)
+            kl = -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum(dim=1)
+            loss = (bce + kl).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return model
+
+
+def reconstruct(model, x):
+    model.eval()
+    with torch.no_grad():
+        mu, logvar = model.encode(x)
+        return model.decode(mu).sigmoid()
 """
 
 CORRECT_ALTERNATIVES = [
@@ -263,4 +375,12 @@ CORRECT_ALTERNATIVES = [
     return float(np.exp(np.mean(kls)))""")),
     Mutant(task="task6_9", name="the task text only: a loss module, both optimisers zeroed each step",
            source=_TRAIN_GAN_BY_THE_TEXT),
+    Mutant(task="task6_10", name="the task text only: p.data.clamp_ over the parameters, losses as named steps",
+           source=_TRAIN_WGAN_BY_THE_TEXT),
+    Mutant(task="task6_11", name="a DataLoader over a TensorDataset; reconstruct in eval mode via the encoder's outputs",
+           source=_TRAIN_VAE_WITH_A_LOADER),
+    M("task6_12", "global seed and torch.randn; covariances with np.cov(features.T)",
+      ("    z = torch.randn(n, latent_dim, generator=torch.Generator().manual_seed(seed))",
+       "    torch.manual_seed(seed)\n    z = torch.randn(n, latent_dim)"),
+      ("np.cov(feats_real, rowvar=False)", "np.cov(feats_real.T)"), ("np.cov(feats, rowvar=False)", "np.cov(feats.T)")),
 ]

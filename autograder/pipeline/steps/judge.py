@@ -593,14 +593,14 @@ def shortcut_by_name(task: str, forbidden_names: tuple[str, ...] | list[str],
                      solution_source: str | None) -> CellVerdict | None:
     """The verdict for a task whose submitted solution names a function its text rules out
     (``metadata.course.forbid_names``), read from the solution cell's text; None when it names none."""
-    from autograder.cells import forbidden_names_used
+    from autograder.cells import forbidden_names_used, test_id
 
     if not forbidden_names or solution_source is None:
         return None
     used = forbidden_names_used(solution_source, forbidden_names)
     if not used:
         return None
-    return CellVerdict(f"test_{task}", passed=False, ename="ShortcutError",
+    return CellVerdict(test_id(task), passed=False, ename="ShortcutError",
                        evalue=f"{task}: your solution uses {', '.join(used)}, which this task asks you not to use "
                               "(the rule is checked on the text of your solution cell); it earns no points")
 

@@ -25,6 +25,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from autograder.cells import nbgrader_metadata
+
 if TYPE_CHECKING:
 
     from nbformat import NotebookNode
@@ -116,10 +118,6 @@ def missing_notebook_message(workdir: Path, name: str, submitted: Path | None = 
 # ---------------------------------------------------------------- structure
 
 
-def _nbg(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
 def structure_issues(submitted: NotebookNode, source: NotebookNode) -> list[str]:
     """What a submission changed in the cells nbgrader tracks, compared with the instructor's source.
 
@@ -128,14 +126,17 @@ def structure_issues(submitted: NotebookNode, source: NotebookNode) -> list[str]
     structure is intact.  nbgrader repairs what it can (locked sources, types,
     points, missing grade cells); these messages record that it had to.
     """
-    src = [(_nbg(c)["grade_id"], c.cell_type, bool(_nbg(c).get("grade")), bool(_nbg(c).get("solution")),
-            bool(_nbg(c).get("locked")))
-           for c in source.cells if _nbg(c).get("grade_id")]
+    src_meta: dict[str, dict] = {}
+    for m in map(nbgrader_metadata, source.cells):
+        if m.get("grade_id"):
+            src_meta.setdefault(m["grade_id"], m)
+    src = [(m["grade_id"], c.cell_type, bool(m.get("grade")), bool(m.get("solution")), bool(m.get("locked")))
+           for c, m in ((c, nbgrader_metadata(c)) for c in source.cells) if m.get("grade_id")]
     want = {gid: (ctype, g, s, lk) for gid, ctype, g, s, lk in src}
     seen: list[str] = []
     issues = []
     for c in submitted.cells:
-        m = _nbg(c)
+        m = nbgrader_metadata(c)
         gid = m.get("grade_id")
         if not gid:
             continue
@@ -152,8 +153,7 @@ def structure_issues(submitted: NotebookNode, source: NotebookNode) -> list[str]
         flags = (bool(m.get("grade")), bool(m.get("solution")), bool(m.get("locked")))
         if flags != (g, s, lk):
             issues.append(f"cell {gid} changed its nbgrader flags")
-        if g and "points" in m and str(m.get("points")) != str(_nbg(next(x for x in source.cells
-                                                                       if _nbg(x).get("grade_id") == gid)).get("points")):
+        if g and "points" in m and str(m.get("points")) != str(src_meta[gid].get("points")):
             issues.append(f"cell {gid} changed its points")
     missing = [gid for gid, *_ in src if gid not in seen]
     if missing:
@@ -166,9 +166,8 @@ def structure_issues(submitted: NotebookNode, source: NotebookNode) -> list[str]
 
 def _tracked(cell) -> bool:
     """A cell nbgrader's DeduplicateIds looks at: grade, solution or locked, with a grade id."""
-    m = cell.get("metadata", {}).get("nbgrader")
-    return isinstance(m, dict) and bool(m.get("grade_id")) and bool(m.get("grade") or m.get("solution")
-                                                                      or m.get("locked"))
+    m = nbgrader_metadata(cell)
+    return bool(m.get("grade_id")) and bool(m.get("grade") or m.get("solution") or m.get("locked"))
 
 
 def _demote(cell, run: bool):
@@ -217,19 +216,19 @@ def repair_duplicates(nb: NotebookNode, source: NotebookNode | None = None) -> d
     groups: dict[str, list[int]] = {}
     for i, cell in enumerate(nb.cells):
         if _tracked(cell):
-            groups.setdefault(cell.metadata["nbgrader"]["grade_id"], []).append(i)
+            groups.setdefault(nbgrader_metadata(cell)["grade_id"], []).append(i)
     if all(len(idx) < 2 for idx in groups.values()):
         return {}
     kinds = {}
     for cell in (source.cells if source is not None else []):
-        m = _nbg(cell)
+        m = nbgrader_metadata(cell)
         if m.get("grade_id"):
             kinds[m["grade_id"]] = bool(m.get("solution"))
     notes, demoted = {}, []
     for gid, idx in groups.items():
         if len(idx) < 2:
             continue
-        solution = kinds.get(gid, bool(nb.cells[idx[0]].metadata["nbgrader"].get("solution")))
+        solution = kinds.get(gid, bool(nbgrader_metadata(nb.cells[idx[0]]).get("solution")))
         keep = idx[-1] if solution else idx[0]
         for i in idx:
             if i != keep:
