@@ -32,6 +32,8 @@ result (``Sandbox.isolation``).
 from __future__ import annotations
 
 import ctypes
+import functools
+import glob
 import json
 import os
 import resource
@@ -314,9 +316,46 @@ FORBID_MESSAGE = ("{module} is not available while this task is graded: the task
                   "yourself without it (its rule in the notebook). Remove the import.")
 
 
+# Where other Python installations keep their libraries outside the trees a kernel never sees
+# (:data:`COVER`): a distribution's python3 and its dist-packages, /usr/local, an interpreter bundled
+# with a tool (e.g. /usr/lib/google-cloud-sdk/platform/bundledpythonunix/lib/python3.12). A copy of a
+# forbidden module there (the standard library's, a system package's) is as good as the original to a
+# student who executes its source, so it is taken away too. A copy anywhere else is not: the README
+# says so.
+LIBRARY_GLOBS = ("/usr/lib/python3*", "/usr/local/lib/python3*", "/usr/lib64/python3*", "/usr/share/python3*",
+                 "/usr/lib/*/lib/python3*", "/usr/lib/*/*/lib/python3*", "/usr/lib/*/*/*/lib/python3*",
+                 "/usr/local/*/lib/python3*", "/lib/python3*")
+
+
+@functools.lru_cache(maxsize=1)
+def library_roots() -> tuple[str, ...]:
+    """The directories of :data:`LIBRARY_GLOBS` that exist, with their site- and dist-packages."""
+    roots: list[str] = []
+    for pattern in LIBRARY_GLOBS:
+        for d in sorted(glob.glob(pattern)):
+            if os.path.isdir(d):
+                roots += [d] + [os.path.join(d, sub) for sub in ("site-packages", "dist-packages")
+                                if os.path.isdir(os.path.join(d, sub))]
+    return tuple(dict.fromkeys(str(Path(r).resolve()) for r in roots))
+
+
+def _other_copies(name: str) -> list[dict]:
+    """Copies of module ``name`` in the :func:`library_roots` (as ``forbid_spec`` items)."""
+    rel = name.replace(".", os.sep)
+    out = []
+    for root in library_roots():
+        base = os.path.join(root, rel)
+        if os.path.isdir(base) and not os.path.islink(base):
+            out.append({"module": name, "path": base, "package": True})
+        elif os.path.isfile(base + ".py"):
+            out.append({"module": name, "path": base + ".py", "package": False})
+    return out
+
+
 def forbid_spec(modules: Iterable[str]) -> list[dict]:
-    """Where each forbidden module lives (found here, in the grader, which may import anything):
-    ``{"module", "path", "package"}``; modules that are not installed need nothing."""
+    """Where each forbidden module lives (found here, in the grader, which may import anything,
+    and its copies in other Python installations): ``{"module", "path", "package"}``; modules that
+    are not installed need nothing."""
     import importlib.util
 
     out = []
@@ -325,13 +364,13 @@ def forbid_spec(modules: Iterable[str]) -> list[dict]:
             found = importlib.util.find_spec(name)
         except (ImportError, ValueError):
             found = None
-        if found is None:
-            continue
-        if found.submodule_search_locations:
+        if found is not None and found.submodule_search_locations:
             for loc in found.submodule_search_locations:
                 out.append({"module": name, "path": str(Path(loc).resolve()), "package": True})
-        elif found.origin and os.path.isfile(found.origin):
+        elif found is not None and found.origin and os.path.isfile(found.origin):
             out.append({"module": name, "path": str(Path(found.origin).resolve()), "package": False})
+        seen = {item["path"] for item in out}
+        out += [item for item in _other_copies(name) if item["path"] not in seen]
     return out
 
 

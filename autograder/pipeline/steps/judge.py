@@ -847,6 +847,12 @@ def _kernel_error(exc: BaseException) -> tuple[str, str]:
     """(ename, evalue) of a verdict for an exception the student's code raised during the test."""
     name = exc.type_name if isinstance(exc, RemoteError) else type(exc).__name__
     if name == "WireError":
+        # the agent's refusal of a result too large to send, recognised by its fixed words (the kernel's
+        # message is the submission's text: only these exact ones are shown)
+        message = getattr(exc, "message", None) if isinstance(exc, RemoteError) else str(exc)
+        if message in (f"more than {wire.MAX_ITEMS} items", f"nested deeper than {wire.MAX_DEPTH} levels"):
+            return "ValueError", (f"your code returned a result too large to be an answer ({message} in lists, "
+                                  "tuples and dicts); return a plain NumPy array or tensor, or a smaller result")
         return "TypeError", ("your code returned something that is not data (data: numbers, bools, strings, "
                              "plain NumPy arrays and tensors, and lists, tuples or dicts of them; not an "
                              "ndarray subclass or an object of a class of its own); return plain results")
