@@ -6,7 +6,7 @@ the judge as ``course autograde`` grades them (tests/unit_harness.py). Two tasks
 task's function (Task 6.7's ``vae_loss`` calls Task 6.6's ``gaussian_kl``; Task 6.12's ``score_samples``
 calls Task 6.8's ``inception_score`` and ``frechet_distance``), so the mutants of Tasks 6.6 and 6.8 are
 also checked not to cost those later tasks; the other mutants are not rerun through the later test
-cells, three of which train (Task 6.9: three GANs, Task 6.10: three WGANs, Task 6.11: two VAEs):
+cells, three of which train (Task 6.9: three GANs, Task 6.10: two WGANs and a short third, Task 6.11: two VAEs):
 tests/test_units_grading.py grades the named mutants of every task through the real grader and
 checks there that each costs its own task only.
 """
