@@ -9,17 +9,21 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
+from autograder.commands import collect
 from autograder.course import Course, CourseError, ensure_bin_on_path
 from autograder.options import RunOptions
 
 
 def _instance(args, course):
+    # lazy: each command loads only what it runs, so `course --help` stays instant (tests/test_architecture.py)
     from autograder.instance import Instance, default_instance_dir
 
     root = args.instance or default_instance_dir(course)
     db = args.db or os.environ.get("COURSE_DB") or None
     if db is not None:
+        # lazy: SQLAlchemy takes a second to import, and only a --db URL needs it
         from sqlalchemy.engine import make_url
 
         try:
@@ -31,6 +35,7 @@ def _instance(args, course):
 
 
 def cmd_build(args: argparse.Namespace, course: Course) -> int:
+    # lazy: each command loads only what it runs, so `course --help` stays instant
     from autograder.commands import build
 
     t0 = time.monotonic()
@@ -59,6 +64,7 @@ def cmd_init(args: argparse.Namespace, course: Course) -> int:
 
 
 def cmd_autograde(args: argparse.Namespace, course: Course) -> int:
+    # lazy: the grading stack (nbgrader, nbclient, SQLAlchemy) loads for `course autograde` only
     from autograder.commands.autograde import autograde
 
     course.check_units([args.unit])
@@ -74,8 +80,6 @@ def cmd_autograde(args: argparse.Namespace, course: Course) -> int:
 
 def _run_options(args):
     """The RunOptions the grading flags of ``args`` ask for (flags not given keep their defaults)."""
-    from autograder.options import RunOptions
-
     return RunOptions(workers=args.workers, cluster=args.cluster, scheduler=args.scheduler,
                       force=getattr(args, "force", False), progress=not args.no_progress,
                       cell_timeout=args.timeout, notebook_timeout=getattr(args, "notebook_timeout", None),
@@ -84,6 +88,7 @@ def _run_options(args):
 
 
 def cmd_feedback(args: argparse.Namespace, course: Course) -> int:
+    # lazy: nbgrader and nbconvert load for `course feedback` only
     from autograder.commands.feedback import feedback
 
     course.check_units([args.unit])
@@ -94,6 +99,7 @@ def cmd_feedback(args: argparse.Namespace, course: Course) -> int:
 
 
 def cmd_export(args: argparse.Namespace, course: Course) -> int:
+    # lazy: nbgrader loads for `course export` only
     from autograder.commands.export import export
 
     inst = _instance(args, course)
@@ -106,8 +112,7 @@ def cmd_export(args: argparse.Namespace, course: Course) -> int:
 
 
 def cmd_edition(args: argparse.Namespace, course: Course) -> int:
-    from pathlib import Path
-
+    # lazy: each command loads only what it runs
     from autograder.commands.edition import edition
 
     out = edition(course, to=Path(args.to) if args.to else None, zip_to=Path(args.zip) if args.zip else None)
@@ -116,8 +121,7 @@ def cmd_edition(args: argparse.Namespace, course: Course) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, course: Course) -> int:
-    from pathlib import Path
-
+    # lazy: the whole grading stack loads for `course demo` only
     from autograder.commands.demo import run_demo
 
     run_demo(course, args.unit, students=args.students, workers=args.workers, cell_timeout=args.timeout,
@@ -170,8 +174,6 @@ def make_parser() -> argparse.ArgumentParser:
         sp.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def limits_opts(sp):
-        from autograder.options import RunOptions
-
         d = RunOptions()
         sp.add_argument("--memory-mb", type=_positive_int, default=d.memory_mb, metavar="MB",
                         help="memory cap of each kernel together with every process it starts, in MB "
@@ -243,7 +245,6 @@ def make_parser() -> argparse.ArgumentParser:
     grade_opts(d, 20)  # generous enough for a busy laptop; the looping student costs one slot this long
     d.set_defaults(func=cmd_demo)
 
-    from autograder.commands import collect
 
     collect.register(sub, inst_opts)
     return p

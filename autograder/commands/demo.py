@@ -10,6 +10,7 @@ in the terminal.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import sys
 import time
@@ -19,8 +20,11 @@ from typing import IO, Any
 import nbformat
 
 from autograder import cells, synth
+from autograder.commands.autograde import autograde
+from autograder.commands.export import export
+from autograder.commands.feedback import feedback
 from autograder.course import Course, CourseError
-from autograder.instance import Instance
+from autograder.instance import Instance, grades_table
 
 DEFAULT_UNIT = "01_linear_classifiers"
 MIN_STUDENTS = 20
@@ -62,11 +66,6 @@ def run_demo(course: Course, unit: str | None = None, students: int = 22, worker
 
     ``out`` (default: ``sys.stdout`` when called, not when this module was imported) gets the report.
     """
-    from autograder.commands.autograde import autograde
-    from autograder.commands.export import export
-    from autograder.commands.feedback import feedback
-    from autograder.instance import grades_table
-
     t0 = time.monotonic()
     unit = pick_unit(course, unit)
     students = int(students)
@@ -179,7 +178,5 @@ def _num(x) -> str:
 
 
 def _task_key(t: str):
-    import re
-
     m = re.match(r"task(\d+)_(\d+)$", t)
     return (int(m.group(1)), int(m.group(2))) if m else (10**9, t)

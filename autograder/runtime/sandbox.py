@@ -32,12 +32,18 @@ result (``Sandbox.isolation``).
 from __future__ import annotations
 
 import ctypes
+import functools
+import glob
+import importlib.util
 import json
 import os
 import resource
+import select
 import shutil
+import signal
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -111,8 +117,6 @@ COVER = ("/home", "/root", "/tmp", "/var/tmp", "/dev/shm", "/work", "/srv", "/mn
 def keep_paths(workdir: str | os.PathLike | None) -> tuple[str, ...]:
     """What a kernel needs from the covered trees: the interpreter, the virtualenv, the
     course's library (an editable install points into the checkout) and its own directory."""
-    import importlib.util
-
     keep = [sys.base_prefix, sys.prefix, str(workdir)]
     for mod in ("course_lib",):
         spec = importlib.util.find_spec(mod)
@@ -248,7 +252,6 @@ class Sandbox:
                         pass
             except OSError:
                 pass
-        import time
         for d in self._cgroups:
             for _ in range(50):
                 try:
@@ -314,24 +317,59 @@ FORBID_MESSAGE = ("{module} is not available while this task is graded: the task
                   "yourself without it (its rule in the notebook). Remove the import.")
 
 
-def forbid_spec(modules: Iterable[str]) -> list[dict]:
-    """Where each forbidden module lives (found here, in the grader, which may import anything):
-    ``{"module", "path", "package"}``; modules that are not installed need nothing."""
-    import importlib.util
+# Where other Python installations keep their libraries outside the trees a kernel never sees
+# (:data:`COVER`): a distribution's python3 and its dist-packages, /usr/local, an interpreter bundled
+# with a tool (e.g. /usr/lib/google-cloud-sdk/platform/bundledpythonunix/lib/python3.12). A copy of a
+# forbidden module there (the standard library's, a system package's) is as good as the original to a
+# student who executes its source, so it is taken away too. A copy anywhere else is not: the README
+# says so.
+LIBRARY_GLOBS = ("/usr/lib/python3*", "/usr/local/lib/python3*", "/usr/lib64/python3*", "/usr/share/python3*",
+                 "/usr/lib/*/lib/python3*", "/usr/lib/*/*/lib/python3*", "/usr/lib/*/*/*/lib/python3*",
+                 "/usr/local/*/lib/python3*", "/lib/python3*")
 
+
+@functools.lru_cache(maxsize=1)
+def library_roots() -> tuple[str, ...]:
+    """The directories of :data:`LIBRARY_GLOBS` that exist, with their site- and dist-packages."""
+    roots: list[str] = []
+    for pattern in LIBRARY_GLOBS:
+        for d in sorted(glob.glob(pattern)):
+            if os.path.isdir(d):
+                roots += [d] + [os.path.join(d, sub) for sub in ("site-packages", "dist-packages")
+                                if os.path.isdir(os.path.join(d, sub))]
+    return tuple(dict.fromkeys(str(Path(r).resolve()) for r in roots))
+
+
+def _other_copies(name: str) -> list[dict]:
+    """Copies of module ``name`` in the :func:`library_roots` (as ``forbid_spec`` items)."""
+    rel = name.replace(".", os.sep)
+    out = []
+    for root in library_roots():
+        base = os.path.join(root, rel)
+        if os.path.isdir(base) and not os.path.islink(base):
+            out.append({"module": name, "path": base, "package": True})
+        elif os.path.isfile(base + ".py"):
+            out.append({"module": name, "path": base + ".py", "package": False})
+    return out
+
+
+def forbid_spec(modules: Iterable[str]) -> list[dict]:
+    """Where each forbidden module lives (found here, in the grader, which may import anything,
+    and its copies in other Python installations): ``{"module", "path", "package"}``; modules that
+    are not installed need nothing."""
     out = []
     for name in dict.fromkeys(modules):
         try:
             found = importlib.util.find_spec(name)
         except (ImportError, ValueError):
             found = None
-        if found is None:
-            continue
-        if found.submodule_search_locations:
+        if found is not None and found.submodule_search_locations:
             for loc in found.submodule_search_locations:
                 out.append({"module": name, "path": str(Path(loc).resolve()), "package": True})
-        elif found.origin and os.path.isfile(found.origin):
+        elif found is not None and found.origin and os.path.isfile(found.origin):
             out.append({"module": name, "path": str(Path(found.origin).resolve()), "package": False})
+        seen = {item["path"] for item in out}
+        out += [item for item in _other_copies(name) if item["path"] not in seen]
     return out
 
 
@@ -424,8 +462,6 @@ def _own_pid_namespace(die_with_parent: bool) -> None:
     the namespace with it); the init's child returns from here and becomes the kernel, an ordinary
     process whose signals mean what they always do.  (``unshare --fork`` or ``tini`` would be new
     programs between the grader and the kernel, and no longer the one a forked kernel must be.)"""
-    import signal
-
     def relay(to: int) -> None:
         def forward(signum, _frame):
             try:
@@ -493,8 +529,6 @@ def _set_pdeathsig(sig: int) -> None:
 
 def select_readable(fd: int) -> bool:
     """Whether ``fd`` is readable now (for a pipe whose writer is gone: at EOF)."""
-    import select
-
     return bool(select.select([fd], [], [], 0)[0])
 
 
