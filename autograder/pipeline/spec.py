@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import nbformat
+
 from autograder import cells
 
 if TYPE_CHECKING:
@@ -92,8 +94,6 @@ def read_spec(nb: NotebookNode, name: str) -> NotebookSpec:
 
 def unit_spec(source_dir: Path, notebooks: list[str]) -> dict[str, NotebookSpec]:
     """Specs of a unit's notebooks from the instructor's directory (missing ones are skipped)."""
-    import nbformat
-
     out = {}
     for name in notebooks:
         path = Path(source_dir) / f"{name}.ipynb"

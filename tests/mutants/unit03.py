@@ -296,318 +296,39 @@ def conv_forward_naive(x, w, b, stride=1, pad=0):
     cache = ConvCache(x=x, w=w, b=b, stride=stride, pad=pad)
     return out, cache
 '''),
-    Mutant(task='task3_9', name='optimizer never steps', source=r'''def make_cnn(num_classes=10):
-    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
-    return nn.Sequential(
-        nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
-        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(2),                                   # (N, 16, 4, 4)
-        nn.Flatten(), nn.Linear(16 * 4 * 4, num_classes))
-
-
-def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
-    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
-    device = get_device()
-    model.to(device).train()
-    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
-    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(epochs):
-        perm = torch.randperm(len(Xt), generator=gen).to(device)
-        total = 0.0
-        for k in range(0, len(Xt), batch_size):
-            idx = perm[k:k + batch_size]
-            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            total += loss.item() * len(idx)
-        losses.append(total / len(Xt))
-    model.eval()
-    return losses
-'''),
-    Mutant(task='task3_9', name='an MLP without convolutions', source=r'''def make_cnn(num_classes=10):
-    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
-    return nn.Sequential(nn.Flatten(), nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, num_classes))
-
-
-def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
-    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
-    device = get_device()
-    model.to(device).train()
-    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
-    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(epochs):
-        perm = torch.randperm(len(Xt), generator=gen).to(device)
-        total = 0.0
-        for k in range(0, len(Xt), batch_size):
-            idx = perm[k:k + batch_size]
-            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        losses.append(total / len(Xt))
-    model.eval()
-    return losses
-'''),
-    Mutant(task='task3_9', name='epochs argument ignored', source=r'''def make_cnn(num_classes=10):
-    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
-    return nn.Sequential(
-        nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
-        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(2),                                   # (N, 16, 4, 4)
-        nn.Flatten(), nn.Linear(16 * 4 * 4, num_classes))
-
-
-def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
-    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
-    device = get_device()
-    model.to(device).train()
-    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
-    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(10):
-        perm = torch.randperm(len(Xt), generator=gen).to(device)
-        total = 0.0
-        for k in range(0, len(Xt), batch_size):
-            idx = perm[k:k + batch_size]
-            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        losses.append(total / len(Xt))
-    model.eval()
-    return losses
-'''),
-    Mutant(task='task3_9', name='num_classes ignored', source=r'''def make_cnn(num_classes=10):
-    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
-    return nn.Sequential(
-        nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
-        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(2),                                   # (N, 16, 4, 4)
-        nn.Flatten(), nn.Linear(16 * 4 * 4, 10))
-
-
-def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
-    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
-    device = get_device()
-    model.to(device).train()
-    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
-    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(epochs):
-        perm = torch.randperm(len(Xt), generator=gen).to(device)
-        total = 0.0
-        for k in range(0, len(Xt), batch_size):
-            idx = perm[k:k + batch_size]
-            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        losses.append(total / len(Xt))
-    model.eval()
-    return losses
-'''),
-    Mutant(task='task3_9', name='trains far too long (1000 epochs by default)', source=r'''def make_cnn(num_classes=10):
-    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
-    return nn.Sequential(
-        nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
-        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(2),                                   # (N, 16, 4, 4)
-        nn.Flatten(), nn.Linear(16 * 4 * 4, num_classes))
-
-
-def train_cnn(model, X, y, *, epochs=1000, lr=1e-2, batch_size=64, seed=0):
-    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
-    device = get_device()
-    model.to(device).train()
-    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
-    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(epochs):
-        perm = torch.randperm(len(Xt), generator=gen).to(device)
-        total = 0.0
-        for k in range(0, len(Xt), batch_size):
-            idx = perm[k:k + batch_size]
-            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        losses.append(total / len(Xt))
-    model.eval()
-    return losses
-'''),
-    Mutant(task='task3_9', name='model left in train mode', source=r'''def make_cnn(num_classes=10):
-    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
-    return nn.Sequential(
-        nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
-        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(2),                                   # (N, 16, 4, 4)
-        nn.Flatten(), nn.Linear(16 * 4 * 4, num_classes))
-
-
-def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
-    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
-    device = get_device()
-    model.to(device).train()
-    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
-    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(epochs):
-        perm = torch.randperm(len(Xt), generator=gen).to(device)
-        total = 0.0
-        for k in range(0, len(Xt), batch_size):
-            idx = perm[k:k + batch_size]
-            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        losses.append(total / len(Xt))
-    return losses
-'''),
-    Mutant(task='task3_9', name='shuffled once: the same order every epoch', source=r'''def make_cnn(num_classes=10):
-    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
-    return nn.Sequential(
-        nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
-        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(2),                                   # (N, 16, 4, 4)
-        nn.Flatten(), nn.Linear(16 * 4 * 4, num_classes))
-
-
-def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
-    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
-    device = get_device()
-    model.to(device).train()
-    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
-    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    perm = torch.randperm(len(Xt), generator=gen).to(device)   # shuffled once, not every epoch
-    losses = []
-    for _ in range(epochs):
-        total = 0.0
-        for k in range(0, len(Xt), batch_size):
-            idx = perm[k:k + batch_size]
-            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        losses.append(total / len(Xt))
-    model.eval()
-    return losses
-'''),
-    Mutant(task='task3_9', name='shuffled with the global generator (seed ignored)', source=r'''def make_cnn(num_classes=10):
-    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
-    return nn.Sequential(
-        nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
-        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(2),                                   # (N, 16, 4, 4)
-        nn.Flatten(), nn.Linear(16 * 4 * 4, num_classes))
-
-
-def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
-    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
-    device = get_device()
-    model.to(device).train()
-    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
-    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(epochs):
-        perm = torch.randperm(len(Xt)).to(device)
-        total = 0.0
-        for k in range(0, len(Xt), batch_size):
-            idx = perm[k:k + batch_size]
-            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        losses.append(total / len(Xt))
-    model.eval()
-    return losses
-'''),
-    Mutant(task='task3_9', name='never shuffled', source=r'''def make_cnn(num_classes=10):
-    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
-    return nn.Sequential(
-        nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
-        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(2),                                   # (N, 16, 4, 4)
-        nn.Flatten(), nn.Linear(16 * 4 * 4, num_classes))
-
-
-def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
-    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
-    device = get_device()
-    model.to(device).train()
-    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
-    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(epochs):
-        perm = torch.arange(len(Xt), device=device)
-        total = 0.0
-        for k in range(0, len(Xt), batch_size):
-            idx = perm[k:k + batch_size]
-            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        losses.append(total / len(Xt))
-    model.eval()
-    return losses
-'''),
-    Mutant(task='task3_9', name='get_device() ignored (always the CPU)', source=r'''def make_cnn(num_classes=10):
-    """A small CNN for (N, 1, 8, 8) digits -> (N, num_classes) scores."""
-    return nn.Sequential(
-        nn.Conv2d(1, 8, kernel_size=3, padding=1), nn.ReLU(),
-        nn.Conv2d(8, 16, kernel_size=3, padding=1), nn.ReLU(),
-        nn.MaxPool2d(2),                                   # (N, 16, 4, 4)
-        nn.Flatten(), nn.Linear(16 * 4 * 4, num_classes))
-
-
-def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
-    """Train model on X (N, 1, 8, 8), y (N,); return the mean training loss of each epoch."""
-    device = torch.device("cpu")
-    model.to(device).train()
-    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
-    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    losses = []
-    for _ in range(epochs):
-        perm = torch.randperm(len(Xt), generator=gen).to(device)
-        total = 0.0
-        for k in range(0, len(Xt), batch_size):
-            idx = perm[k:k + batch_size]
-            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
-        losses.append(total / len(Xt))
-    model.eval()
-    return losses
-'''),
+    Mutant(task="task3_9", name="optimizer never steps",
+           source=_swap("task3_9", ("            opt.step()\n", ""))),
+    Mutant(task="task3_9", name="an MLP without convolutions",
+           source=_swap("task3_9", ("""    return nn.Sequential(
+        nn.Conv2d(3, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),    # (N, 16, 8, 8)
+        nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),   # (N, 32, 4, 4)
+        nn.Flatten(), nn.Linear(32 * 4 * 4, num_classes))""",
+                                    """    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 16, 128), nn.ReLU(), nn.Linear(128, num_classes))"""))),
+    Mutant(task="task3_9", name="epochs argument ignored",
+           source=_swap("task3_9", ("    for _ in range(epochs):\n", "    for _ in range(10):\n"))),
+    Mutant(task="task3_9", name="num_classes ignored",
+           source=_swap("task3_9", ("nn.Linear(32 * 4 * 4, num_classes))", "nn.Linear(32 * 4 * 4, 10))"))),
+    Mutant(task="task3_9", name="trains far too long (1000 epochs by default)",
+           source=_swap("task3_9", ("epochs=10, lr=3e-3", "epochs=1000, lr=3e-3"))),
+    Mutant(task="task3_9", name="model left in train mode",
+           source=_swap("task3_9", ("    model.eval()\n", ""))),
+    Mutant(task="task3_9", name="shuffled once: the same order every epoch",
+           source=_swap("task3_9", ("    losses = []\n", "    losses = []\n    perm = torch.randperm(len(Xt), generator=gen).to(device)\n"),
+                        ("        perm = torch.randperm(len(Xt), generator=gen).to(device)\n", ""))),
+    Mutant(task="task3_9", name="shuffled with the global generator (seed ignored)",
+           source=_swap("task3_9", ("torch.randperm(len(Xt), generator=gen)", "torch.randperm(len(Xt))"))),
+    Mutant(task="task3_9", name="never shuffled",
+           source=_swap("task3_9", ("torch.randperm(len(Xt), generator=gen)", "torch.arange(len(Xt))"))),
+    Mutant(task="task3_9", name="get_device() ignored (always the CPU)",
+           source=_swap("task3_9", ("    device = get_device()\n", "    device = torch.device('cpu')\n"))),
+    Mutant(task="task3_9", name="learning rate far too small by default",
+           source=_swap("task3_9", ("epochs=10, lr=3e-3", "epochs=10, lr=1e-5"))),
+    Mutant(task="task3_9", name="learning rate 100x too large by default",
+           source=_swap("task3_9", ("epochs=10, lr=3e-3", "epochs=10, lr=3e-1"))),
+    Mutant(task="task3_9", name="gradients never zeroed (no opt.zero_grad())",
+           source=_swap("task3_9", ("            opt.zero_grad()\n", ""))),
+    Mutant(task="task3_9", name="model never put in train() mode",
+           source=_swap("task3_9", ("    model.to(device).train()\n", "    model.to(device)\n"))),
     Mutant(task='task3_10', name='saliency without abs', source=r'''def saliency(model, x, y):
     """|d score_y / d x|, max over channels. x: (N, C, H, W) tensor, y: (N,) -> (N, H, W) ndarray."""
     model.eval()
@@ -821,12 +542,12 @@ def conv_forward_naive(x, w, b, stride=1, pad=0):
     cols = torch.nn.functional.unfold(torch.from_numpy(x), (HH, WW), padding=pad, stride=stride)   # (N, C*HH*WW, L)
     return cols.transpose(1, 2).reshape(-1, cols.shape[1]).numpy()
 """),
-    Mutant(task='task3_9', name='shortcut: course_lib SmallCNN and fit', source=r'''def make_cnn(num_classes=10):
+    Mutant(task="task3_9", name="shortcut: course_lib SmallCNN and fit", source=r"""def make_cnn(num_classes=10):
     from course_lib.models import SmallCNN
-    return SmallCNN(num_classes=num_classes, channels=(16, 32))
+    return SmallCNN(in_channels=3, num_classes=num_classes, image_size=16, channels=(16, 32))
 
 
-def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
+def train_cnn(model, X, y, *, epochs=10, lr=3e-3, batch_size=64, seed=0):
     from torch.utils.data import DataLoader, TensorDataset
     from course_lib.train import fit
     ds = TensorDataset(torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y))
@@ -835,7 +556,7 @@ def train_cnn(model, X, y, *, epochs=10, lr=1e-2, batch_size=64, seed=0):
                   loss_fn=F.cross_entropy, progress=False)
     model.eval()
     return history["train_loss"]
-'''),
+"""),
     Mutant(task="task3_2", name="shortcut: private torch._C convolution",
            source=_swap("task3_2", ("    out = np.zeros((N, F_, H_out, W_out))\n",
                                     "    import torch\n"
@@ -863,6 +584,7 @@ NAMED = [
     ("task3_9", "a new optimiser every epoch"),
     ("task3_9", "shuffled once: the same order every epoch"),
     ("task3_9", "model left in train mode"),
+    ("task3_9", "model never put in train() mode"),
     ("task3_1", "raises when the stride does not divide (the old convention)"),
     ("task3_4", "stride ignored in the input gradient"),
     ("task3_5", "output size rounded up (ceil mode)"),
@@ -881,6 +603,42 @@ CORRECT_ALTERNATIVES = [
     Mutant(task="task3_7", name="hint-following student: calls conv_output_size for the output size",
            source=_swap("task3_7", ("    H_out = 1 + (H + 2 * pad - HH) // stride\n    W_out = 1 + (W + 2 * pad - WW) // stride\n",
                                     "    H_out = conv_output_size(H, HH, pad, stride)\n    W_out = conv_output_size(W, WW, pad, stride)\n"))),
+    Mutant(task="task3_9", name="hint-following student: lecture 03's shapes_cnn and its one-cycle Adam",
+           source='''def make_cnn(num_classes=10):
+    """Lecture 03's shapes_cnn (section 7.1), without its Standardize (the shapes here are standardised)."""
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 5, padding=2), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),    # 16 -> 8
+        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),   # 8 -> 4
+        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes))
+
+
+def train_cnn(model, X, y, *, epochs=6, lr=1e-2, batch_size=64, seed=0):
+    """Lecture 03's train_one_cycle: Adam with a one-cycle schedule stepped every batch, in the task's own loop."""
+    device = get_device()
+    model.to(device).train()
+    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
+    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = -(-len(Xt) // batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps)
+    losses = []
+    for _ in range(epochs):
+        perm = torch.randperm(len(Xt), generator=gen).to(device)
+        total = 0.0
+        for k in range(0, len(Xt), batch_size):
+            idx = perm[k:k + batch_size]
+            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += loss.item() * len(idx)
+        losses.append(total / len(Xt))
+    model.eval()
+    return losses
+'''),
     Mutant(task='task3_1', name='divmod', source=r'''def conv_output_size(W, F, P, S):
     """Output size of a convolution along one axis (divmod version)."""
     if S < 1 or P < 0:
@@ -992,23 +750,22 @@ def conv_forward_naive(x, w, b, stride=1, pad=0):
     out = np.dot(w.reshape(F_, -1), im2col(x, HH, WW, stride, pad).T) + b[:, None]   # (F, N*Ho*Wo)
     return out.reshape(F_, N, Ho, Wo).transpose(1, 0, 2, 3)
 """),
-    Mutant(task='task3_9', name='BatchNorm CNN, SGD momentum, DataLoader', source=r'''def make_cnn(num_classes=10):
-    """LeNet-like: two 3x3 convolutions with pooling between, batch norm, a hidden layer."""
-    return nn.Sequential(
-        nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),   # 8x4x4
-        nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),  # 16x2x2
-        nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, num_classes))
+    Mutant(task="task3_9", name="BatchNorm CNN, global average pooling, DataLoader", source="""def make_cnn(num_classes=10):
+    \"\"\"Three conv blocks with batch norm, global average pooling, no hidden linear layer.\"\"\"
+    def block(cin, cout):
+        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+    return nn.Sequential(*block(3, 16), nn.MaxPool2d(2), *block(16, 32), nn.MaxPool2d(2), *block(32, 32),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, num_classes))
 
 
-def train_cnn(model, X, y, *, epochs=12, lr=0.05, batch_size=32, seed=0):
-    """SGD with momentum, a DataLoader, and a cosine schedule."""
+def train_cnn(model, X, y, *, epochs=12, lr=5e-3, batch_size=64, seed=0):
+    \"\"\"A DataLoader with a seeded generator does the shuffling.\"\"\"
     from torch.utils.data import DataLoader, TensorDataset
     device = get_device()
     model.to(device)
     ds = TensorDataset(torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long))
     loader = DataLoader(ds, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     history = []
     for _ in range(epochs):
         model.train()
@@ -1021,25 +778,24 @@ def train_cnn(model, X, y, *, epochs=12, lr=0.05, batch_size=32, seed=0):
             opt.step()
             total += float(loss) * len(xb)
             count += len(xb)
-        sched.step()
         history.append(total / count)
     model.eval()
     return history
-'''),
-    Mutant(task='task3_9', name='NumPy generator shuffle, dropout, SGD momentum', source=r'''def make_cnn(num_classes=10):
-    """Two conv blocks with pooling, dropout before the classifier."""
+"""),
+    Mutant(task="task3_9", name="NumPy generator shuffle, dropout, summed loss", source="""def make_cnn(num_classes=10):
+    \"\"\"Two conv blocks with pooling, dropout before the classifier.\"\"\"
     return nn.Sequential(
-        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),      # 16x4x4
-        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),     # 32x2x2
-        nn.Flatten(), nn.Dropout(0.2), nn.Linear(128, num_classes))
+        nn.Conv2d(3, 24, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),      # 24x8x8
+        nn.Conv2d(24, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),     # 32x4x4
+        nn.Flatten(), nn.Dropout(0.2), nn.Linear(512, num_classes))
 
 
-def train_cnn(model, X, y, *, epochs=15, lr=0.05, batch_size=32, seed=0):
-    """NumPy generator for the shuffling, batches moved to the device one at a time, SGD with momentum."""
+def train_cnn(model, X, y, *, epochs=12, lr=3e-3, batch_size=64, seed=0):
+    \"\"\"NumPy generator for the shuffling, batches moved to the device one at a time.\"\"\"
     rng = np.random.default_rng(seed)
     dev = get_device()
     model = model.to(dev)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y, dtype=np.int64)
     losses = []
@@ -1058,7 +814,7 @@ def train_cnn(model, X, y, *, epochs=15, lr=0.05, batch_size=32, seed=0):
         losses.append(sum(batch_losses) / len(X))
     model.eval()
     return losses
-'''),
+"""),
     Mutant(task='task3_10', name='one image at a time with backward()', source=r'''def saliency(model, x, y):
     """One image at a time, with .backward()."""
     model.eval()
