@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from autograder import options
 from autograder.commands import collect
 from autograder.course import Course, CourseError, ensure_bin_on_path
 from autograder.options import RunOptions
@@ -206,7 +207,8 @@ def make_parser() -> argparse.ArgumentParser:
     a.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
     a.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
     a.add_argument("--notebook-timeout", type=_positive_int, metavar="SECONDS",
-                   help="whole-notebook time limit (default: 20 x --timeout, at least 300)")
+                   help=f"whole-notebook time limit (default: {options.NOTEBOOK_CELLS} x --timeout, "
+                        f"at least {options.MIN_NOTEBOOK_SECONDS:g})")
     limits_opts(a)
     inst_opts(a)
     grade_opts(a, RunOptions().cell_timeout)
@@ -235,14 +237,16 @@ def make_parser() -> argparse.ArgumentParser:
     ed.set_defaults(func=cmd_edition)
 
     d = sub.add_parser("demo", help="grade a class of synthetic students end to end (< 3 minutes)",
-                       description="Create a throwaway instance (<root>/instance/demo), synthesise >= 20 "
-                                   "submissions, autograde them in parallel, write feedback and grades, print a table.")
+                       description="Create a throwaway instance (<root>/instance/demo), synthesise "
+                                   f">= {options.DEMO_MIN_STUDENTS} submissions, autograde them in parallel, "
+                                   "write feedback and grades, print a table.")
     d.add_argument("unit", nargs="?", metavar="UNIT", help="unit (default: 01_linear_classifiers, else the first unit)")
-    d.add_argument("--students", type=_positive_int, default=22, help="number of students (at least 20; default 22)")
+    d.add_argument("--students", type=_positive_int, default=options.DEMO_STUDENTS,
+                   help=f"number of students (at least {options.DEMO_MIN_STUDENTS}; default {options.DEMO_STUDENTS})")
     d.add_argument("--instance", metavar="DIR",
                    help="instance dir (default <root>/instance/demo); an earlier demo's is replaced, "
                         "any other non-empty dir is refused")
-    grade_opts(d, 20)  # generous enough for a busy laptop; the looping student costs one slot this long
+    grade_opts(d, options.DEMO_CELL_TIMEOUT)
     d.set_defaults(func=cmd_demo)
 
 
