@@ -75,10 +75,14 @@ class AgentListener:
             pass
 
 
+#: The module each grading kernel imports first, before the setup's: the judge's agent.
+AGENT_MODULE = "course_lib.agent"
+
+
 def agent_line(path: str, forbid: tuple[str, ...] = ()) -> str:
     """The kernel's first start-up line: connect to the judge (and, as a courtesy where no sandbox
     takes modules away, refuse to import the forbidden ones)."""
-    line = f"import course_lib.agent as _course_agent\n_course_agent.connect({path!r})\n"
+    line = f"import {AGENT_MODULE} as _course_agent\n_course_agent.connect({path!r})\n"
     if forbid:
         line += f"_course_agent.refuse_imports({tuple(forbid)!r})\n"
     return line + "del _course_agent"
@@ -186,7 +190,7 @@ def _launch(kernel_name: str, modules: tuple[str, ...], sandbox=None, fork: tupl
     km.course_agent = AgentListener(workdir.parent / "agent")
     km.course_forbid = tuple(forbid)
     args = list(KERNEL_ARGS) + [f"--IPKernelApp.exec_lines={agent_line(km.course_agent.path, tuple(forbid))}"]
-    for line in preimport_lines(tuple(m for m in modules if m != "course_lib.agent")):
+    for line in preimport_lines(tuple(m for m in modules if m != AGENT_MODULE)):
         args.append(f"--IPKernelApp.exec_lines={line}")
     try:
         run_sync(km.start_kernel)(extra_arguments=args, cwd=str(workdir))

@@ -558,7 +558,7 @@ def run_profile(job: GradeJob, nb: NotebookNode, resources: dict, cfg: Config, l
         # keep the kernel's own start-up chatter (e.g. the TCP warning) out of the grader's output
         ex.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
     forbid = tuple(prof.forbid) if prof is not None else ()
-    modules = kernel_modules(spec, prof) if (spec is not None and prof is not None) else ("course_lib.agent", "numpy")
+    modules = kernel_modules(spec, prof)
     kernel_name = nb.metadata.get("kernelspec", {}).get("name", "python3")
     sbx_spec = (opts.limits(), tuple(str(p) for p in job.hide)) if opts.sandbox else None
     template = (job.templates or {}).get(forbid)
