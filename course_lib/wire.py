@@ -45,9 +45,11 @@ handles a test passes; the format is small enough to review at a glance.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import io
 import json
+import keyword
 import math
 import struct
 import sys
@@ -205,9 +207,6 @@ _NAMEDTUPLES: dict[tuple, type] = {}
 
 
 def _namedtuple(name: str, fields: list[str]) -> Any:
-    import collections
-    import keyword
-
     safe = name if name.isidentifier() and not keyword.iskeyword(name) else "Record"
     key = (safe, tuple(fields))
     if key not in _NAMEDTUPLES:

@@ -310,10 +310,12 @@ def _provisioner_class():
         server: ForkServer | None = None
         spec_path: str | None = None
         forked = False
+        parent: Any                 # the KernelManager (autograder.runtime.kernels): its sandbox_cmd
+        process: Any                # a ForkedProcess once forked, else LocalProvisioner's Popen
 
         async def launch_kernel(self, cmd, **kwargs):
             ipk = len(cmd) > 3 and cmd[1:3] == ["-m", "ipykernel_launcher"] and _same_python(cmd[0])
-            if self.server is None or not ipk or not self.server.alive():
+            if self.server is None or self.spec_path is None or not ipk or not self.server.alive():
                 return await super().launch_kernel(self.parent.sandbox_cmd(cmd), **kwargs)
             env = kwargs.get("env") or os.environ
             cwd = str(kwargs.get("cwd") or os.getcwd())

@@ -197,6 +197,8 @@ class JudgedExecute(GuardedExecute):
     connect_timeout: float = CONNECT_TIMEOUT
     integrity_notes: list
     verdicts: dict
+    judge: Judge | None
+    _judge_failed: str | None
 
     # ---------------------------------------------------------- outputs
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
