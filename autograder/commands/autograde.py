@@ -39,7 +39,6 @@ from autograder.instance import Instance
 from autograder.options import RunOptions
 from autograder.pipeline.executors import make_executor
 from autograder.pipeline.job import GradeJob, GradeResult, NotebookResult
-from autograder.pipeline.job import ignored as _ignored
 from autograder.pipeline.record import make_snapshot, record_result
 from autograder.pipeline.spec import kernel_modules, unit_spec
 from autograder.pipeline.state import (
@@ -50,6 +49,7 @@ from autograder.pipeline.state import (
     submission_hash,
     tidy_after_killed_run,
 )
+from autograder.pipeline.steps import intake
 from autograder.pipeline.worker import grade_submission, reap_stale_workdirs
 from autograder.runtime.forkserver import ForkServer, supported
 from autograder.runtime.kernels import reap_orphans, temp_dirs_to_hide
@@ -240,7 +240,7 @@ def _run_jobs(inst, unit, summary, t0, executor, snap_url, todo, notebooks, opts
                 templates={k: t.socket for k, t in templates.items()}, hide=hide,
             )
             if remote:
-                job.files = _read_files(inst.submitted_dir(s, unit))
+                job.files = intake.read_tree(inst.submitted_dir(s, unit), job.max_file_size)
             fut = executor.submit(grade_submission, job)
             jobs[fut] = (job, time.monotonic())
             futures[fut] = s
@@ -302,16 +302,5 @@ def _hidden_paths(inst: Instance) -> tuple[str, ...]:
 def _source_notebooks(inst: Instance, unit: str) -> list[str]:
     """Names of the unit's instructor notebooks (``source/<unit>/*.ipynb``)."""
     return sorted(p.stem for p in (inst.source_dir / unit).glob("*.ipynb"))
-
-
-def _read_files(path: Path) -> dict[str, bytes]:
-    out = {}
-    for root, dirs, files in os.walk(path):
-        dirs[:] = [d for d in dirs if not _ignored(d)]
-        for f in files:
-            if not _ignored(f):
-                p = Path(root) / f
-                out[str(p.relative_to(path))] = p.read_bytes()
-    return out
 
 

@@ -49,14 +49,16 @@ def state_table() -> Table:
 
 
 def submission_hash(path: Path, extra: str = "") -> str:
-    """sha256 over the submission's relative file names and contents (ignored files excluded)."""
+    """sha256 over the submission's relative file names and contents (ignored files excluded, and, as
+    grading never follows one, symlinks and other non-regular files: a link to ``/dev/zero`` or the
+    gradebook is not read)."""
     h = hashlib.sha256(extra.encode())
     for root, dirs, files in os.walk(path):
         dirs[:] = sorted(d for d in dirs if not _ignored(d))
         for f in sorted(files):
-            if _ignored(f):
-                continue
             p = Path(root) / f
+            if _ignored(f) or p.is_symlink() or not p.is_file():
+                continue
             h.update(str(p.relative_to(path)).encode() + b"\0")
             h.update(p.read_bytes())
             h.update(b"\0")

@@ -11,25 +11,40 @@ import importlib.util
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from autograder.pipeline.job import GradeJob, ignored
 
-__all__ = ["copy_tree", "drop_shadowing", "add_source_files", "prepare"]
+__all__ = ["copy_tree", "read_tree", "drop_shadowing", "add_source_files", "prepare"]
 
 
-def copy_tree(src: Path, dest: Path, max_kb: int) -> None:
-    """Copy ``src`` into ``dest``: no symlinks, no ignored names, no file over ``max_kb``."""
+def _walk(src: Path, max_kb: int) -> Iterator[tuple[Path, list[str]]]:
+    """``(folder relative to src, the names of its files grading takes)``, folder by folder: no
+    symlinks, no ignored names, no file over ``max_kb``."""
     for root, dirs, files in os.walk(src):
         dirs[:] = [d for d in dirs if not ignored(d) and not os.path.islink(os.path.join(root, d))]
-        rel = Path(root).relative_to(src)
-        (dest / rel).mkdir(parents=True, exist_ok=True)
+        kept = []
         for f in files:
             p = Path(root) / f
             # a symlink could point at the instructor's source notebook or the gradebook: never follow one
             if ignored(f) or p.is_symlink() or not p.is_file() or p.stat().st_size > max_kb * 1024:
                 continue
-            shutil.copyfile(p, dest / rel / f)
+            kept.append(f)
+        yield Path(root).relative_to(src), kept
+
+
+def copy_tree(src: Path, dest: Path, max_kb: int) -> None:
+    """Copy ``src`` into ``dest``: no symlinks, no ignored names, no file over ``max_kb``."""
+    for rel, files in _walk(src, max_kb):
+        (dest / rel).mkdir(parents=True, exist_ok=True)
+        for f in files:
+            shutil.copyfile(src / rel / f, dest / rel / f)
+
+
+def read_tree(src: Path, max_kb: int) -> dict[str, bytes]:
+    """The files :func:`copy_tree` would copy, as ``{relative path: bytes}`` (what a remote worker is sent)."""
+    return {str(rel / f): (src / rel / f).read_bytes() for rel, files in _walk(src, max_kb) for f in files}
 
 
 def drop_shadowing(workdir: Path) -> list[str]:
