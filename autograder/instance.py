@@ -118,6 +118,14 @@ class Instance:
             db_url=self.db_url,
         )
 
+    @property
+    def max_file_size_kb(self) -> int:
+        """The largest submitted file grading copies, in KB: nbgrader's ``CourseDirectory.max_file_size``
+        as the course's nbgrader_config.py sets it (nbgrader's default otherwise)."""
+        from nbgrader.coursedir import CourseDirectory  # lazy: nbgrader loads when grading starts, as above
+
+        return int(CourseDirectory(config=self.config()).max_file_size)
+
     # -------------------------------------------------------------- set-up
     def exists(self) -> bool:
         return self.root.is_dir()

@@ -84,3 +84,27 @@ def test_the_demo_takes_its_defaults_from_one_place():
     params = inspect.signature(run_demo).parameters
     assert args.timeout == params["cell_timeout"].default == options.DEMO_CELL_TIMEOUT
     assert args.students == params["students"].default == options.DEMO_STUDENTS
+
+
+def test_the_largest_file_graded_is_nbgraders_setting(tmp_path):
+    """Which submitted files grading copies is nbgrader's ``CourseDirectory.max_file_size``: its default,
+    or what the course's nbgrader_config.py sets (grading used a second copy of the default, 100,000 KB,
+    and ignored the course's setting)."""
+    import sys
+
+    from nbgrader.coursedir import CourseDirectory
+
+    from autograder.course import Course
+    from autograder.instance import Instance
+    from autograder.pipeline.job import IGNORE, GradeJob
+
+    sys.path.insert(0, str(REPO / "tests" / "fixtures"))
+    import course_helpers as H
+
+    root = H.course_copy(tmp_path)
+    assert Instance(tmp_path / "a", course=Course.find(root)).max_file_size_kb == CourseDirectory().max_file_size
+    assert GradeJob("s", "u", "", "", [], "").max_file_size == CourseDirectory().max_file_size
+    assert IGNORE == CourseDirectory().ignore
+    cfg = root / "nbgrader_config.py"
+    cfg.write_text(cfg.read_text() + "\nc.CourseDirectory.max_file_size = 7\n")
+    assert Instance(tmp_path / "b", course=Course.find(root)).max_file_size_kb == 7

@@ -227,6 +227,7 @@ def _run_jobs(inst, unit, summary, t0, executor, snap_url, todo, notebooks, opts
     summary.executor = executor.describe()
     remote = getattr(executor, "remote", False)
     snapshot_bytes = Path(snap_url[len("sqlite:///"):]).read_bytes() if remote and snap_url.startswith("sqlite") else None
+    max_kb = inst.max_file_size_kb
     jobs, futures = {}, {}
     hide = _hidden_paths(inst)
     try:
@@ -236,7 +237,8 @@ def _run_jobs(inst, unit, summary, t0, executor, snap_url, todo, notebooks, opts
                 submission_dir=str(inst.submitted_dir(s, unit)),
                 source_dir=str(inst.source_dir / unit),
                 notebooks=notebooks, db_url=snap_url, course_id=inst.course_id, options=opts,
-                config=inst.config(), snapshot_bytes=snapshot_bytes, hidden_cells=hidden_cells, specs=specs,
+                config=inst.config(), max_file_size=max_kb, snapshot_bytes=snapshot_bytes,
+                hidden_cells=hidden_cells, specs=specs,
                 templates={k: t.socket for k, t in templates.items()}, hide=hide,
             )
             if remote:

@@ -9,12 +9,16 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Any
 
+from nbgrader.coursedir import CourseDirectory
+
 from autograder.options import RunOptions
 
 __all__ = ["IGNORE", "ignored", "GradeJob", "NotebookResult", "GradeResult"]
 
-# Not graded, like nbgrader's CourseDirectory.ignore default.
-IGNORE = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
+#: nbgrader's settings of a course directory, unconfigured: its defaults, which grading shares.
+_NBGRADER = CourseDirectory()
+#: Names not graded: nbgrader's ``CourseDirectory.ignore`` default.
+IGNORE: list[str] = list(_NBGRADER.ignore)
 
 
 def ignored(name: str) -> bool:
@@ -37,7 +41,7 @@ class GradeJob:
     config: Any = None           # traitlets Config of the instance (Execute, LimitOutput, ...)
     snapshot_bytes: bytes | None = None  # remote workers: the SQLite snapshot itself
     files: dict[str, bytes] | None = None  # remote workers: the submission's files
-    max_file_size: int = 100_000  # KB, like CourseDirectory.max_file_size
+    max_file_size: int = _NBGRADER.max_file_size  # KB: nbgrader's setting (autograde passes the course's)
     hidden_cells: tuple = ()     # grade ids whose source has hidden tests: their checksum change is expected
     specs: dict | None = None     # notebook name -> spec.NotebookSpec (read once by the parent)
     templates: dict | None = None  # profile's forbid tuple -> socket of the run's shared template
