@@ -9,17 +9,22 @@ import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
+from autograder import options
+from autograder.commands import collect
 from autograder.course import Course, CourseError, ensure_bin_on_path
 from autograder.options import RunOptions
 
 
 def _instance(args, course):
+    # lazy: each command loads only what it runs, so `course --help` stays instant (tests/test_architecture.py)
     from autograder.instance import Instance, default_instance_dir
 
     root = args.instance or default_instance_dir(course)
     db = args.db or os.environ.get("COURSE_DB") or None
     if db is not None:
+        # lazy: SQLAlchemy takes a second to import, and only a --db URL needs it
         from sqlalchemy.engine import make_url
 
         try:
@@ -31,6 +36,7 @@ def _instance(args, course):
 
 
 def cmd_build(args: argparse.Namespace, course: Course) -> int:
+    # lazy: each command loads only what it runs, so `course --help` stays instant
     from autograder.commands import build
 
     t0 = time.monotonic()
@@ -59,6 +65,7 @@ def cmd_init(args: argparse.Namespace, course: Course) -> int:
 
 
 def cmd_autograde(args: argparse.Namespace, course: Course) -> int:
+    # lazy: the grading stack (nbgrader, nbclient, SQLAlchemy) loads for `course autograde` only
     from autograder.commands.autograde import autograde
 
     course.check_units([args.unit])
@@ -74,8 +81,6 @@ def cmd_autograde(args: argparse.Namespace, course: Course) -> int:
 
 def _run_options(args):
     """The RunOptions the grading flags of ``args`` ask for (flags not given keep their defaults)."""
-    from autograder.options import RunOptions
-
     return RunOptions(workers=args.workers, cluster=args.cluster, scheduler=args.scheduler,
                       force=getattr(args, "force", False), progress=not args.no_progress,
                       cell_timeout=args.timeout, notebook_timeout=getattr(args, "notebook_timeout", None),
@@ -84,6 +89,7 @@ def _run_options(args):
 
 
 def cmd_feedback(args: argparse.Namespace, course: Course) -> int:
+    # lazy: nbgrader and nbconvert load for `course feedback` only
     from autograder.commands.feedback import feedback
 
     course.check_units([args.unit])
@@ -94,6 +100,7 @@ def cmd_feedback(args: argparse.Namespace, course: Course) -> int:
 
 
 def cmd_export(args: argparse.Namespace, course: Course) -> int:
+    # lazy: nbgrader loads for `course export` only
     from autograder.commands.export import export
 
     inst = _instance(args, course)
@@ -106,8 +113,7 @@ def cmd_export(args: argparse.Namespace, course: Course) -> int:
 
 
 def cmd_edition(args: argparse.Namespace, course: Course) -> int:
-    from pathlib import Path
-
+    # lazy: each command loads only what it runs
     from autograder.commands.edition import edition
 
     out = edition(course, to=Path(args.to) if args.to else None, zip_to=Path(args.zip) if args.zip else None)
@@ -116,8 +122,7 @@ def cmd_edition(args: argparse.Namespace, course: Course) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, course: Course) -> int:
-    from pathlib import Path
-
+    # lazy: the whole grading stack loads for `course demo` only
     from autograder.commands.demo import run_demo
 
     run_demo(course, args.unit, students=args.students, workers=args.workers, cell_timeout=args.timeout,
@@ -170,8 +175,6 @@ def make_parser() -> argparse.ArgumentParser:
         sp.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def limits_opts(sp):
-        from autograder.options import RunOptions
-
         d = RunOptions()
         sp.add_argument("--memory-mb", type=_positive_int, default=d.memory_mb, metavar="MB",
                         help="memory cap of each kernel together with every process it starts, in MB "
@@ -204,7 +207,8 @@ def make_parser() -> argparse.ArgumentParser:
     a.add_argument("--student", action="append", metavar="ID", help="only this student (repeatable)")
     a.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
     a.add_argument("--notebook-timeout", type=_positive_int, metavar="SECONDS",
-                   help="whole-notebook time limit (default: 20 x --timeout, at least 300)")
+                   help=f"whole-notebook time limit (default: {options.NOTEBOOK_CELLS} x --timeout, "
+                        f"at least {options.MIN_NOTEBOOK_SECONDS:g})")
     limits_opts(a)
     inst_opts(a)
     grade_opts(a, RunOptions().cell_timeout)
@@ -233,17 +237,18 @@ def make_parser() -> argparse.ArgumentParser:
     ed.set_defaults(func=cmd_edition)
 
     d = sub.add_parser("demo", help="grade a class of synthetic students end to end (< 3 minutes)",
-                       description="Create a throwaway instance (<root>/instance/demo), synthesise >= 20 "
-                                   "submissions, autograde them in parallel, write feedback and grades, print a table.")
+                       description="Create a throwaway instance (<root>/instance/demo), synthesise "
+                                   f">= {options.DEMO_MIN_STUDENTS} submissions, autograde them in parallel, "
+                                   "write feedback and grades, print a table.")
     d.add_argument("unit", nargs="?", metavar="UNIT", help="unit (default: 01_linear_classifiers, else the first unit)")
-    d.add_argument("--students", type=_positive_int, default=22, help="number of students (at least 20; default 22)")
+    d.add_argument("--students", type=_positive_int, default=options.DEMO_STUDENTS,
+                   help=f"number of students (at least {options.DEMO_MIN_STUDENTS}; default {options.DEMO_STUDENTS})")
     d.add_argument("--instance", metavar="DIR",
                    help="instance dir (default <root>/instance/demo); an earlier demo's is replaced, "
                         "any other non-empty dir is refused")
-    grade_opts(d, 20)  # generous enough for a busy laptop; the looping student costs one slot this long
+    grade_opts(d, options.DEMO_CELL_TIMEOUT)
     d.set_defaults(func=cmd_demo)
 
-    from autograder.commands import collect
 
     collect.register(sub, inst_opts)
     return p

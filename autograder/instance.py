@@ -21,10 +21,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from autograder.cells import task_name
 from autograder.course import Course, CourseError, ensure_bin_on_path
+from autograder.nbgrader_glue import generate_assignment, nbgrader_config
 
 if TYPE_CHECKING:
+    # lazy: nbgrader and SQLAlchemy load when the gradebook is opened
     from nbgrader.api import Gradebook
     from traitlets.config import Config
 
@@ -67,7 +68,6 @@ class Instance:
         self.course = course or Course.find()
         self.root = Path(root).resolve()
         self.db_url = db_url or "sqlite:///" + str(self.root / "gradebook.db")
-        from autograder.nbgrader_glue import nbgrader_config
 
         self._cfg = nbgrader_config(self.course.root)
         cid = self._cfg.CourseDirectory.get("course_id")
@@ -82,6 +82,7 @@ class Instance:
     def sqlite_path(self) -> Path | None:
         if not self.is_sqlite:
             return None
+        # lazy: an Instance is the light handle every command makes; SQLAlchemy loads when a database is used
         from sqlalchemy.engine import make_url
 
         db = make_url(self.db_url).database
@@ -106,8 +107,6 @@ class Instance:
 
     def config(self) -> Config:
         """The traitlets Config for nbgrader converters working on this instance."""
-        from autograder.nbgrader_glue import nbgrader_config
-
         return nbgrader_config(
             self.course.root,
             root=str(self.root),
@@ -148,9 +147,11 @@ class Instance:
     def gradebook(self) -> Iterator[Gradebook]:
         """An nbgrader ``Gradebook`` on this instance's database (context manager)."""
         ensure_bin_on_path()
+        # lazy: nbgrader and SQLAlchemy load when the gradebook is opened
         from nbgrader.api import Gradebook
 
         try:
+            # lazy: an Instance is the light handle every command makes; SQLAlchemy loads when a database is used
             from sqlalchemy.engine import make_url
 
             make_url(self.db_url)
@@ -193,11 +194,10 @@ class Instance:
 
     def register(self, unit: str) -> None:
         """Run generate_assignment for ``unit`` in the instance (stores source cells in the gradebook)."""
-        from autograder.nbgrader_glue import generate_assignment
-
         generate_assignment(self.config(), unit, force=True)
 
     def is_registered(self, unit: str) -> bool:
+        # lazy: nbgrader loads when the gradebook is opened, not when an Instance is made
         from nbgrader.api import MissingEntry
 
         with self.gradebook() as gb:
@@ -258,7 +258,10 @@ class Instance:
 
 def grades_table(inst: Instance, unit: str) -> list[dict]:
     """Per student: score, max_score and per-task auto scores (``task99_1`` from grade cell ``test_task99_1``)."""
+    # lazy: nbgrader loads when the gradebook is opened, not when an Instance is made
     from nbgrader.api import MissingEntry
+
+    from autograder.cells import task_name  # lazy: cells imports nbgrader.utils (seconds), as above
 
     rows = []
     with inst.gradebook() as gb:

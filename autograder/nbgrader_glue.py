@@ -19,6 +19,7 @@ __all__ = ["quiet_logger", "nbgrader_config", "generate_assignment"]
 
 
 def _name_stubs_class() -> type:
+    # lazy: stubs subclasses nbgrader's preprocessor, and nbgrader takes seconds to import (module docstring)
     from autograder.stubs import NameStubs
 
     return NameStubs
@@ -55,6 +56,7 @@ def nbgrader_config(course_root: Path, **coursedir: Any) -> Config:
     ``coursedir`` keys are CourseDirectory traits (root, source_directory, ...).
     The NameStubs preprocessor is inserted right after ClearSolutions.
     """
+    # lazy: nbgrader takes seconds to import; `course --help` must not pay it (module docstring)
     from nbgrader.converters import GenerateAssignment
     from nbgrader.preprocessors import ClearSolutions
     from traitlets.config import Config
@@ -75,6 +77,7 @@ def nbgrader_config(course_root: Path, **coursedir: Any) -> Config:
 def generate_assignment(cfg: Config, unit: str, force: bool = True) -> None:
     """Run nbgrader's GenerateAssignment for one unit with config ``cfg``; CourseError on failure."""
     ensure_bin_on_path()
+    # lazy: nbgrader takes seconds to import; `course --help` must not pay it (module docstring)
     from nbgrader.converters import GenerateAssignment
     from nbgrader.coursedir import CourseDirectory
 

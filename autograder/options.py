@@ -2,7 +2,7 @@
 
 ``course autograde``'s flags, ``autograde(...)``'s keyword arguments, the
 worker's job and the sandbox's limits all read these fields; a default lives
-here (or, for a kernel's resource limits, in :class:`autograder.sandbox.Limits`)
+here (or, for a kernel's resource limits, in :class:`autograder.runtime.sandbox.Limits`)
 and nowhere else.
 """
 from __future__ import annotations
@@ -14,7 +14,18 @@ from typing import Any
 
 from autograder.runtime.sandbox import Limits
 
-__all__ = ["RunOptions"]
+__all__ = ["RunOptions", "NOTEBOOK_CELLS", "MIN_NOTEBOOK_SECONDS", "DEMO_STUDENTS", "DEMO_MIN_STUDENTS",
+           "DEMO_CELL_TIMEOUT"]
+
+#: A notebook's default time limit: this many cells' worth of ``cell_timeout``, and at least this long.
+NOTEBOOK_CELLS = 20
+MIN_NOTEBOOK_SECONDS = 300.0
+
+#: ``course demo``: a class of this many synthetic students (at least the minimum), and a cell limit
+#: generous enough for a busy laptop (the looping student costs one worker slot this long).
+DEMO_STUDENTS = 22
+DEMO_MIN_STUDENTS = 20
+DEMO_CELL_TIMEOUT = 20
 
 
 @dataclass(frozen=True)
@@ -28,10 +39,11 @@ class RunOptions:
         force: regrade submissions whose files did not change.
         progress: show a progress bar.
         cell_timeout: seconds one cell (or one test cell in the judge) may run.
-        notebook_timeout: seconds a whole notebook may run (None: 20 x ``cell_timeout``, at least 300).
+        notebook_timeout: seconds a whole notebook may run (None: ``NOTEBOOK_CELLS`` x ``cell_timeout``, at
+            least ``MIN_NOTEBOOK_SECONDS``).
         warm_kernels: each worker starts its next kernel while it grades; sandboxed kernels are
             forked from a template with the setup's imports done (False: a new interpreter per notebook).
-        sandbox: run each kernel in a :class:`~autograder.sandbox.Sandbox` (isolation needs root).
+        sandbox: run each kernel in a :class:`~autograder.runtime.sandbox.Sandbox` (isolation needs root).
         memory_mb, max_processes, max_output_bytes: the kernel's limits (see ``Limits``).
     """
 
@@ -61,7 +73,7 @@ class RunOptions:
 
     @property
     def notebook_seconds(self) -> float:
-        return float(self.notebook_timeout or max(300.0, 20.0 * self.cell_timeout))
+        return float(self.notebook_timeout or max(MIN_NOTEBOOK_SECONDS, NOTEBOOK_CELLS * self.cell_timeout))
 
     def limits(self) -> Limits:
         """The kernel's sandbox limits for these options."""

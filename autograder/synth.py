@@ -9,9 +9,11 @@
 """
 from __future__ import annotations
 
+import ast
 import copy
 import itertools
 import os
+from types import SimpleNamespace
 
 import nbformat
 
@@ -109,8 +111,6 @@ def subtly_wrong(solution_source: str) -> str:
     float tensors, +1 on integers, a model's outputs zeroed): the kind of almost-right work hidden
     tests must catch.  Built from the solution itself, so the demo needs no test code of the course
     (the course's mutants live in its tests)."""
-    import ast
-
     try:
         tree = ast.parse(solution_source)
     except SyntaxError:
@@ -138,8 +138,6 @@ def cohort(release_nb: nbformat.NotebookNode, source_nb: nbformat.NotebookNode, 
     sols = solution_sources(source_nb)
     answers = written_answers(source_nb) if written else {}
     if mutants is None:
-        from types import SimpleNamespace
-
         mutants = [SimpleNamespace(task=t, name=f"{t} a little off", source=subtly_wrong(sols[t])) for t in tasks]
     mutants = list(mutants)
     plan: list[tuple[str, nbformat.NotebookNode | str]] = []

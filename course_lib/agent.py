@@ -17,6 +17,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import dataclasses
+import importlib.abc
 import io
 import itertools
 import os
@@ -24,6 +25,7 @@ import pickle
 import socket
 import sys
 import traceback
+import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -235,7 +237,6 @@ class Agent:
                 cls = self.ns.get(name) if type(name) is str else None
                 if isinstance(cls, type) and dataclasses.is_dataclass(cls):
                     return cls(**values)
-                import types
 
                 return types.SimpleNamespace(**values)
             if tag == "$p":
@@ -249,6 +250,8 @@ class Agent:
 
         def judge_callable(*args, **kwargs):
             tree, bufs = agent.encode([list(args), kwargs])
+            if agent.channel is None:
+                raise RuntimeError("not connected to a judge")
             h, b = agent.channel.request({"op": "callback", "cb": cb_id, "payload": tree}, bufs)
             if "error" in h:
                 raise_error(h["error"])
@@ -330,12 +333,12 @@ class Agent:
         if op == "len":
             return len(self.decode(h.get("target"), b)), None
         if op == "iter":
-            out = []
+            items = []
             for item in self.decode(h.get("target"), b):
-                out.append(item)
-                if len(out) >= _MAX_ITER:
+                items.append(item)
+                if len(items) >= _MAX_ITER:
                     raise ValueError(f"more than {_MAX_ITER} items")
-            return out, None
+            return items, None
         if op == "bind":
             name = h.get("name")
             if type(name) is not str:
@@ -383,6 +386,7 @@ def _apply_changes(sent: list, changes) -> None:
     """The kernel's side of a callback's in-place changes: the judge's ``[[path, new value]]`` (see
     :func:`_changed`) copied into the arguments the student's code passed (lists and dicts get their
     new contents, arrays their new values), as if the function had run here."""
+    # lazy: the agent loads first in every kernel, and a task may forbid any module: NumPy only for a value that is an array
     import numpy as np
 
     for change in changes if type(changes) is list else []:
@@ -423,6 +427,7 @@ def _track(value, path=(), depth=0, out=None):
     """What a call may change in place, inside its arguments: every ndarray / tensor (with a copy),
     and every list and dict (with the identities of its items: an append, a new key, a replaced
     value).  Returns ``[(kind, path, object, snapshot)]``."""
+    # lazy: the agent loads first in every kernel, and a task may forbid any module: NumPy only for a value that is an array
     import numpy as np
 
     out = [] if out is None else out
@@ -450,11 +455,13 @@ def _track(value, path=(), depth=0, out=None):
 
 
 def _same_array(now, before) -> bool:
+    # lazy: the agent loads first in every kernel, and a task may forbid any module: NumPy only for a value that is an array
     import numpy as np
 
     if type(now) is np.ndarray:
         return now.shape == before.shape and now.dtype == before.dtype and \
             np.array_equal(now, before, equal_nan=now.dtype.kind in "fc")
+    # lazy: PyTorch only for a value that is a tensor (a NumPy task's kernel may not have it)
     import torch
 
     n = now.detach()
@@ -499,6 +506,7 @@ def connect(path: str) -> None:
     """Connect to the judge's socket at ``path`` (called once, when the kernel starts, before any
     student code runs); :func:`serve` then answers on it."""
     global _channel, _agent
+    # the student's namespace, as it is when the kernel connects
     import __main__
 
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -520,8 +528,6 @@ def refuse_imports(modules: tuple[str, ...] | list[str]) -> None:
     """Refuse to import ``modules`` (and their submodules) in this process, with a message that names
     the rule.  Where the grader's sandbox takes a module away, its files are simply not there; this
     hook only gives the same message where there is no sandbox (it is a courtesy, not a barrier)."""
-    import importlib.abc
-
     names = tuple(modules)
     message = ("{module} is not available while this task is graded: the task asks you to write it "
                "yourself without it (its rule in the notebook). Remove the import.")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    # lazy: NumPy-only units, and kernels whose tasks forbid PyTorch, import course_lib without it
     import torch
 
     #: what every function here accepts as a device: a torch.device, a name ("cuda:0"), or None for get_device()
@@ -30,6 +31,7 @@ ENV_VAR = "COURSE_DEVICE"
 
 
 def _torch():
+    # lazy: NumPy-only units, and kernels whose tasks forbid PyTorch, import course_lib without it
     import torch
     return torch
 
@@ -180,6 +182,7 @@ def memory_stats(device: DeviceLike = None) -> dict:
                 "allocated": torch.cuda.memory_allocated(dev) / mib,
                 "reserved": torch.cuda.memory_reserved(dev) / mib,
                 "peak": torch.cuda.max_memory_allocated(dev) / mib}
+    # lazy: only the CPU branch of memory_stats needs it
     import psutil
     out: dict = {"device": str(dev), "rss": psutil.Process().memory_info().rss / mib}
     if dev.type == "mps" and hasattr(torch, "mps") and hasattr(torch.mps, "current_allocated_memory"):

@@ -8,6 +8,8 @@ and the index where it occurs, expected versus got.
 from __future__ import annotations
 
 import contextlib
+import time
+import tracemalloc
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -180,8 +182,6 @@ def measure() -> Iterator[Measurement]:
         with _MEASURE_BACKEND() as m:
             yield m
         return
-    import time
-    import tracemalloc
 
     m = Measurement()
     started = not tracemalloc.is_tracing()
@@ -204,6 +204,7 @@ def measure() -> Iterator[Measurement]:
 
 def _one_blas_thread():
     try:
+        # lazy: optional (without threadpoolctl the measurement runs as is); only a measured block needs it
         from threadpoolctl import threadpool_limits
     except ImportError:
         return contextlib.nullcontext()
@@ -225,6 +226,7 @@ def in_kernel(name: str) -> Any:
     """
     if _KERNEL_NAME_BACKEND is not None:
         return _KERNEL_NAME_BACKEND(name)
+    # the notebook's namespace at the time of the call (the kernel's, or the unit tests')
     import __main__
 
     try:
@@ -245,6 +247,7 @@ def replace_in_kernel(name: str, replacement: Any) -> Iterator[None]:
         finally:
             _KERNEL_NAME_BACKEND(name, None)
         return
+    # the notebook's namespace at the time of the call (the kernel's, or the unit tests')
     import __main__
 
     missing = object()

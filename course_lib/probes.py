@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
+
+from course_lib.device import get_device
 
 __all__ = ["BatchRecorder", "standard_train"]
 
@@ -43,10 +46,6 @@ def standard_train(model: nn.Module, X: np.ndarray | torch.Tensor, y: np.ndarray
     """The tests' standard training loop (unit 03): Adam, cross-entropy, minibatches reshuffled every
     epoch by a generator seeded with ``seed``, on ``get_device()``; the model is left in eval mode.
     It lives here, beside the student's code, because a model is trained where it lives."""
-    import numpy as np
-    import torch.nn.functional as F
-
-    from course_lib.device import get_device
 
     dev = get_device()
     model.to(dev).train()

@@ -26,8 +26,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import optim as _optim
+from .device import autocast, get_device, to_device
 
 if TYPE_CHECKING:
+    # lazy: the NumPy Solver above works without PyTorch (units 01-02, kernels that forbid it)
     import torch
 
     from .device import DeviceLike
@@ -36,6 +38,7 @@ __all__ = ["Solver", "fit", "evaluate", "predict", "load_checkpoint"]
 
 
 def _tqdm():
+    # lazy: tqdm.auto picks the notebook bar, which loads ipywidgets; only a run that trains needs it
     from tqdm.auto import tqdm
     return tqdm
 
@@ -257,6 +260,7 @@ class Solver:
 
 def _accuracy_count(out, y) -> tuple[int, int]:
     """(correct, total) when ``out`` holds class scores on its last axis for integer targets ``y``."""
+    # lazy: the NumPy Solver above works without PyTorch (units 01-02, kernels that forbid it)
     import torch
     if not isinstance(out, torch.Tensor) or not isinstance(y, torch.Tensor):
         return 0, 0
@@ -273,7 +277,6 @@ def _split_batch(batch):
 
 
 def _resolve_device(device):
-    from .device import get_device
     return get_device(None if device is None else str(device))
 
 
@@ -284,9 +287,9 @@ def evaluate(model: torch.nn.Module, loader: Iterable, loss_fn: Callable, device
 
     Introduced in lecture 02_backprop.
     """
+    # lazy: the NumPy Solver above works without PyTorch (units 01-02, kernels that forbid it)
     import torch
 
-    from .device import to_device
     dev = _resolve_device(device)
     model.eval()
     total_loss, n, correct, counted = 0.0, 0, 0, 0
@@ -308,6 +311,7 @@ def predict(model: torch.nn.Module, X: torch.Tensor, device: DeviceLike = None,
 
     Introduced in lecture 03_cnn.
     """
+    # lazy: the NumPy Solver above works without PyTorch (units 01-02, kernels that forbid it)
     import torch
     dev = _resolve_device(device)
     model.eval()
@@ -356,9 +360,9 @@ def fit(model: torch.nn.Module, train_loader: Iterable, val_loader: Iterable | N
 
     Introduced in lecture 03_cnn.
     """
+    # lazy: the NumPy Solver above works without PyTorch (units 01-02, kernels that forbid it)
     import torch
 
-    from .device import autocast, to_device
 
     dev = _resolve_device(device)
     model.to(dev)
@@ -468,6 +472,7 @@ def load_checkpoint(path: str | os.PathLike, model: torch.nn.Module, optimizer: 
 
     Introduced in lecture 02_backprop.
     """
+    # lazy: the NumPy Solver above works without PyTorch (units 01-02, kernels that forbid it)
     import torch
     dev = _resolve_device(device)
     ckpt = torch.load(path, map_location=dev, weights_only=False)

@@ -40,8 +40,10 @@ def new_figure(figsize: tuple[float, float] = (5, 4), nrows: int = 1, ncols: int
     Introduced in lecture 01_linear_classifiers.
     """
     if pyplot:
+        # lazy: matplotlib (a second to import) loads when a figure is drawn, not with course_lib
         import matplotlib.pyplot as plt
         return plt.subplots(nrows, ncols, figsize=figsize, squeeze=True)
+    # lazy: as above, a figure without pyplot's global state
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -276,6 +278,7 @@ def embedding_2d(Z: ArrayLike, labels: Sequence | None = None, ax: Axes | None =
 
 
 def _cmap_color(name: str, k: int):
+    # lazy: matplotlib loads when a figure is drawn, not with course_lib
     import matplotlib
     cmap = matplotlib.colormaps[name]
     return cmap(k % cmap.N) if hasattr(cmap, "N") and cmap.N < 256 else cmap((k % 10) / 9)

@@ -28,6 +28,7 @@ import numpy as np
 
 from . import nn as _nn
 from . import optim as _optim
+from .data import sample_image
 from .viz import figure_to_png, new_figure
 
 __all__ = ["Explorer", "OptimizerExplorer", "ActivationHistogramExplorer", "ConvKernelExplorer", "conv2d_single",
@@ -401,7 +402,6 @@ class ConvKernelExplorer(Explorer):
 
     def __init__(self, image: np.ndarray | None = None):
         if image is None:
-            from .data import sample_image
             img = sample_image()
             step = max(1, min(img.shape) // 64)
             image = img[::step, ::step]

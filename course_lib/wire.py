@@ -45,9 +45,11 @@ handles a test passes; the format is small enough to review at a glance.
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import io
 import json
+import keyword
 import math
 import struct
 import sys
@@ -60,9 +62,12 @@ if TYPE_CHECKING:
     import socket
 
 __all__ = ["WireError", "Encoder", "decode", "pack", "unpack", "read_frame", "write_frame",
-           "MAX_FRAME_BYTES", "MAX_DEPTH", "MAX_ITEMS"]
+           "MAX_FRAME_BYTES", "MAX_HEADER_BYTES", "MAX_DEPTH", "MAX_ITEMS"]
 
 MAX_FRAME_BYTES = 512 * 2**20   # a reply larger than this is refused (a wrong answer, not a crash)
+# The JSON part of a frame: arrays travel as buffers, so a real answer's header is small; parsing 64 MiB of
+# JSON already costs the reader about 256 MB, and a hostile kernel's 512 MiB list of zeros would cost 2 GB.
+MAX_HEADER_BYTES = 64 * 2**20
 MAX_DEPTH = 64
 MAX_ITEMS = 1_000_000
 _ARRAY_KINDS = set("biufcU")    # bool, int, uint, float, complex, str: never object arrays
@@ -202,9 +207,6 @@ _NAMEDTUPLES: dict[tuple, type] = {}
 
 
 def _namedtuple(name: str, fields: list[str]) -> Any:
-    import collections
-    import keyword
-
     safe = name if name.isidentifier() and not keyword.iskeyword(name) else "Record"
     key = (safe, tuple(fields))
     if key not in _NAMEDTUPLES:
@@ -377,6 +379,8 @@ def unpack(frame: bytes) -> tuple[dict, list[bytes]]:
     pos = _HEAD.size
     if hlen > len(view) - pos or nbuf > MAX_ITEMS:
         raise WireError("truncated frame")
+    if hlen > MAX_HEADER_BYTES:
+        raise WireError(f"more than {MAX_HEADER_BYTES >> 20} MiB of data besides arrays (send arrays, not lists)")
     try:
         header = json.loads(bytes(view[pos:pos + hlen]))
     except ValueError:

@@ -9,6 +9,9 @@ functions count as much as those at the top: a lazy import is still a dependency
 from __future__ import annotations
 
 import ast
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -195,3 +198,82 @@ def test_the_vocabulary_check_finds_each_repeat(tmp_path):
     found = _vocabulary_repeats(mod, tmp_path)
     assert [f.split(" ", 1)[0] for f in found] == ["mod.py:7", "mod.py:8", "mod.py:9", "mod.py:10", "mod.py:11",
                                                   "mod.py:15"], found
+
+
+# ---------------------------------------------------------------- imports inside functions
+
+def _unexplained_inner_imports(path: Path, root: Path = REPO) -> list[str]:
+    """Imports inside a function or class of ``path`` with no comment saying why they are there.
+
+    An import belongs at the top of its module; one inside a function is a choice (a heavy library
+    only some commands need, a module the kernel template must not load, ...) that its comment
+    states: on the import's line, or on the line above the group of imports it belongs to."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    tree = ast.parse("\n".join(lines))
+    imports = {n.lineno for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))}
+    inner = sorted({n.lineno for scope in ast.walk(tree)
+                    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                    for n in ast.walk(scope) if isinstance(n, (ast.Import, ast.ImportFrom))})
+
+    def explained(lineno: int) -> bool:
+        # the group: consecutive imports, blank lines between them included (isort's sections)
+        first = lineno
+        while first - 1 in imports or (not lines[first - 2].strip() and first - 2 in imports):
+            first -= 1
+        last = lineno
+        while last + 1 in imports or (last < len(lines) and not lines[last].strip() and last + 2 in imports):
+            last += 1
+        group = [re.sub(r"#\s*(noqa|type:\s*ignore)\b.*$", "", ln) for ln in lines[first - 1:last]]
+        return lines[first - 2].strip().startswith("#") or any("#" in ln for ln in group)
+
+    return [f"{path.relative_to(root)}:{n} {lines[n - 1].strip()}" for n in inner if not explained(n)]
+
+
+def test_every_import_inside_a_function_says_why():
+    problems = [p for package in ("autograder", "course_lib") for path in sorted((REPO / package).rglob("*.py"))
+                for p in _unexplained_inner_imports(path)]
+    assert not problems, ("move these imports to the top of their module, or say in a comment why they wait:\n"
+                          + "\n".join(problems))
+
+
+def test_the_inner_import_check_finds_an_unexplained_one(tmp_path):
+    mod = tmp_path / "mod.py"
+    mod.write_text("import os\n\n\ndef f():\n    import json\n    return json\n\n\n"
+                   "def g():\n    # lazy: torch takes seconds and only g needs it\n    import torch\n    import numpy\n"
+                   "    return torch, numpy\n\n\n"
+                   "def h():\n    import pickle  # lazy: for the test\n    import copy\n    return pickle, copy\n\n\n"
+                   "def k():\n    import zlib  # noqa: F401\n\n\n"
+                   "class C:\n    def m(self):\n        from re import compile\n        return compile\n")
+    assert [p.split(" ")[0] for p in _unexplained_inner_imports(mod, tmp_path)] == ["mod.py:5", "mod.py:23", "mod.py:28"]
+
+
+LIGHT = ("autograder.cli", "autograder.commands.collect", "autograder.instance", "autograder.nbgrader_glue",
+         "autograder.options", "autograder.runtime.sandbox", "autograder.runtime.forkserver")
+HEAVY = ("nbgrader", "nbconvert", "nbclient", "nbformat", "sqlalchemy", "distributed", "ipykernel", "torch")
+
+
+def test_the_command_line_and_the_kernel_launchers_import_light():
+    """What the lazy imports above are for: ``course --help`` (the CLI, with collect's parser), an
+    Instance, and the two modules a kernel's process runs (sandbox launcher, fork template) load
+    none of the grading stack's heavy libraries until they use them."""
+    code = (f"import sys\nfor m in {LIGHT!r}: __import__(m)\n"
+            f"print(sorted(h for h in {HEAVY!r} if h in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", f"importing {LIGHT} loaded {out.stdout.strip()}"
+
+
+NUMPY_ONLY = ("course_lib.data", "course_lib.data.text", "course_lib.device", "course_lib.train", "course_lib.viz",
+              "course_lib.nn", "course_lib.classifiers", "course_lib.optim", "course_lib.agent", "course_lib.wire",
+              "course_lib.grading")
+NOT_YET = ("torch", "sklearn", "matplotlib", "scipy", "tqdm", "ipywidgets", "psutil")
+
+
+def test_the_numpy_library_loads_without_pytorch_scikit_learn_or_matplotlib():
+    """What course_lib's lazy imports are for: a NumPy unit's kernel (or one whose tasks forbid PyTorch or
+    scikit-learn) imports the library's NumPy modules, the data and the grading agent without them."""
+    code = (f"import sys\nfor m in {NUMPY_ONLY!r}: __import__(m)\n"
+            f"print(sorted(h for h in {NOT_YET!r} if h in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", f"importing {NUMPY_ONLY} loaded {out.stdout.strip()}"

@@ -26,6 +26,7 @@ is the judge's doing and not an attack that does not work.
 """
 from __future__ import annotations
 
+import glob
 import re
 import shutil
 import sys
@@ -273,6 +274,11 @@ DURING_FUNCS = {  # each starts the meddling thread and timer, and runs a proper
     "task99_3": "def clip(x, lo, hi):\n    _start_meddling()\n    _Sneaky()\n    return None",
 }
 
+# where another Python's copy of the statistics module may be (this machine: /usr/lib/python3.11)
+OTHER_COPY_GLOBS = ("/usr/lib/python3*/statistics.py", "/usr/local/lib/python3*/statistics.py",
+                    "/usr/lib/*/*/*/lib/python3*/statistics.py")
+OTHER_COPIES = sorted(p for g in OTHER_COPY_GLOBS for p in glob.glob(g))
+
 # task99_2 may not use the statistics module nor torch (course.forbid): ways around the rule
 SHORTCUTS = {
     "import": "def mean(xs):\n    import statistics\n    return statistics.mean(xs)",
@@ -289,9 +295,7 @@ SHORTCUTS = {
                     "    raise RuntimeError('no source')"),
     "exec_other_copy": ("import glob\n"
                         "def mean(xs):\n"
-                        "    for p in sorted(glob.glob('/usr/lib/python3*/statistics.py') + "
-                        "glob.glob('/usr/local/lib/python3*/statistics.py') + "
-                        "glob.glob('/usr/lib/*/*/*/lib/python3*/statistics.py')):\n"
+                        f"    for p in sorted(p for g in {OTHER_COPY_GLOBS!r} for p in glob.glob(g)):\n"
                         "        try:\n            ns = {'__name__': 'stats_copy'}\n"
                         "            exec(open(p).read(), ns)\n            return ns['mean'](xs)\n"
                         "        except Exception:\n            pass\n"
@@ -305,9 +309,12 @@ SHORTCUTS = {
                     "    for d in sys.path:\n"
                     "        p = os.path.join(d, 'statistics.py')\n"
                     "        try:\n"
-                    "            data = open(importlib.util.cache_from_source(p), 'rb').read()\n"
+                    "            try:\n"
+                    "                code = marshal.loads(open(importlib.util.cache_from_source(p), 'rb').read()[16:])\n"
+                    "            except OSError:\n"
+                    "                code = compile(open(p).read(), p, 'exec')\n"
                     "            ns = {'__name__': 'stats_copy'}\n"
-                    "            exec(marshal.loads(data[16:]), ns)\n"
+                    "            exec(code, ns)\n"
                     "            return ns['mean'](xs)\n"
                     "        except Exception:\n"
                     "            pass\n"
@@ -488,6 +495,8 @@ def test_the_hunt_for_the_graders_secrets_searches_every_channel_and_finds_nothi
 def test_without_the_judge_the_same_attack_earns_points(graded, sid):
     """The control: nbgrader alone (test cells in the student's kernel) gives these submissions the
     points, so their 0 under the judge is the judge's doing, not an attack that does not work."""
+    if sid == "alone+shortcut_exec_other_copy" and not OTHER_COPIES:
+        pytest.skip(f"no other Python's statistics.py on this machine ({OTHER_COPY_GLOBS}): nothing to execute")
     _, _, _, control = graded
     assert control[sid] == CONTROL[sid], (sid, control[sid])
 
@@ -562,3 +571,11 @@ def test_the_formgrader_shows_each_cells_score_and_the_failing_message(graded):
     for cell in ("test_task99_1", "test_task99_2", "test_task99_3"):
         assert cell in page, cell
     assert "statistics is not available while this task is graded" in page
+
+
+def test_the_sandbox_takes_away_other_pythons_copies_of_a_forbidden_module():
+    """(What keeps ``alone+shortcut_exec_other_copy`` at 0: every copy it could execute is on the list.)"""
+    from autograder.runtime.sandbox import forbid_spec
+
+    taken = {item["path"] for item in forbid_spec(["statistics"])}
+    assert {str(Path(p).resolve()) for p in OTHER_COPIES} <= taken, (OTHER_COPIES, taken)

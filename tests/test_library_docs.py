@@ -64,3 +64,68 @@ def test_the_check_fails_on_a_symbol_without_pointer(tmp_path):
                    'def h():\n    """Introduced in lecture 01_linear_classifiers."""\n\n\ndef _private():\n    pass\n')
     problems = _missing_pointers(bad, {"01_linear_classifiers"})
     assert len(problems) == 2 and "f: no" in problems[0] and "99_nothing" in problems[1]
+
+
+# ---------------------------------------------------------------- docs that point at the code
+
+DOTTED = re.compile(r"\b(autograder(?:\.[A-Za-z_]\w*)+)")
+# paths of the code and the docs (those under tests/ and bench/ are often examples: test_unit08.py)
+PATHS = re.compile(r"\b((?:autograder|course_lib|tools|docs)/[\w./-]*\w)")
+
+
+def _stale_references(text: str, where: str) -> list[str]:
+    """Dotted names ``autograder.x.y`` that import nowhere, and repository paths that do not exist."""
+    import importlib
+
+    out = []
+    for name in sorted(set(DOTTED.findall(text))):
+        parts = name.split(".")
+        for i in range(len(parts), 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:i]))
+            except ImportError:
+                continue
+            try:
+                for attr in parts[i:]:
+                    obj = getattr(obj, attr)
+            except AttributeError:
+                out.append(f"{where}: {name} (no {'.'.join(parts[i:])} in {'.'.join(parts[:i])})")
+            break
+        else:
+            out.append(f"{where}: {name} (no such module)")
+    for path in sorted(set(PATHS.findall(text))):
+        if not (REPO / path).exists() and not any((REPO / path).parent.glob((REPO / path).name + ".*")):
+            out.append(f"{where}: {path} (no such file)")
+    return out
+
+
+def test_docs_and_docstrings_name_modules_and_files_that_exist():
+    """After the package was split into layers, old names (``autograder.judge``, ``autograder/pgserver.py``)
+    lingered in docstrings and docs; every name and path a reader is sent to must exist."""
+    files = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md")), *sorted((REPO / "autograder").rglob("*.py")),
+             *sorted((REPO / "tools").glob("*.py"))]
+    problems = [p for f in files for p in _stale_references(f.read_text(encoding="utf-8"), str(f.relative_to(REPO)))]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_reference_check_finds_stale_names():
+    found = _stale_references("see autograder.judge.Judge, autograder.options.RunOptions, autograder.cells.nope "
+                              "and autograder/pgserver.py, autograder/cells.py, docs/ARCHITECTURE.md", "x")
+    assert [f.split(" ")[1] for f in found] == ["autograder.cells.nope", "autograder.judge.Judge",
+                                                "autograder/pgserver.py"], found
+
+
+def test_readme_and_docs_link_only_inside_the_repository():
+    """A clone from anywhere has what the README and docs/ link to: no absolute paths, no folder
+    beside the repository, every relative link resolves."""
+    problems = []
+    for md in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        text = md.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if target.startswith(("http://", "https://", "mailto:", "#")):
+                continue
+            if target.startswith("/") or not (md.parent / target.split("#")[0]).exists():
+                problems.append(f"{md.relative_to(REPO)}: link to {target}")
+        if re.search(r"/work/|shared folder|beside this repository", text):
+            problems.append(f"{md.relative_to(REPO)}: points outside the repository")
+    assert not problems, "\n".join(problems)

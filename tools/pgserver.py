@@ -47,7 +47,7 @@ __all__ = ["PostgresNotFound", "PostgresServer", "PostgresServerError", "find_pg
 
 INSTALL_HINT = (
     "install PostgreSQL's server with `apt-get install postgresql` "
-    "(`make test` does it through autograder/system_deps.sh)"
+    "(`make test` does it through tools/system_deps.sh)"
 )
 
 
@@ -227,7 +227,7 @@ class PostgresServer:
         self._run(["mkdir", "-m", "0700", str(self.socket_dir)])
         conf = "\n".join([
             "",
-            "# throwaway test server (autograder/pgserver.py)",
+            "# throwaway test server (tools/pgserver.py)",
             "listen_addresses = '127.0.0.1'",
             f"unix_socket_directories = '{self.socket_dir}'",
             "fsync = off",

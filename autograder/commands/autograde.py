@@ -24,19 +24,24 @@ import json
 import os
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
+import course_lib
 from autograder.cells import hidden_regions
 from autograder.course import CourseError
 from autograder.instance import Instance
 from autograder.options import RunOptions
+from autograder.pipeline.executors import make_executor
 from autograder.pipeline.job import GradeJob, GradeResult, NotebookResult
 from autograder.pipeline.job import ignored as _ignored
 from autograder.pipeline.record import make_snapshot, record_result
-from autograder.pipeline.spec import unit_spec
+from autograder.pipeline.spec import kernel_modules, unit_spec
 from autograder.pipeline.state import (
     assignment_fingerprint,
     load_state,
@@ -45,7 +50,9 @@ from autograder.pipeline.state import (
     submission_hash,
     tidy_after_killed_run,
 )
-from autograder.pipeline.worker import grade_submission
+from autograder.pipeline.worker import grade_submission, reap_stale_workdirs
+from autograder.runtime.forkserver import ForkServer, supported
+from autograder.runtime.kernels import reap_orphans, temp_dirs_to_hide
 
 __all__ = ["autograde", "Summary", "Record"]
 
@@ -159,14 +166,10 @@ def _autograde(inst, unit, students, opts: RunOptions, specs, templates) -> Summ
 
     grading_dir = inst.root / ".grading"
     if opts.sandbox:
-        from autograder.runtime.kernels import reap_orphans
-
         reap_orphans()  # kernels of an earlier run that was killed
-    from autograder.pipeline.worker import reap_stale_workdirs
 
     reap_stale_workdirs()  # and its workers' private directories
     snap_url = make_snapshot(inst, grading_dir / f"snapshot-{unit}-{os.getpid()}.db")
-    from autograder.pipeline.executors import make_executor
 
     try:
         executor = make_executor(min(opts.worker_count, len(todo)) if not (opts.cluster or opts.scheduler)
@@ -193,8 +196,6 @@ class _SharedTemplate:
     @classmethod
     def start_all(cls, specs) -> dict:
         """One template per profile of the unit (its forbid tuple -> template), those that start."""
-        from autograder.pipeline.spec import kernel_modules
-
         out = {}
         for spec in specs.values():
             for prof in spec.profiles:
@@ -207,10 +208,6 @@ class _SharedTemplate:
 
     @classmethod
     def start(cls, modules) -> _SharedTemplate | None:
-        import tempfile
-
-        from autograder.runtime.forkserver import ForkServer, supported
-
         if not supported():
             return None
         d = tempfile.mkdtemp(prefix="course-template-")  # 0700: the grader's alone
@@ -227,8 +224,6 @@ class _SharedTemplate:
 
 def _run_jobs(inst, unit, summary, t0, executor, snap_url, todo, notebooks, opts: RunOptions, hidden_cells,
               specs, templates, hashes) -> Summary:
-    from tqdm import tqdm
-
     summary.executor = executor.describe()
     remote = getattr(executor, "remote", False)
     snapshot_bytes = Path(snap_url[len("sqlite:///"):]).read_bytes() if remote and snap_url.startswith("sqlite") else None
@@ -299,8 +294,6 @@ def _hidden_paths(inst: Instance) -> tuple[str, ...]:
     src = inst.source_dir
     if src.exists():
         paths.append(src.resolve())
-    import course_lib
-    from autograder.runtime.kernels import temp_dirs_to_hide
 
     hidden = [str(p.resolve()) for p in paths if p.exists()]
     return tuple(dict.fromkeys(hidden + list(temp_dirs_to_hide((root, Path(course_lib.__file__).parent)))))

@@ -184,6 +184,7 @@ def release_to_exchange(config_dir: str | os.PathLike = ".") -> list[str]:
     ``<config_dir>/nbgrader_config.py`` names (``make lab``), replacing an older copy, so that the
     Assignments tab lists it. nbgrader's own release_assignment, all units in one process.
     Returns the units released; raises CourseError naming a unit nbgrader could not release."""
+    # lazy: nbgrader.apps loads every nbgrader application (seconds); only `make lab-release` needs it
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config.loader import PyFileConfigLoader

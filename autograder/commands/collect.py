@@ -64,14 +64,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-from autograder.course import CourseError, ensure_bin_on_path
+from autograder.course import Course, CourseError, ensure_bin_on_path
+from autograder.instance import Instance, default_instance_dir
 from autograder.nbgrader_glue import quiet_logger
-
-if TYPE_CHECKING:
-    from autograder.course import Course
-    from autograder.instance import Instance
 
 __all__ = ["BLACKBOARD_REGEX", "CANVAS_REGEX", "LIMITS", "LMS_REGEXES", "MOODLE_REGEX", "CollectReport", "Limits",
            "Skipped", "Taken", "add_parser", "collect", "main", "register", "student_id_problem"]
@@ -212,6 +209,7 @@ def check_notebook(path: Path) -> tuple[str, str] | None:
         return UNREADABLE, str(exc)
     if size == 0:
         return EMPTY, "0 bytes"
+    # lazy: the CLI imports this module to register `course collect`; nbformat/nbgrader load when a collect runs
     import nbformat
 
     try:
@@ -234,6 +232,7 @@ def _tree_digest(path: Path) -> str:
 
 
 def _read_timestamp(d: Path) -> dt.datetime | None:
+    # lazy: nbgrader loads when a collect runs, not when the CLI registers the command
     from nbgrader.utils import parse_utc
 
     try:
@@ -275,6 +274,7 @@ def exchange_root(instance: Instance, override: str | os.PathLike | None = None)
 
 
 def _exchange_collect_class():
+    # lazy: nbgrader's exchange (the base class below) loads when a collect runs, not when the CLI registers the command
     from nbgrader.exchange.default.collect import ExchangeCollect, groupby
 
     class ReportingCollect(ExchangeCollect):
@@ -340,6 +340,7 @@ def _exchange_collect_class():
         def do_copy(self, src, dest, log=None):
             """nbgrader's copy, except that a symbolic link (or fifo, socket, device) in a
             submission is left behind and reported: copytree would copy what it points at."""
+            # lazy: nbgrader loads when a collect runs, not when the CLI registers the command
             from nbgrader.utils import ignore_patterns
 
             cd = self.coursedir
@@ -383,6 +384,7 @@ def collect_exchange(instance: Instance, unit: str, *, root: str | os.PathLike |
     named as its student; a mismatch is a note in the report ("cheating attempt?").
     """
     ensure_bin_on_path()
+    # lazy: nbgrader loads when a collect runs, not when the CLI registers the command
     from nbgrader.auth import Authenticator
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.exchange import ExchangeError
@@ -824,6 +826,7 @@ def _zip_time(info: zipfile.ZipInfo) -> float:
 
 def _collector_plugin(regex: str, log):
     """nbgrader's FileNameCollectorPlugin with our regex."""
+    # lazy: nbgrader loads when a collect runs, not when the CLI registers the command
     from nbgrader.plugins import FileNameCollectorPlugin
 
     return FileNameCollectorPlugin(named_regexp=regex, valid_ext=[".ipynb"], log=log)
@@ -837,6 +840,7 @@ def _read_name(plugin, rel: str) -> dict | None:
 
 def _parse_time(text: str) -> dt.datetime:
     """nbgrader's ``parse_utc``, and Blackboard's ``2026-11-20-10-00-00``."""
+    # lazy: nbgrader loads when a collect runs, not when the CLI registers the command
     from nbgrader.utils import parse_utc
 
     try:
@@ -1084,9 +1088,6 @@ def register(subparsers: Any, inst_opts: Callable[[argparse.ArgumentParser], Non
 
 def instance_from_args(args: argparse.Namespace, course: Course | None = None) -> Instance:
     """The Instance named by ``--instance`` / ``--db`` (``$COURSE_INSTANCE``, ``$COURSE_DB``), as the CLI does."""
-    from autograder.course import Course
-    from autograder.instance import Instance, default_instance_dir
-
     course = course or Course.find(getattr(args, "root", None))
     root = getattr(args, "instance", None) or default_instance_dir(course)
     db = getattr(args, "db", None) or os.environ.get("COURSE_DB") or None

@@ -10,6 +10,7 @@ in the terminal.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import sys
 import time
@@ -19,11 +20,15 @@ from typing import IO, Any
 import nbformat
 
 from autograder import cells, synth
+from autograder.commands.autograde import autograde
+from autograder.commands.export import export
+from autograder.commands.feedback import feedback
 from autograder.course import Course, CourseError
-from autograder.instance import Instance
+from autograder.instance import Instance, grades_table
+from autograder.options import DEMO_CELL_TIMEOUT, DEMO_MIN_STUDENTS, DEMO_STUDENTS, RunOptions
 
 DEFAULT_UNIT = "01_linear_classifiers"
-MIN_STUDENTS = 20
+MIN_STUDENTS = DEMO_MIN_STUDENTS
 # Written into every demo instance: only a directory carrying it is ever wiped, so that
 # `--instance` pointed at a real class's instance (or any other directory) cannot destroy it.
 MARKER = ".course-demo-instance"
@@ -55,18 +60,13 @@ def prepare_instance_dir(root: Path) -> None:
     (root / MARKER).write_text("made by `course demo`; `course demo` wipes and recreates this directory\n")
 
 
-def run_demo(course: Course, unit: str | None = None, students: int = 22, workers: int | None = None,
-             cell_timeout: int = 20, instance_dir: Path | None = None, out: IO[str] | None = None,
-             progress: bool = True, **grading_kwargs: Any) -> dict:
+def run_demo(course: Course, unit: str | None = None, students: int = DEMO_STUDENTS, workers: int | None = None,
+             cell_timeout: int = DEMO_CELL_TIMEOUT, instance_dir: Path | None = None, out: IO[str] | None = None,
+             progress: bool = RunOptions.progress, **grading_kwargs: Any) -> dict:
     """Run the demo; returns a dict with the instance, summary, rows, feedback paths and CSV path.
 
     ``out`` (default: ``sys.stdout`` when called, not when this module was imported) gets the report.
     """
-    from autograder.commands.autograde import autograde
-    from autograder.commands.export import export
-    from autograder.commands.feedback import feedback
-    from autograder.instance import grades_table
-
     t0 = time.monotonic()
     unit = pick_unit(course, unit)
     students = int(students)
@@ -179,7 +179,5 @@ def _num(x) -> str:
 
 
 def _task_key(t: str):
-    import re
-
     m = re.match(r"task(\d+)_(\d+)$", t)
     return (int(m.group(1)), int(m.group(2))) if m else (10**9, t)

@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from nbgrader.api import MissingEntry
+
 from autograder.cells import task_name
 from autograder.course import CourseError
 from autograder.instance import Instance
@@ -35,8 +37,6 @@ EXPORT_KEYS = ["assignment", "duedate", "timestamp", "student_id", "last_name", 
 
 def export(inst: Instance, units: list[str] | None = None, to: str | os.PathLike | None = None) -> Path:
     """Grades CSV: nbgrader export's columns, then one column per task (``task1_1`` ...). Returns the path."""
-    from nbgrader.api import MissingEntry
-
     inst.require()
     to = Path(to) if to else inst.root / "grades.csv"
     rows, task_cols = [], []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import html
+import json
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import nbformat
+from nbgrader.api import MissingEntry
 
 from autograder.cells import HIDDEN_BEGIN, course_metadata, grade_id, is_graded, nbgrader_metadata, task_of, without_hidden
 from autograder.course import CourseError
@@ -160,6 +162,7 @@ def _exporter() -> Any:
     """One nbconvert HTMLExporter per process (building one reads its templates and theme)."""
     global _EXPORTER
     if _EXPORTER is None:
+        # lazy: nbconvert takes seconds to import; only a process that renders a page loads it (the class subclasses it)
         from nbconvert import HTMLExporter
         from nbconvert.exporters.templateexporter import TemplateExporter
         from nbconvert.filters.highlight import Highlight2HTML
@@ -216,8 +219,6 @@ def _alt_text(body: str) -> str:
 def _read(path: Path) -> NotebookNode | None:
     """The autograded notebook, or None. Read without nbformat's schema validation: the grader
     wrote it, and validating a 100,000-cell notebook takes minutes."""
-    import json
-
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
@@ -289,8 +290,6 @@ def render(page: Page) -> str:
 
 
 def _pages(inst: Instance, unit: str, students: list[str] | None) -> list[Page]:
-    from nbgrader.api import MissingEntry
-
     titles = _task_titles(inst, unit)
     pages = []
     with inst.gradebook() as gb:

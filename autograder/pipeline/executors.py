@@ -9,13 +9,15 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from autograder.course import ensure_bin_on_path
+from autograder.pipeline.worker import preload
+
 
 def _worker_init(log_dir: str | None = None) -> None:
-    from autograder.course import ensure_bin_on_path
-
     ensure_bin_on_path()
     if log_dir:
         # worker and kernel stderr go to a file, so the parent's progress bar stays readable
@@ -28,11 +30,7 @@ def _worker_init(log_dir: str | None = None) -> None:
 def _context():
     """fork where it is safe (Linux, no other threads yet): workers start at once with nbgrader
     already imported, instead of paying seconds of imports each; spawn elsewhere."""
-    import threading
-
     if sys.platform.startswith("linux") and threading.active_count() == 1:
-        from autograder.pipeline.worker import preload
-
         preload()
         return multiprocessing.get_context("fork")
     return multiprocessing.get_context("spawn")
@@ -72,6 +70,7 @@ class DaskExecutor:
     kind = "dask"
 
     def __init__(self, workers: int, scheduler: str | None = None):
+        # lazy: Dask is optional, for --cluster/--scheduler only
         from distributed import Client, LocalCluster
 
         self.cluster = None
@@ -95,6 +94,7 @@ class DaskExecutor:
         return self.client.submit(fn, arg, pure=False, key=f"grade-{arg.unit}-{arg.student}-{os.urandom(4).hex()}")
 
     def as_completed(self, futures: Iterable[Any]) -> Iterator[Any]:
+        # lazy: Dask is optional, for --cluster/--scheduler only
         from distributed import as_completed
 
         return as_completed(futures)

@@ -17,6 +17,14 @@ import warnings
 from pathlib import Path
 from unittest import mock
 
+import nbformat
+import nbgrader.preprocessors.latesubmissions as late_mod
+import nbgrader.preprocessors.saveautogrades as save_mod
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
+from sqlalchemy import delete, insert
+from sqlalchemy.exc import SAWarning
+
 from autograder.instance import Instance
 from autograder.nbgrader_glue import quiet_logger
 from autograder.pipeline.job import GradeJob, GradeResult
@@ -83,14 +91,6 @@ def _put_autograded(inst: Instance, result: GradeResult, job: GradeJob) -> None:
 
 def record_result(inst: Instance, result: GradeResult, job: GradeJob, files_hash: str) -> None:
     """Write one submission's grades, late penalty and hash in a single transaction."""
-    import nbformat
-    import nbgrader.preprocessors.latesubmissions as late_mod
-    import nbgrader.preprocessors.saveautogrades as save_mod
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
-    from sqlalchemy import delete, insert
-    from sqlalchemy.exc import SAWarning
-
     log, _ = quiet_logger("course.writer")   # nbgrader's warnings about a submission are the worker's to report
     cfg = inst.config()
     coursedir = CourseDirectory(config=cfg, log=log)

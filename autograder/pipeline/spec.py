@@ -15,15 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import nbformat
+
 from autograder import cells
+from autograder.runtime.kernels import AGENT_MODULE
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
 __all__ = ["NotebookSpec", "Profile", "read_spec", "unit_spec", "kernel_modules"]
 
-#: What every grading kernel imports at start-up besides the setup's modules: the agent.
-AGENT_MODULE = "course_lib.agent"
+#: What a kernel imports ahead of time when there is no spec to read (no instructor's notebook).
+DEFAULT_KERNEL_MODULES = (AGENT_MODULE, "numpy")
 
 
 @dataclass(frozen=True)
@@ -92,8 +95,6 @@ def read_spec(nb: NotebookNode, name: str) -> NotebookSpec:
 
 def unit_spec(source_dir: Path, notebooks: list[str]) -> dict[str, NotebookSpec]:
     """Specs of a unit's notebooks from the instructor's directory (missing ones are skipped)."""
-    import nbformat
-
     out = {}
     for name in notebooks:
         path = Path(source_dir) / f"{name}.ipynb"
@@ -107,11 +108,14 @@ def forbids(module: str, forbid: tuple[str, ...]) -> bool:
     return any(module == f or module.startswith(f + ".") for f in forbid)
 
 
-def kernel_modules(spec: NotebookSpec, profile: Profile) -> tuple[str, ...]:
+def kernel_modules(spec: NotebookSpec | None, profile: Profile | None) -> tuple[str, ...]:
     """What a kernel of ``profile`` imports ahead of time: the agent and the setup's imports that the
     profile allows (a template that imported a forbidden module would hand it to every kernel).
     Only cells the profile's kernel runs count: a locked cell after its last test (unit 03's
-    ``setup_pytorch``, say) may import what the profile forbids, directly or through course_lib."""
+    ``setup_pytorch``, say) may import what the profile forbids, directly or through course_lib.
+    Without a spec (or a profile): :data:`DEFAULT_KERNEL_MODULES`."""
+    if spec is None or profile is None:
+        return DEFAULT_KERNEL_MODULES
     if spec.imports_at:
         wanted = [m for i, m in spec.imports_at if i < profile.last_test_index]
     else:

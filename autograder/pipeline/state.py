@@ -10,12 +10,15 @@ that was killed half-way through swapping a folder.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from sqlalchemy import Column, Float, MetaData, String, Table, Text, select
 
 from autograder.course import CourseError
 from autograder.instance import Instance
@@ -32,8 +35,6 @@ STATE_TABLE = "course_autograde_state"
 
 
 def state_table() -> Table:
-    from sqlalchemy import Column, Float, MetaData, String, Table, Text
-
     meta = MetaData()
     return Table(
         STATE_TABLE, meta,
@@ -85,8 +86,6 @@ def assignment_fingerprint(gb: Gradebook, unit: str) -> str:
 
 
 def load_state(inst: Instance, unit: str) -> dict[str, tuple[str, str]]:
-    from sqlalchemy import select
-
     t = state_table()
     with inst.gradebook() as gb:
         t.metadata.create_all(gb.engine)
@@ -101,8 +100,6 @@ def run_lock(inst: Instance) -> Iterator[None]:
     flock, not a pid file: the kernel drops the lock when the holder dies, so a
     killed run never leaves the instance locked.
     """
-    import fcntl
-
     lock_dir = inst.root / ".grading"
     lock_dir.mkdir(parents=True, exist_ok=True)
     with open(lock_dir / "autograde.lock", "a+", encoding="utf-8") as fh:

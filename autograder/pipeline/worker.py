@@ -46,6 +46,7 @@ __all__ = ["grade_submission", "grade_notebook", "preload"]
 
 def preload() -> None:
     """Import what grading needs, so forked workers inherit it instead of importing it each."""
+    # the point of this function: called in the parent (or a fresh worker) before any grading
     import jupyter_client  # noqa: F401
     import nbclient  # noqa: F401
     import sqlalchemy  # noqa: F401

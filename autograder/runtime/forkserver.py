@@ -26,16 +26,27 @@ template cannot start), kernels start the ordinary way.
 """
 from __future__ import annotations
 
+import ctypes
+import importlib
 import json
 import os
 import select
+import selectors
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import traceback
+import uuid
+import warnings
 from pathlib import Path
 from typing import Any
+
+from autograder.runtime import sandbox
+from autograder.runtime.sandbox import SANDBOX_BASE, kernel_env, scrub_env
 
 MARK = "course-kernel-template"  # on the template's (and so every forked kernel's) command line
 READY_TIMEOUT = 120.0
@@ -51,8 +62,6 @@ def supported() -> bool:
 def _request(spec_path: str, argv: list[str], cwd: str, env: dict) -> bytes:
     """One fork request line.  The environment is scrubbed here, not only in the child: the
     template keeps what it was sent in its memory, which every later kernel inherits."""
-    from autograder.runtime.sandbox import scrub_env
-
     return (json.dumps({"spec": spec_path, "argv": list(argv), "cwd": cwd, "env": scrub_env(env)}) + "\n").encode()
 
 
@@ -74,8 +83,6 @@ class ForkServer:
     def __init__(self, modules: tuple[str, ...], listen: str | None = None):
         """Start the template.  ``listen``: a Unix socket path on which it also serves other processes
         (the grading run's workers); then this returns at once, without waiting for its imports."""
-        from autograder.runtime.sandbox import SANDBOX_BASE, kernel_env
-
         self.modules = tuple(modules)
         env = kernel_env(os.environ)  # every kernel inherits the template's environment block (/proc/self/environ)
         try:  # matplotlib's font cache, if the template imports it: built once, readable by every kernel
@@ -151,8 +158,6 @@ class TemplateClient:
     template, one set of imports for every worker on the machine."""
 
     def __init__(self, path: str):
-        import socket
-
         self.path = path
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(READY_TIMEOUT)  # the first answer waits for the template's imports
@@ -231,8 +236,11 @@ def _register_close() -> None:
     global _registered
     if not _registered:
         _registered = True
+        # the grader's side only: the template process (this module as __main__) and the kernels forked
+        # from it must not carry multiprocessing's exit hooks
         import atexit
         import multiprocessing.util
+
 
         atexit.register(close_all)
         multiprocessing.util.Finalize(None, close_all, exitpriority=5)  # pool workers leave by os._exit
@@ -293,6 +301,7 @@ class ForkedProcess:
 
 
 def _provisioner_class():
+    # lazy: jupyter_client is the grader's; the template process (this module as __main__) must not load it
     from jupyter_client.provisioning import LocalProvisioner
 
     class ForkProvisioner(LocalProvisioner):
@@ -301,10 +310,12 @@ def _provisioner_class():
         server: ForkServer | None = None
         spec_path: str | None = None
         forked = False
+        parent: Any                 # the KernelManager (autograder.runtime.kernels): its sandbox_cmd
+        process: Any                # a ForkedProcess once forked, else LocalProvisioner's Popen
 
         async def launch_kernel(self, cmd, **kwargs):
             ipk = len(cmd) > 3 and cmd[1:3] == ["-m", "ipykernel_launcher"] and _same_python(cmd[0])
-            if self.server is None or not ipk or not self.server.alive():
+            if self.server is None or self.spec_path is None or not ipk or not self.server.alive():
                 return await super().launch_kernel(self.parent.sandbox_cmd(cmd), **kwargs)
             env = kwargs.get("env") or os.environ
             cwd = str(kwargs.get("cwd") or os.getcwd())
@@ -336,7 +347,6 @@ def provisioner_for(km: Any, server: ForkServer | TemplateClient, spec_path: str
     global _PROVISIONER
     if _PROVISIONER is None:
         _PROVISIONER = _provisioner_class()
-    import uuid
 
     km.kernel_id = km.kernel_id or str(uuid.uuid4())
     prov = _PROVISIONER(kernel_id=km.kernel_id, kernel_spec=km.kernel_spec, parent=km)
@@ -347,8 +357,6 @@ def provisioner_for(km: Any, server: ForkServer | TemplateClient, spec_path: str
 # ---------------------------------------------------------------- the template (runs in its own process)
 
 def _set_pdeathsig() -> None:
-    import ctypes
-
     try:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
@@ -365,7 +373,6 @@ def _child(req: dict, template_pid: int) -> None:  # pragma: no cover - runs in 
     os.environ.clear()
     os.environ.update(req["env"])
     os.chdir(req["cwd"])
-    from autograder.runtime import sandbox
 
     spec = json.loads(Path(req["spec"]).read_text())
     spec["die_with_parent"] = True
@@ -377,7 +384,6 @@ def _child(req: dict, template_pid: int) -> None:  # pragma: no cover - runs in 
     # waiter, which dies with the template)
     if not spec.get("pid_namespace") and os.getppid() != template_pid:
         os._exit(1)
-    import tempfile
 
     tempfile.tempdir = None  # TMPDIR is the kernel's own directory now
     # a fresh interpreter draws fresh seeds; so does a fork (random does this itself)
@@ -390,6 +396,7 @@ def _child(req: dict, template_pid: int) -> None:  # pragma: no cover - runs in 
             pass
     # sys.path is the interpreter's own, as ipykernel_launcher leaves it; IPython adds '' (the working dir)
     sys.argv = [sys.executable, *req["argv"]]
+    # in the forked kernel: ipykernel was loaded by the template (_serve), never by the grader
     from ipykernel import kernelapp
 
     kernelapp.launch_new_instance()
@@ -410,8 +417,6 @@ def _fork_one(line: bytes, me: int) -> bytes:  # pragma: no cover - runs in the 
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
         except BaseException:
-            import traceback
-
             try:
                 Path(req["cwd"], ".kernel", "kernel.log").write_text(traceback.format_exc())
             except Exception:
@@ -422,9 +427,6 @@ def _fork_one(line: bytes, me: int) -> bytes:  # pragma: no cover - runs in the 
 
 
 def _serve(modules: list[str], listen: str | None = None) -> None:  # pragma: no cover - runs in the template
-    import importlib
-    import socket
-    import warnings
 
     # The template leaves when its starter closes the pipe or dies (end of input below); not by
     # PR_SET_PDEATHSIG, which fires when the *thread* that started it ends (a Dask worker's pool thread).
@@ -438,6 +440,7 @@ def _serve(modules: list[str], listen: str | None = None) -> None:  # pragma: no
             os.umask(old)
         srv.listen(64)
     sys.path[:] = [p for p in sys.path if p not in ("", "/", os.getcwd())]
+    # the template's own imports, after sys.path lost the working directory: every forked kernel inherits them
     import ipykernel.ipkernel
     import ipykernel.kernelapp
     import ipykernel.zmqshell  # noqa: F401
@@ -459,7 +462,6 @@ def _serve(modules: list[str], listen: str | None = None) -> None:  # pragma: no
             out.write(_fork_one(line, me))
             out.flush()
         return
-    import selectors
 
     sel = selectors.DefaultSelector()
     sel.register(srv, selectors.EVENT_READ, None)

@@ -17,16 +17,20 @@ directory per kernel, so per submission), held on ``km.course_sandbox``.
 """
 from __future__ import annotations
 
+import atexit
 import multiprocessing.util
 import os
+import select
 import shutil
 import socket
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 
 from autograder.runtime.forkserver import provisioner_for, server_for
 from autograder.runtime.sandbox import CGROUP_PARENT, CGROUP_ROOT, SANDBOX_BASE, Limits, Sandbox, can_isolate
@@ -43,8 +47,6 @@ class AgentListener:
     connects to when it starts, before any student code runs; again after a restart."""
 
     def __init__(self, path: Path, uid: int | None = None):
-        import socket
-
         self.path = str(path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(self.path)
@@ -53,8 +55,6 @@ class AgentListener:
 
     def accept(self, timeout: float) -> socket.socket | None:
         """The newest connection of the kernel (None if none comes within ``timeout`` seconds)."""
-        import select
-
         conn = None
         deadline = time.monotonic() + timeout
         while True:
@@ -75,10 +75,14 @@ class AgentListener:
             pass
 
 
+#: The module each grading kernel imports first, before the setup's: the judge's agent.
+AGENT_MODULE = "course_lib.agent"
+
+
 def agent_line(path: str, forbid: tuple[str, ...] = ()) -> str:
     """The kernel's first start-up line: connect to the judge (and, as a courtesy where no sandbox
     takes modules away, refuse to import the forbidden ones)."""
-    line = f"import course_lib.agent as _course_agent\n_course_agent.connect({path!r})\n"
+    line = f"import {AGENT_MODULE} as _course_agent\n_course_agent.connect({path!r})\n"
     if forbid:
         line += f"_course_agent.refuse_imports({tuple(forbid)!r})\n"
     return line + "del _course_agent"
@@ -161,8 +165,6 @@ def kernel_dir(sandboxed: bool) -> Path:
 
 def temp_dirs_to_hide(needed: tuple = ()) -> tuple[str, ...]:
     """World-writable temp dirs a sandboxed kernel must not see, unless the interpreter or course lives there."""
-    import sys
-
     keep = [Path(p).resolve() for p in (sys.prefix, sys.base_prefix, *needed)]
     out = []
     for d in ("/tmp", "/var/tmp", "/dev/shm"):
@@ -176,8 +178,6 @@ def _launch(kernel_name: str, modules: tuple[str, ...], sandbox=None, fork: tupl
             template: str | None = None, forbid: tuple[str, ...] = ()):
     """Start a kernel in a fresh directory (in a Sandbox when ``sandbox`` is ``(Limits, hide)``),
     with its agent connecting to ``km.course_agent`` and ``modules`` imported ahead of time."""
-    from jupyter_core.utils import run_sync
-
     workdir = kernel_dir(sandbox is not None)
     sbx: Sandbox | None = None
     km: Any
@@ -190,7 +190,7 @@ def _launch(kernel_name: str, modules: tuple[str, ...], sandbox=None, fork: tupl
     km.course_agent = AgentListener(workdir.parent / "agent")
     km.course_forbid = tuple(forbid)
     args = list(KERNEL_ARGS) + [f"--IPKernelApp.exec_lines={agent_line(km.course_agent.path, tuple(forbid))}"]
-    for line in preimport_lines(tuple(m for m in modules if m != "course_lib.agent")):
+    for line in preimport_lines(tuple(m for m in modules if m != AGENT_MODULE)):
         args.append(f"--IPKernelApp.exec_lines={line}")
     try:
         run_sync(km.start_kernel)(extra_arguments=args, cwd=str(workdir))
@@ -201,8 +201,6 @@ def _launch(kernel_name: str, modules: tuple[str, ...], sandbox=None, fork: tupl
 
 
 def _shutdown(km, workdir: Path | None) -> None:
-    from jupyter_core.utils import run_sync
-
     try:
         if km.has_kernel:
             run_sync(km.shutdown_kernel)(now=True)
@@ -268,7 +266,6 @@ def take_kernel(kernel_name: str = "python3", modules: tuple[str, ...] = ("numpy
     if _finalizer is None:
         # multiprocessing workers leave through os._exit (no atexit); Finalize still runs
         _finalizer = multiprocessing.util.Finalize(None, _shutdown_spares, exitpriority=10)
-        import atexit
 
         atexit.register(_shutdown_spares)
     return km, workdir, waited
@@ -357,8 +354,6 @@ def reap_orphans() -> int:
 
 
 def _alive(km) -> bool:
-    from jupyter_core.utils import run_sync
-
     try:
         return bool(run_sync(km.is_alive)())
     except Exception:

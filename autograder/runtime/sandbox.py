@@ -34,12 +34,16 @@ from __future__ import annotations
 import ctypes
 import functools
 import glob
+import importlib.util
 import json
 import os
 import resource
+import select
 import shutil
+import signal
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -113,8 +117,6 @@ COVER = ("/home", "/root", "/tmp", "/var/tmp", "/dev/shm", "/work", "/srv", "/mn
 def keep_paths(workdir: str | os.PathLike | None) -> tuple[str, ...]:
     """What a kernel needs from the covered trees: the interpreter, the virtualenv, the
     course's library (an editable install points into the checkout) and its own directory."""
-    import importlib.util
-
     keep = [sys.base_prefix, sys.prefix, str(workdir)]
     for mod in ("course_lib",):
         spec = importlib.util.find_spec(mod)
@@ -250,7 +252,6 @@ class Sandbox:
                         pass
             except OSError:
                 pass
-        import time
         for d in self._cgroups:
             for _ in range(50):
                 try:
@@ -356,8 +357,6 @@ def forbid_spec(modules: Iterable[str]) -> list[dict]:
     """Where each forbidden module lives (found here, in the grader, which may import anything,
     and its copies in other Python installations): ``{"module", "path", "package"}``; modules that
     are not installed need nothing."""
-    import importlib.util
-
     out = []
     for name in dict.fromkeys(modules):
         try:
@@ -463,8 +462,6 @@ def _own_pid_namespace(die_with_parent: bool) -> None:
     the namespace with it); the init's child returns from here and becomes the kernel, an ordinary
     process whose signals mean what they always do.  (``unshare --fork`` or ``tini`` would be new
     programs between the grader and the kernel, and no longer the one a forked kernel must be.)"""
-    import signal
-
     def relay(to: int) -> None:
         def forward(signum, _frame):
             try:
@@ -532,8 +529,6 @@ def _set_pdeathsig(sig: int) -> None:
 
 def select_readable(fd: int) -> bool:
     """Whether ``fd`` is readable now (for a pipe whose writer is gone: at EOF)."""
-    import select
-
     return bool(select.select([fd], [], [], 0)[0])
 
 

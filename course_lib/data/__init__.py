@@ -12,6 +12,10 @@ touches NumPy's global RNG.
 """
 from __future__ import annotations
 
+import os
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from .shapes import SHAPE_CLASSES, load_shapes, make_shapes
@@ -33,9 +37,6 @@ _DEFAULT_SPLIT = (0.2, 0.2, 0)   # (val_fraction, test_fraction, seed) of digits
 def _digits_raw() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's digits file, read without importing scikit-learn (``digits.csv.gz`` in its package,
     found along ``sys.path``): a grading kernel whose tasks may not use scikit-learn still loads the data."""
-    import os
-    import sys
-
     for base in sys.path:
         path = os.path.join(base or ".", "sklearn", "datasets", "data", "digits.csv.gz")
         if os.path.isfile(path):
@@ -68,8 +69,6 @@ def load_digits(*, val_fraction: float = 0.2, test_fraction: float = 0.2, images
     X, y = _digits_raw()
     X = X.astype(np.float64) / 16.0
     if (val_fraction, test_fraction, seed) == _DEFAULT_SPLIT:
-        from pathlib import Path
-
         with np.load(Path(__file__).with_name("digits_split.npz")) as f:
             i_train, i_val, i_test = (f[k].astype(np.int64) for k in ("train", "val", "test"))
     else:
@@ -86,6 +85,7 @@ def digits_split_indices(y: np.ndarray, val_fraction: float, test_fraction: floa
 
     Introduced in lecture 01_linear_classifiers.
     """
+    # lazy: scikit-learn only for a split other than the shipped one; a kernel whose tasks forbid it still loads the digits
     from sklearn.model_selection import train_test_split
 
     idx = np.arange(len(y))
@@ -144,6 +144,7 @@ def sample_image(name: str = "grace_hopper.jpg", *, gray: bool = True) -> np.nda
 
     Introduced in lecture 03_cnn.
     """
+    # lazy: matplotlib takes a second to import; of this module only the sample image needs it
     import matplotlib.cbook as cbook
     import matplotlib.image as mpimg
 

@@ -47,6 +47,7 @@ def _rng(seed: int | np.random.Generator) -> np.random.Generator:
 
 def _polygons(name: str) -> list[np.ndarray]:
     """Closed outlines of a class in about [-1, 1]^2 (filled with the even-odd rule, so holes work)."""
+    # lazy: matplotlib (a second to import) only rasterises the class templates, once each (cached)
     from matplotlib.path import Path
 
     t = np.linspace(0, 2 * np.pi, 97)[:-1]
@@ -70,6 +71,7 @@ def _polygons(name: str) -> list[np.ndarray]:
 
 def _glyph(char: str) -> list[np.ndarray]:
     """The outline of ``char`` in DejaVu Sans Bold (shipped with matplotlib), centred, height ~1.9."""
+    # lazy: matplotlib (a second to import) only rasterises the class templates, once each (cached)
     from matplotlib.font_manager import FontProperties
     from matplotlib.textpath import TextPath
 
@@ -89,6 +91,7 @@ def _glyph(char: str) -> list[np.ndarray]:
 def _template(name: str) -> np.ndarray:
     """(T, T) float64 coverage in [0, 1] of the class outline over [-1, 1]^2 (row 0 is y = +1), smoothed
     so that down-sampling it with bilinear interpolation does not alias."""
+    # lazy: matplotlib (a second to import) only rasterises the class templates, once each (cached)
     from matplotlib.path import Path
 
     c = (np.arange(_TEMPLATE) + 0.5) / _TEMPLATE * 2 - 1

@@ -19,6 +19,7 @@ def sklearn_text() -> str:
 
     Introduced in lecture 04_rnn.
     """
+    # lazy: only to find the texts scikit-learn ships; importing course_lib.data does not load it
     import sklearn
 
     folder = Path(sklearn.__file__).parent / "datasets" / "descr"

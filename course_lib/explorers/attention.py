@@ -28,6 +28,7 @@ import ipywidgets as W
 import numpy as np
 
 from ..nn.attention import masked_softmax, sinusoidal_positional_encoding
+from ..viz import attention_heatmap
 from ..widgets import Explorer, _slider
 from .linear import _StaticFigure
 
@@ -191,8 +192,6 @@ class AttentionExplorer(_StaticFigure, Explorer):
         return result
 
     def draw(self, result: dict, **_: Any) -> None:
-        from ..viz import attention_heatmap
-
         ax_w, ax_o = self.fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
         raw = result["_weights"]
         w = np.nan_to_num(raw, nan=0.0)
@@ -288,8 +287,6 @@ class KernelRegressionExplorer(_StaticFigure, Explorer):
         return kernel_regression_state(float(bandwidth), sigma=float(noise))
 
     def draw(self, result: dict, **_: Any) -> None:
-        from ..viz import attention_heatmap
-
         ax_w, ax_f = self.fig.subplots(1, 2)
         attention_heatmap(result["_weights"], ax=ax_w, annotate=False)
         ax_w.set_xlabel("training input (sorted)")

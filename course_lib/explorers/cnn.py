@@ -24,6 +24,7 @@ from ..widgets import KERNELS, Explorer, _slider, conv2d_single
 from .linear import _StaticFigure
 
 if TYPE_CHECKING:
+    # lazy: PyTorch (seconds) only for the explorer's PyTorch part; the NumPy explorers work without it
     import torch
 
 __all__ = ["sliding_window_state", "window_input", "SlidingWindowExplorer", "relu_backward_rule",
@@ -145,6 +146,7 @@ class SlidingWindowExplorer(_StaticFigure, Explorer):
                                     position=int(position))
 
     def draw(self, result: dict, *, kernel: str, padding: int, **_: Any) -> None:
+        # lazy: matplotlib loads when the explorer draws, as in course_lib.viz
         from matplotlib.patches import Rectangle
 
         ax_in, ax_k, ax_out = self.fig.subplots(1, 3, gridspec_kw={"width_ratios": [3, 1.4, 2]})
@@ -201,6 +203,7 @@ def relu_backward_rule(model: torch.nn.Module, rule: str = "backprop") -> Iterat
 
     Introduced in lecture 03_cnn.
     """
+    # lazy: PyTorch (seconds) only for the explorer's PyTorch part; the NumPy explorers work without it
     import torch.nn as nn
 
     if rule not in RULES:
@@ -234,6 +237,7 @@ def input_gradient(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, rul
 
     Introduced in lecture 03_cnn.
     """
+    # lazy: PyTorch (seconds) only for the explorer's PyTorch part; the NumPy explorers work without it
     import torch
 
     model.eval()

@@ -134,6 +134,7 @@ def digits_raw() -> tuple[np.ndarray, np.ndarray]:
 
     Introduced in lecture 07_dimensionality_reduction.
     """
+    # lazy: scikit-learn and SciPy load for the figure that needs them, not with the explorers
     from sklearn.datasets import load_digits
 
     X, y = load_digits(return_X_y=True)
@@ -361,6 +362,7 @@ def swiss_roll(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
     Introduced in lecture 07_dimensionality_reduction.
     """
+    # lazy: scikit-learn and SciPy load for the figure that needs them, not with the explorers
     from sklearn.datasets import make_swiss_roll
 
     X, t = make_swiss_roll(n, random_state=seed)
@@ -380,6 +382,7 @@ def neighbourhood_state(k: int, *, n: int = 400, seed: int = 0) -> dict[str, Any
 
     Introduced in lecture 07_dimensionality_reduction.
     """
+    # lazy: scikit-learn and SciPy load for the figure that needs them, not with the explorers
     from scipy.sparse.csgraph import connected_components
     from scipy.stats import spearmanr
 
@@ -409,6 +412,7 @@ class NeighbourhoodExplorer(_StaticFigure, Explorer):
 
     def draw(self, result: dict, **_: Any) -> None:
         X, t, z, Wg = result["_X"], result["_t"], result["_z"], result["_W"]
+        # lazy: matplotlib's 3-D toolkit loads when the swiss roll is drawn
         from mpl_toolkits.mplot3d.art3d import Line3DCollection
 
         ax = self.fig.add_subplot(1, 2, 1, projection="3d")

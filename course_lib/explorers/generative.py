@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 import numpy as np
+from scipy.spatial.distance import jensenshannon
 from scipy.special import logsumexp
-from scipy.stats import norm
+from scipy.stats import norm, wasserstein_distance
 
 from ..widgets import Explorer, _slider
 from .linear import _StaticFigure
 
 if TYPE_CHECKING:
-
     from ..models import VAE
 
 __all__ = ["DATA_1D", "discrete_gan_divergences", "divergence_1d", "DivergenceExplorer", "ring_of_gaussians", "ring_centres",
@@ -73,9 +73,6 @@ def discrete_gan_divergences(p_data: np.ndarray, p_gen: np.ndarray, d: np.ndarra
 
     Introduced in lecture 06_generative.
     """
-    from scipy.spatial.distance import jensenshannon
-    from scipy.stats import wasserstein_distance
-
     p, q = np.asarray(p_data, dtype=np.float64), np.asarray(p_gen, dtype=np.float64)
     if p.shape != q.shape or p.ndim != 1 or (p < 0).any() or (q < 0).any() \
             or abs(p.sum() - 1) > 1e-9 or abs(q.sum() - 1) > 1e-9:
@@ -294,6 +291,7 @@ def train_ring_gan(loss: str = "ns", *, steps: int = 1500, snapshot_every: int =
 
     Introduced in lecture 06_generative.
     """
+    # lazy: PyTorch (and course_lib.models, which needs it) only for the training demos
     import torch
     import torch.nn.functional as F
 
@@ -441,6 +439,7 @@ def train_digits_vae(*, latent_dim: int = 2, epochs: int = 100, beta: float = 1.
 
     Introduced in lecture 06_generative.
     """
+    # lazy: PyTorch (and course_lib.models, which needs it) only for the training demos
     import torch
 
     from ..data import load_digits
@@ -483,6 +482,7 @@ def decode_latent(vae: VAE, z: np.ndarray) -> np.ndarray:
 
     Introduced in lecture 06_generative.
     """
+    # lazy: PyTorch (and course_lib.models, which needs it) only for the training demos
     import torch
 
     z = np.asarray(z, dtype=np.float64)
@@ -506,6 +506,7 @@ def latent_interpolation(vae: VAE, x0: np.ndarray, x1: np.ndarray, steps: int = 
 
     Introduced in lecture 06_generative.
     """
+    # lazy: PyTorch (and course_lib.models, which needs it) only for the training demos
     import torch
 
     if steps < 2:

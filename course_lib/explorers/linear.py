@@ -22,6 +22,8 @@ import ipywidgets as W
 import numpy as np
 
 from .. import nn as _nn
+from ..classifiers import knn_predict, pairwise_distances
+from ..data import make_blobs
 from ..viz import decision_regions
 from ..widgets import Explorer, _slider
 
@@ -32,6 +34,9 @@ __all__ = ["linear_softmax_loss", "linear_svm_loss", "gradient_descent", "linear
 class _StaticFigure:
     """Mixin: the display bundle carries the current figure as ``image/png`` besides the widget,
     for renderers that have no widget state (a live JupyterLab shows the widget)."""
+
+    widget: Any       # the Explorer's, which this is mixed into
+    image: Any
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = dict(self.widget._repr_mimebundle_(**kwargs))
@@ -169,7 +174,6 @@ def explorer_blobs(seed: int = 3) -> tuple[np.ndarray, np.ndarray]:
 
     Introduced in lecture 01_linear_classifiers.
     """
-    from ..data import make_blobs
     return make_blobs(20, 3, spread=0.45, radius=2.0, seed=seed)
 
 
@@ -293,7 +297,6 @@ def knn_dataset(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
 
     Introduced in lecture 01_linear_classifiers.
     """
-    from ..data import make_blobs
     X, y = make_blobs(80, 3, spread=0.9, radius=1.5, seed=seed)
     rng = np.random.default_rng(seed + 1)
     order = rng.permutation(len(X))
@@ -321,8 +324,6 @@ def knn_state(X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val
 
     Introduced in lecture 01_linear_classifiers.
     """
-    from ..classifiers import knn_predict, pairwise_distances
-
     X_train, X_val = np.asarray(X_train, dtype=np.float64), np.asarray(X_val, dtype=np.float64)
     k = int(k)
     train_pred = knn_predict(pairwise_distances(X_train, X_train, metric), y_train, k)

@@ -71,6 +71,7 @@ def cliff_state(w: float, T: int, *, u: float = 1.0, lr: float = 1e-3, clip: str
 
     Introduced in lecture 04_rnn.
     """
+    # lazy: PyTorch (seconds) only for the gradient-clipping demo; the NumPy explorers work without it
     import torch
 
     if not 0 < w <= 1.1:
@@ -333,6 +334,7 @@ def next_char_distribution(model: CharRNN, vocab: CharVocab, prompt: str, temper
 
     Introduced in lecture 04_rnn.
     """
+    # lazy: PyTorch (seconds) only for the gradient-clipping demo; the NumPy explorers work without it
     import torch
 
     if temperature < 0:
@@ -369,6 +371,7 @@ def temperature_state(model: CharRNN, vocab: CharVocab, prompt: str, temperature
 
     Introduced in lecture 04_rnn.
     """
+    # lazy: PyTorch (seconds) only for the gradient-clipping demo; the NumPy explorers work without it
     import torch
 
     p = next_char_distribution(model, vocab, prompt, temperature)

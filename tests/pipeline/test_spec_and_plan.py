@@ -8,6 +8,7 @@ import nbformat
 
 from autograder.pipeline.spec import forbids, kernel_modules, read_spec
 from autograder.pipeline.steps.execute import plan_for
+from autograder.runtime.kernels import AGENT_MODULE, agent_line
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "course"
 SOURCE = FIXTURE / "solutions" / "99_tiny" / "99_tiny.ipynb"
@@ -29,6 +30,14 @@ def test_spec_reads_setup_tasks_references_and_profiles():
     assert spec.earlier_tasks("task99_3") == ["task99_1", "task99_2"]
     assert kernel_modules(spec, spec.profiles[0])[0] == "course_lib.agent"
     assert forbids("torch.nn.functional", ("torch",)) and not forbids("torchvision", ("torch",))
+
+
+def test_what_a_kernel_preloads_is_decided_in_one_place():
+    """The agent first, from the runtime's one name for it; the spec's modules, or the default without one."""
+    spec = read_spec(_read(SOURCE), "99_tiny")
+    assert all(kernel_modules(spec, p)[0] == AGENT_MODULE for p in spec.profiles)
+    assert kernel_modules(None, None) == kernel_modules(spec, None) == (AGENT_MODULE, "numpy")
+    assert agent_line("/x/agent").startswith(f"import {AGENT_MODULE} as ")
 
 
 def test_the_plan_sends_tests_to_the_judge_and_skips_other_profiles():

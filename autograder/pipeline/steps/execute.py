@@ -3,7 +3,7 @@
 :class:`JudgedExecute` is nbgrader's ``Execute`` preprocessor (through the
 worker's ``GuardedExecute``: notebook deadline, dead-kernel survival) with one
 change: a grade cell is not sent to the kernel.  The kernel enters its agent's
-serve loop (one silent request), the :class:`~autograder.judge.Judge` runs the
+serve loop (one silent request), the :class:`~autograder.pipeline.steps.judge.Judge` runs the
 cell here, and the verdict becomes the cell's outputs, which nbgrader's
 ``SaveAutoGrades`` scores as usual (an error output: 0 points; otherwise the
 cell's points, or the number of its last expression).
@@ -43,6 +43,7 @@ from autograder.pipeline.job import GradeJob, NotebookResult
 from autograder.pipeline.spec import kernel_modules
 from autograder.pipeline.steps.judge import DeadlineSocketTransport, Judge, Link, meter_for, shortcut_by_name
 from autograder.runtime.kernels import launch_deferred_spare, release_kernel, take_kernel
+from autograder.runtime.sandbox import Limits
 
 if TYPE_CHECKING:
     import logging
@@ -103,7 +104,7 @@ async def wait_for_ready(kc: Any, timeout: float) -> None:
 class GuardedExecute(Execute):
     """nbgrader's Execute with a whole-notebook deadline and dead-kernel survival."""
 
-    notebook_timeout = 600.0
+    notebook_timeout = Limits.notebook_timeout
     after_first_cell: Callable[[], None] | None = None  # called once the first cell has run (kernels.launch_deferred_spare)
 
     def preprocess(self, nb: NotebookNode, resources: dict | None = None,
@@ -189,13 +190,15 @@ class UnresponsiveKernel(DeadKernelError):
 
 class JudgedExecute(GuardedExecute):
     plan: dict[int, str] = {}
-    spec: Any = None                 # autograder.spec.NotebookSpec
+    spec: Any = None                 # autograder.pipeline.spec.NotebookSpec
     meter_factory: Any = None        # km -> a measure() backend for the judge
-    max_output_bytes: int = 1_000_000
+    max_output_bytes: int = Limits.max_output_bytes
     max_restarts: int = 3
     connect_timeout: float = CONNECT_TIMEOUT
     integrity_notes: list
     verdicts: dict
+    judge: Judge | None
+    _judge_failed: str | None
 
     # ---------------------------------------------------------- outputs
     def output(self, outs: list, msg: dict, display_id: str | None, cell_index: int) -> Any:
@@ -555,7 +558,7 @@ def run_profile(job: GradeJob, nb: NotebookNode, resources: dict, cfg: Config, l
         # keep the kernel's own start-up chatter (e.g. the TCP warning) out of the grader's output
         ex.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--IPKernelApp.log_level=ERROR"]
     forbid = tuple(prof.forbid) if prof is not None else ()
-    modules = kernel_modules(spec, prof) if (spec is not None and prof is not None) else ("course_lib.agent", "numpy")
+    modules = kernel_modules(spec, prof)
     kernel_name = nb.metadata.get("kernelspec", {}).get("name", "python3")
     sbx_spec = (opts.limits(), tuple(str(p) for p in job.hide)) if opts.sandbox else None
     template = (job.templates or {}).get(forbid)

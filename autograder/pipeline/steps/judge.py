@@ -40,15 +40,28 @@ import types
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import psutil
+from nbformat.v4 import new_output
 
+import course_lib.grading as grading
+from autograder.cells import forbidden_names_used, python_source, test_id
 from course_lib import wire
-from course_lib.agent import BUILTIN_EXCEPTIONS, Channel, DirectTransport, RemoteError, _changed, _shift, _track, raise_error
-
-if TYPE_CHECKING:
-    from course_lib.agent import Agent
+from course_lib.agent import (
+    BUILTIN_EXCEPTIONS,
+    Agent,
+    Channel,
+    DirectTransport,
+    RemoteError,
+    _changed,
+    _shift,
+    _track,
+    raise_error,
+)
+from course_lib.grading import Measurement
 
 __all__ = ["Link", "Judge", "Remote", "RemoteRecord", "KernelFunction", "CellVerdict", "JudgeTimeout",
            "StudentWarning", "TEST_MODULE"]
@@ -451,8 +464,11 @@ class Link:
                 bufs = bufs + mbufs
             return reply, bufs
         except AssertionError as exc:
+            # the verdict keeps the test's message; the kernel, which could read expected values in it, is
+            # told only that a check failed
             self.callback_failures.append(exc)
-            return {"error": {"type": "AssertionError", "message": str(exc)[:2000]}}, []
+            return {"error": {"type": "AssertionError", "message": "a check of the test failed (its message is in "
+                                                                  "the grader's verdict)"}}, []
         except wire.WireError as exc:
             self.callback_failures.append(AssertionError(
                 f"the student's code passed something that is not data to the test's function: {exc}"))
@@ -514,8 +530,6 @@ def _where(path: list) -> str:
 def direct_link(namespace: dict) -> tuple[Link, Agent]:
     """A :class:`Link` to an :class:`course_lib.agent.Agent` on ``namespace`` in this process (the
     course's unit tests): the same encoding and proxies as grading, without a kernel."""
-    from course_lib.agent import Agent
-
     agent = Agent(namespace)
     judge_side, kernel_side = DirectTransport(), DirectTransport()
     link = Link(judge_side)
@@ -544,8 +558,6 @@ class CellVerdict:
 
     def outputs(self) -> list:
         """The cell's outputs as nbgrader reads them: stdout, then the error or the partial score."""
-        from nbformat.v4 import new_output
-
         outs = []
         if self.stdout:
             outs.append(new_output("stream", name="stdout", text=self.stdout))
@@ -593,8 +605,6 @@ def shortcut_by_name(task: str, forbidden_names: tuple[str, ...] | list[str],
                      solution_source: str | None) -> CellVerdict | None:
     """The verdict for a task whose submitted solution names a function its text rules out
     (``metadata.course.forbid_names``), read from the solution cell's text; None when it names none."""
-    from autograder.cells import forbidden_names_used, test_id
-
     if not forbidden_names or solution_source is None:
         return None
     used = forbidden_names_used(solution_source, forbidden_names)
@@ -642,8 +652,6 @@ class Judge:
 
     def _run_trusted(self, source: str, ns: dict, what: str) -> None:
         """Run instructor code (the setup) here; its output is not the student's business."""
-        from autograder.cells import python_source
-
         try:
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
                     warnings.catch_warnings():
@@ -727,9 +735,6 @@ class Judge:
     def run_cell(self, source: str, grade_id: str, *, deadline: float | None = None,
                  earlier_tasks: list[str] | None = None) -> CellVerdict:
         """Run a test cell (visible and hidden tests) here; the verdict is what it raised (or not)."""
-        import course_lib.grading as grading
-        from autograder.cells import python_source
-
         t0 = time.perf_counter()
         calls0 = self.link.calls
         out = io.StringIO()
@@ -916,10 +921,6 @@ class KernelMeter:
 
     @contextlib.contextmanager
     def __call__(self):
-        from pathlib import Path
-
-        from course_lib.grading import Measurement
-
         m = Measurement()
         mem = self.sandbox.cgroup("memory") if self.sandbox is not None else None
         cpu = self.sandbox.cgroup("cpuacct") if self.sandbox is not None else None
@@ -945,8 +946,6 @@ class KernelMeter:
         if self.pid is None:
             return None
         try:
-            import psutil
-
             t = psutil.Process(self.pid).cpu_times()
             return t.user + t.system + t.children_user + t.children_system
         except Exception:

@@ -21,14 +21,16 @@ process and the kernel only answers with data.
 """
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import nbformat
+
 from autograder.cells import nbgrader_metadata
 
 if TYPE_CHECKING:
-
     from nbformat import NotebookNode
 
 __all__ = [
@@ -72,8 +74,6 @@ def inspect_notebook_file(path: Path, max_mb: float = MAX_NOTEBOOK_MB) -> str | 
 
 def read_notebook(path: Path) -> tuple[NotebookNode | None, str | None]:
     """``(notebook, None)`` or ``(None, reason)``; never raises for a bad file."""
-    import nbformat
-
     reason = inspect_notebook_file(path)
     if reason:
         return None, reason
@@ -173,8 +173,6 @@ def _tracked(cell) -> bool:
 def _demote(cell, run: bool):
     """``cell`` without its nbgrader metadata.  ``run``: stays a cell of its type (a code cell runs like any
     cell the student added); otherwise a code cell becomes a raw cell, kept for the reader but never run."""
-    import nbformat
-
     meta = {k: v for k, v in cell.get("metadata", {}).items() if k not in ("nbgrader", "editable", "deletable")}
     if run or cell.cell_type != "code":
         new = nbformat.from_dict({**cell, "metadata": meta})
@@ -211,8 +209,6 @@ def repair_duplicates(nb: NotebookNode, source: NotebookNode | None = None) -> d
     ``source``: the instructor's source notebook, which says which ids are
     solution cells (otherwise the first copy's own flags say).
     """
-    import nbformat
-
     groups: dict[str, list[int]] = {}
     for i, cell in enumerate(nb.cells):
         if _tracked(cell):
@@ -263,8 +259,6 @@ def check(nb: NotebookNode, source: NotebookNode | None) -> list[str]:
 def repair(nb: NotebookNode, source: NotebookNode | None, structure: list[str]) -> tuple[NotebookNode, list[str]]:
     """:func:`repair_duplicates` before nbgrader's sanitize pass: (notebook, the structure notes with
     "cell X is duplicated" replaced by what the repair did).  Unchanged notebook if the repair fails."""
-    import copy
-
     try:
         fixed_nb = copy.deepcopy(nb)
         fixed = repair_duplicates(fixed_nb, source)
