@@ -54,7 +54,7 @@ CONVENTIONS = {
 GRADED = ["optimal_discriminator", "gan_value", "js_divergence", "discriminator_loss", "generator_loss",
           "ls_discriminator_loss", "ls_generator_loss", "critic_loss", "gradient_penalty", "wasserstein_1d",
           "train_gan", "reparameterize", "gaussian_kl", "vae_loss", "interpolate", "inception_score",
-          "frechet_distance"]
+          "frechet_distance", "train_wgan", "train_vae", "reconstruct", "generate", "score_samples"]
 
 
 

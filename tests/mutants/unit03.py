@@ -603,7 +603,7 @@ CORRECT_ALTERNATIVES = [
     Mutant(task="task3_7", name="hint-following student: calls conv_output_size for the output size",
            source=_swap("task3_7", ("    H_out = 1 + (H + 2 * pad - HH) // stride\n    W_out = 1 + (W + 2 * pad - WW) // stride\n",
                                     "    H_out = conv_output_size(H, HH, pad, stride)\n    W_out = conv_output_size(W, WW, pad, stride)\n"))),
-    Mutant(task="task3_9", name="hint-following student: lecture 03's shapes_cnn and its one-cycle Adam",
+    Mutant(task="task3_9", name="hint-following student: lecture 03's shapes_cnn and train_one_cycle (DataLoader, one-cycle Adam)",
            source='''def make_cnn(num_classes=10):
     """Lecture 03's shapes_cnn (section 7.1), without its Standardize (the shapes here are standardised)."""
     return nn.Sequential(
@@ -614,28 +614,28 @@ CORRECT_ALTERNATIVES = [
 
 
 def train_cnn(model, X, y, *, epochs=6, lr=1e-2, batch_size=64, seed=0):
-    """Lecture 03's train_one_cycle: Adam with a one-cycle schedule stepped every batch, in the task's own loop."""
+    """Lecture 03's train_one_cycle (a DataLoader, Adam, a one-cycle schedule stepped every batch), written
+    out instead of calling course_lib.train.fit, which this task may not use."""
+    from torch.utils.data import DataLoader, TensorDataset
     device = get_device()
-    model.to(device).train()
-    Xt = torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device)
-    yt = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
-    gen = torch.Generator().manual_seed(seed)
+    data = TensorDataset(torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long))
+    loader = DataLoader(data, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    model.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
-    steps = -(-len(Xt) // batch_size)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * len(loader))
     losses = []
     for _ in range(epochs):
-        perm = torch.randperm(len(Xt), generator=gen).to(device)
+        model.train()
         total = 0.0
-        for k in range(0, len(Xt), batch_size):
-            idx = perm[k:k + batch_size]
-            loss = F.cross_entropy(model(Xt[idx]), yt[idx])
+        for xb, yb in loader:
+            xb, yb = xb.to(device), yb.to(device)
+            loss = F.cross_entropy(model(xb), yb)
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
-            total += loss.item() * len(idx)
-        losses.append(total / len(Xt))
+            total += loss.item() * len(xb)
+        losses.append(total / len(data))
     model.eval()
     return losses
 '''),
@@ -749,38 +749,6 @@ def conv_forward_naive(x, w, b, stride=1, pad=0):
     Ho, Wo = (H + 2 * pad - HH) // stride + 1, (W + 2 * pad - WW) // stride + 1
     out = np.dot(w.reshape(F_, -1), im2col(x, HH, WW, stride, pad).T) + b[:, None]   # (F, N*Ho*Wo)
     return out.reshape(F_, N, Ho, Wo).transpose(1, 0, 2, 3)
-"""),
-    Mutant(task="task3_9", name="BatchNorm CNN, global average pooling, DataLoader", source="""def make_cnn(num_classes=10):
-    \"\"\"Three conv blocks with batch norm, global average pooling, no hidden linear layer.\"\"\"
-    def block(cin, cout):
-        return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
-    return nn.Sequential(*block(3, 16), nn.MaxPool2d(2), *block(16, 32), nn.MaxPool2d(2), *block(32, 32),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, num_classes))
-
-
-def train_cnn(model, X, y, *, epochs=12, lr=5e-3, batch_size=64, seed=0):
-    \"\"\"A DataLoader with a seeded generator does the shuffling.\"\"\"
-    from torch.utils.data import DataLoader, TensorDataset
-    device = get_device()
-    model.to(device)
-    ds = TensorDataset(torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(y, dtype=torch.long))
-    loader = DataLoader(ds, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(seed))
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    history = []
-    for _ in range(epochs):
-        model.train()
-        total, count = 0.0, 0
-        for xb, yb in loader:
-            xb, yb = xb.to(device), yb.to(device)
-            opt.zero_grad()
-            loss = nn.CrossEntropyLoss()(model(xb), yb)
-            loss.backward()
-            opt.step()
-            total += float(loss) * len(xb)
-            count += len(xb)
-        history.append(total / count)
-    model.eval()
-    return history
 """),
     Mutant(task="task3_9", name="NumPy generator shuffle, dropout, summed loss", source="""def make_cnn(num_classes=10):
     \"\"\"Two conv blocks with pooling, dropout before the classifier.\"\"\"

@@ -152,6 +152,10 @@ MUTANTS = [
       ("logits_fake, torch.zeros_like(logits_fake)", "logits_fake, torch.ones_like(logits_fake)")),
     M("task6_9", "missing zero_grad of the discriminator",
       ("        opt_d.zero_grad()\n", "")),
+    # not detaching the fakes sends the discriminator's loss back through G and frees G's graph, so the
+    # generator step that reuses them fails (written with fresh fakes for G, it would only waste work)
+    M("task6_9", "fakes not detached in the discriminator step",
+      ("logits_real, logits_fake = D(batch), D(fake.detach())", "logits_real, logits_fake = D(batch), D(fake)")),
     M("task6_9", "generator step through detached fakes",
       ("        logits_gen = D(fake)\n", "        logits_gen = D(fake.detach()).requires_grad_(True)\n")),
     # --- task 6.10: WGAN with weight clipping
