@@ -114,6 +114,13 @@ def test_named_mutants_exist():
     assert KNOWN_HIDDEN_SURVIVORS <= present, f"unknown survivors listed: {KNOWN_HIDDEN_SURVIVORS - present}"
 
 
+def test_the_training_test_is_rerun_only_after_tasks_it_calls():
+    """The harness reruns Task 3.9's training test after an earlier task's mutant only when Task 3.9 calls
+    that task's functions: it calls none (it is PyTorch), while Task 3.3's test does call Task 3.2's forward."""
+    assert NB.calls("task3_2", "test_task3_3") and NB.calls("task3_9", "test_task3_9")
+    assert not any(NB.calls(f"task3_{k}", "test_task3_9") for k in range(1, 9))
+
+
 def test_structure_points_and_ids():
     NB.check_structure(written=(3, 3))
     NB.check_no_outputs()

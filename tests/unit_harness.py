@@ -21,6 +21,7 @@ tests, and that the release's stubs score 0 on every grade cell.
 """
 from __future__ import annotations
 
+import ast
 import io
 import re
 import textwrap
@@ -122,9 +123,9 @@ class UnitNotebook:
         self.alternatives = list(mutants.CORRECT_ALTERNATIVES)
         self.strict = strict
         # test cells that train (seconds each): :meth:`expect_killed` reruns them after the first
-        # mutant of each earlier task only, not after every one (unit 03's training task made the
-        # unit's tests four times slower); the real grader's run (tests/test_units_grading.py)
-        # still grades every named mutant's whole notebook
+        # mutant of each earlier task whose functions their task calls, not after every one (unit
+        # 03's training task made the unit's tests four times slower); the real grader's run
+        # (tests/test_units_grading.py) still grades every named mutant's whole notebook
         self.expensive: frozenset[str] = frozenset(getattr(mutants, "EXPENSIVE_TESTS", ()))
         self._later_checked: set[tuple[str, str]] = set()
 
@@ -150,6 +151,19 @@ class UnitNotebook:
         """Grade (test) code cells by grade id (``test_taskU_K``)."""
         return {nbgrader(c)["grade_id"]: c for c in self.cells()
                 if c.cell_type == "code" and nbgrader(c).get("grade")}
+
+    def calls(self, task: str, test_id: str) -> bool:
+        """Whether the task of test cell ``test_id`` (its solution cell or its tests) calls a function or
+        class that ``task``'s solution cell defines: only then can a bug in ``task`` reach that test."""
+        solutions = self.solution_cells()
+        try:
+            tree = ast.parse(python_source(solutions[task].source))
+        except SyntaxError:
+            return True
+        names = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+        later = solutions.get(test_id.removeprefix("test_"))
+        text = self.test_cells()[test_id].source + "\n" + (later.source if later is not None else "")
+        return any(re.search(rf"\b{re.escape(name)}\b", text) for name in names)
 
     # ------------------------------------------------------------------------- executing
     def spec(self):
@@ -254,7 +268,8 @@ class UnitNotebook:
             if later:
                 order = list(self.test_cells())
                 for grade_id in order[order.index(f"test_{mutant.task}") + 1:]:
-                    if grade_id in self.expensive and (mutant.task, grade_id) in self._later_checked:
+                    if grade_id in self.expensive and ((mutant.task, grade_id) in self._later_checked
+                                                       or not self.calls(mutant.task, grade_id)):
                         continue
                     verdict = ns.judge_cell(self.test_cells()[grade_id].source, grade_id)
                     assert verdict.passed, (f"{mutant.task} / {mutant.name} also costs {grade_id} "
