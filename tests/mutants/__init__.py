@@ -16,6 +16,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.cells import without_solution_markers
+
 _REPO = Path(__file__).resolve().parents[2]
 
 
@@ -28,20 +30,22 @@ class Mutant:
     source: str
 
 
-def solution_source(unit: str, notebook: str, task: str) -> str:
-    """The source of ``task``'s solution cell in ``solutions/<unit>/<notebook>``, read fresh."""
+def solution_source(unit: str, notebook: str, task: str, *, markers: bool = True) -> str:
+    """The source of ``task``'s solution cell in ``solutions/<unit>/<notebook>``, read fresh; without
+    ``markers``, the BEGIN/END SOLUTION lines dropped (what a student who wrote it hands in)."""
     path = _REPO / "solutions" / unit / notebook
     for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
         if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == task:
             src = cell["source"]
-            return "".join(src) if isinstance(src, list) else src
+            src = "".join(src) if isinstance(src, list) else src
+            return src if markers else without_solution_markers(src)
     raise KeyError(task)
 
 
-def edited_solution(unit: str, notebook: str, task: str, *pairs: tuple[str, str]) -> str:
+def edited_solution(unit: str, notebook: str, task: str, *pairs: tuple[str, str], markers: bool = True) -> str:
     """``task``'s solution with each ``(old, new)`` replaced; an ``old`` that does not occur exactly
     once raises, so a mutant cannot silently turn into a copy of the solution."""
-    src = solution_source(unit, notebook, task)
+    src = solution_source(unit, notebook, task, markers=markers)
     for old, new in pairs:
         if src.count(old) != 1:
             raise ValueError(f"{task}: mutant edit {old!r} matches {src.count(old)} times")

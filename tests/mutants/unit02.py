@@ -6,32 +6,17 @@ applies, so the mutants cannot silently turn into copies of the solution).
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-from tests.mutants import Mutant
+from tests.mutants import Mutant, edited_solution, solution_source
 
 UNIT = "02_backprop"
 NOTEBOOK = "02_backprop.ipynb"
 
-_PATH = Path(__file__).resolve().parents[2] / "solutions" / UNIT / NOTEBOOK
-
-
 def _solution(task: str) -> str:
-    for cell in json.loads(_PATH.read_text(encoding="utf-8"))["cells"]:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == task:
-            src = cell["source"]
-            return "".join(src) if isinstance(src, list) else src
-    raise KeyError(task)
+    return solution_source(UNIT, NOTEBOOK, task)
 
 
 def _edit(task: str, *pairs: tuple[str, str]) -> str:
-    src = _solution(task)
-    for old, new in pairs:
-        if src.count(old) != 1:
-            raise ValueError(f"{task}: mutant edit {old!r} matches {src.count(old)} times")
-        src = src.replace(old, new)
-    return src
+    return edited_solution(UNIT, NOTEBOOK, task, *pairs)
 
 
 def M(task: str, name: str, *pairs: tuple[str, str]) -> Mutant:

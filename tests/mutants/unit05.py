@@ -8,10 +8,7 @@ edits), so that it breaks loudly when the solution changes. The bugs are those o
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-from tests.mutants import Mutant
+from tests.mutants import Mutant, edited_solution, solution_source
 
 UNIT = "05_attention"
 NOTEBOOK = "05_attention.ipynb"
@@ -19,22 +16,12 @@ NOTEBOOK = "05_attention.ipynb"
 
 def _solution(task: str) -> str:
     """The solution cell of ``task`` without its BEGIN/END SOLUTION marker lines."""
-    path = Path(__file__).resolve().parents[2] / "solutions" / UNIT / NOTEBOOK
-    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == task:
-            src = "".join(cell["source"])
-            return "\n".join(ln for ln in src.split("\n") if "### BEGIN SOLUTION" not in ln and "### END SOLUTION" not in ln)
-    raise KeyError(task)
+    return solution_source(UNIT, NOTEBOOK, task, markers=False)
 
 
 def _swap(task: str, *pairs: tuple[str, str]) -> str:
     """The solution of ``task`` with each ``old`` (which must occur exactly once) replaced by ``new``."""
-    src = _solution(task)
-    for old, new in pairs:
-        if src.count(old) != 1:
-            raise ValueError(f"{task}: {old!r} occurs {src.count(old)} times")
-        src = src.replace(old, new)
-    return src
+    return edited_solution(UNIT, NOTEBOOK, task, *pairs, markers=False)
 
 
 def M(task: str, name: str, *pairs: tuple[str, str]) -> Mutant:
